@@ -1,0 +1,67 @@
+"""techfin: a sci-tech finance (科技金融) matchmaking platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from techfin.config import load_config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Application factory: config → extensions → blueprints → CLI → errors."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config(config))
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_errors(app)
+    register_security(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from flask_bootstrap import Bootstrap5
+
+    from techfin import auth_session, i18n
+    from techfin.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    migrate.init_app(app, db, render_as_batch=uri.startswith("sqlite"), compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    auth_session.init_app(app)
+    i18n.init_app(app)
+    Bootstrap5(app)
+    login_manager.init_app(app)
+    if uri.startswith("sqlite"):
+        from techfin.db_sqlite import enable_wal
+
+        with app.app_context():
+            enable_wal(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from techfin.web import init_app as init_web
+
+    init_web(app)
+
+
+def register_cli(app: Flask) -> None:
+    from techfin.cli import init_app as init_cli
+
+    init_cli(app)
+
+
+def register_errors(app: Flask) -> None:
+    from techfin.errors import init_app as init_errors
+
+    init_errors(app)
+
+
+def register_security(app: Flask) -> None:
+    from techfin.security import init_app as init_security
+
+    init_security(app)

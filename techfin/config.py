@@ -1,0 +1,120 @@
+"""Settings read from the environment; one place so every entry point agrees."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("INSTANCE_DIR", ROOT / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the app refuses to start."""
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret_key(instance: Path) -> str:
+    """A per-checkout secret kept in instance/, so dev sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two workers starting together must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config dict from the environment plus explicit overrides."""
+    overrides = dict(overrides or {})
+    env = overrides.get("ENV") or os.environ.get("TECHFIN_ENV", "development")
+    instance = Path(overrides.get("INSTANCE_DIR") or INSTANCE)
+    production = env == "production"
+    debug = _bool("FLASK_DEBUG", False)
+
+    secret = overrides.get("SECRET_KEY") or os.environ.get("SECRET_KEY")
+    if production:
+        if not secret:
+            raise ConfigError("SECRET_KEY must be set in production (TECHFIN_ENV=production).")
+        if debug or overrides.get("DEBUG"):
+            raise ConfigError("DEBUG must be off in production (TECHFIN_ENV=production).")
+    elif not secret:
+        secret = _dev_secret_key(instance)
+
+    database_url = overrides.get("DATABASE_URL") or os.environ.get(
+        "DATABASE_URL", f"sqlite:///{instance / 'techfin.db'}"
+    )
+    redis_url = overrides.get("REDIS_URL", os.environ.get("REDIS_URL", ""))
+    config: dict[str, Any] = {
+        "ENV_NAME": env,
+        "PRODUCTION": production,
+        "DEBUG": debug,
+        "SECRET_KEY": secret,
+        "INSTANCE_DIR": str(instance),
+        "DATABASE_URL": database_url,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "INDEX_DIR": os.environ.get("INDEX_DIR", str(instance / "index")),
+        "MODEL_DIR": os.environ.get("MODEL_DIR", str(instance / "model")),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "25")),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "none"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "techfin <noreply@techfin.local>"),
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh_CN", "en"],
+        "BOOTSTRAP_SERVE_LOCAL": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PASSWORD_RESET_MAX_AGE": 3600,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "API_TITLE": "techfin API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": None,
+        "EXTERNAL_URL": os.environ.get("EXTERNAL_URL", "http://127.0.0.1:8000"),
+    }
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # WAL + busy timeout: readers never block the writer, writers queue instead of failing.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    config.update(overrides)
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        config.get("SQLALCHEMY_DATABASE_URI") or config["DATABASE_URL"]
+    )
+    return config

@@ -1,0 +1,57 @@
+"""Locale choice and display helpers: zh_CN first, en second; amounts in 万元."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, request, session
+from flask_login import current_user
+
+from techfin.extensions import babel
+
+SUPPORTED = ("zh_CN", "en")
+
+
+def select_locale() -> str:
+    wanted = request.args.get("lang")
+    if wanted in SUPPORTED:
+        session["lang"] = wanted
+        return wanted
+    user_locale = getattr(current_user, "locale", None)
+    logged_in = getattr(current_user, "is_authenticated", False)
+    if logged_in and user_locale in SUPPORTED and "lang" not in session:
+        return user_locale
+    if session.get("lang") in SUPPORTED:
+        return session["lang"]
+    return "zh_CN"
+
+
+def wan(amount_cny: int | None) -> str:
+    """Yuan → 万元 text, e.g. 5000000 → '500' (2 decimals only when needed)."""
+    if amount_cny is None:
+        return "—"
+    value = amount_cny / 10000
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+def isodate(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def current_locale() -> str:
+    from flask_babel import get_locale
+
+    loc = get_locale()
+    return str(loc) if loc else "zh_CN"
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters["wan"] = wan
+    app.jinja_env.filters["isodate"] = isodate
+    app.jinja_env.globals["current_locale"] = current_locale
+    app.jinja_env.globals["SUPPORTED_LOCALES"] = SUPPORTED

@@ -1,0 +1,148 @@
+"""GB/T 2260 administrative division codes (中华人民共和国行政区划代码).
+
+The table holds the 34 provincial-level units, every prefecture-level unit (地级市, 地区,
+自治州, 盟), the districts and counties of the four municipalities, and the county-level
+units governed directly by a province (省直辖县级行政区划: 济源, 仙桃, 石河子…), so that every
+place an enterprise can be registered has a code here. Other counties are not listed:
+enterprises are located to the prefecture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Literal
+
+from techfin.reference._data import csv_rows
+from techfin.reference._search import fold, rank, tokens
+from techfin.reference.errors import is_english
+
+RegionLevel = Literal["province", "prefecture", "county"]
+_LEVEL_ORDER = {"province": 0, "prefecture": 1, "county": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One administrative division."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    level: RegionLevel
+    parent: str | None
+
+    def name(self, locale: str | None = "zh") -> str:
+        """The name in `locale` (zh unless the locale is English)."""
+        return self.name_en if is_english(locale) else self.name_zh
+
+    @property
+    def province(self) -> str:
+        """Six-digit code of the provincial-level unit this one belongs to."""
+        return self.code[:2] + "0000"
+
+    def as_dict(self) -> dict[str, str | None]:
+        """Plain dict, for JSON."""
+        return asdict(self)
+
+
+@cache
+def _table() -> dict[str, Region]:
+    return {
+        row["code"]: Region(
+            code=row["code"],
+            name_zh=row["name_zh"],
+            name_en=row["name_en"],
+            level=row["level"],  # type: ignore[arg-type]
+            parent=row["parent"] or None,
+        )
+        for row in csv_rows("regions.csv")
+    }
+
+
+def regions(level: RegionLevel | None = None, parent: str | None = None) -> list[Region]:
+    """All regions in code order, optionally of one level and/or under one parent code."""
+    return [
+        r
+        for r in _table().values()
+        if (level is None or r.level == level) and (parent is None or r.parent == parent)
+    ]
+
+
+def region(code: str | None) -> Region | None:
+    """The region with this six-digit code."""
+    return _table().get(code.strip()) if isinstance(code, str) else None
+
+
+def is_valid_region(code: str | None) -> bool:
+    """True for a six-digit code that is in the table."""
+    return isinstance(code, str) and len(code) == 6 and code in _table()
+
+
+def region_name(code: str | None, locale: str | None = "zh", *, full: bool = False) -> str | None:
+    """Name in `locale`; full=True adds the province: "广东省 中山市" / "Zhongshan, Guangdong"."""
+    entry = region(code)
+    if entry is None:
+        return None
+    if not full or entry.parent is None:
+        return entry.name(locale)
+    parent = _table()[entry.parent]
+    if is_english(locale):
+        return f"{entry.name_en}, {parent.name_en}"
+    return f"{parent.name_zh} {entry.name_zh}"
+
+
+def region_prefix(prefix: str) -> str:
+    """The matching prefix a product's region entry stands for.
+
+    A full code denotes everything under it, so its trailing "00" pairs are dropped:
+    "440000" → "44", "442000" → "4420"; short prefixes ("44", "4420") are kept.
+    """
+    text = fold(prefix)
+    if len(text) == 6 and text.isdigit():
+        while text.endswith("00") and len(text) > 2:
+            text = text[:-2]
+    return text
+
+
+def is_valid_region_prefix(prefix: str | None) -> bool:
+    """True for 2, 4 or 6 digits that denote at least one region in the table."""
+    if not isinstance(prefix, str) or not prefix.isdigit() or len(prefix) not in (2, 4, 6):
+        return False
+    wanted = region_prefix(prefix)
+    return any(code.startswith(wanted) for code in _table())
+
+
+def region_matches(code: str | None, prefixes: list[str] | tuple[str, ...] | None) -> bool:
+    """Whether a region code lies in a product's list of code prefixes.
+
+    An empty or missing list means everywhere; "44" (or "440000") is all of Guangdong,
+    "4420" (or "442000") Zhongshan.
+    """
+    if not prefixes:
+        return True
+    if not code:
+        return False
+    return any(code.startswith(region_prefix(p)) for p in prefixes if p)
+
+
+def search_regions(q: str, limit: int = 20, *, level: RegionLevel | None = None) -> list[Region]:
+    """Regions whose code or zh/en name contains the query, best first, at most `limit`.
+
+    Several words must all match, each in the region's or its province's name, so that
+    "广东 中山" and "guangdong zhongshan" find 442000.
+    """
+    query = tokens(q or "")
+    if not query:
+        return []
+    table = _table()
+    scored: list[tuple[int, int, str, Region]] = []
+    for entry in table.values():
+        if level is not None and entry.level != level:
+            continue
+        parent = table.get(entry.parent) if entry.parent else None
+        context = [fold(parent.name_zh), fold(parent.name_en)] if parent else []
+        score = rank(query, entry.code, [fold(entry.name_zh), fold(entry.name_en)], context)
+        if score is not None:
+            scored.append((score, _LEVEL_ORDER[entry.level], entry.code, entry))
+    scored.sort(key=lambda item: item[:3])
+    return [item[3] for item in scored[: max(limit, 0)]]

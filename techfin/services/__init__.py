@@ -1,0 +1,1 @@
+"""Use-cases as plain functions: pages, API and CLI all call these."""

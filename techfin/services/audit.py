@@ -1,0 +1,45 @@
+"""Audit trail: who did what, when (UTC) and from where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context, request
+from flask_login import current_user
+
+from techfin.extensions import db
+from techfin.models import AuditEntry, User
+from techfin.models.base import utcnow
+
+
+def _client_ip() -> str:
+    if not has_request_context():
+        return "cli"
+    return (request.remote_addr or "")[:45]
+
+
+def record(
+    action: str,
+    obj: Any = None,
+    *,
+    object_type: str = "",
+    user: User | None = None,
+    actor: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the current transaction; it commits with the change it records."""
+    if user is None and has_request_context() and getattr(current_user, "is_authenticated", False):
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
+    entry = AuditEntry(
+        at=utcnow(),
+        user_id=user.id if user is not None else None,
+        actor=actor if actor is not None else (user.email if user is not None else ""),
+        action=action,
+        object_type=object_type or (obj.__tablename__.rstrip("s") if obj is not None else ""),
+        object_id=getattr(obj, "id", None),
+        object_ref=str(getattr(obj, "ref", "") or "")[:64],
+        ip=_client_ip(),
+        detail=detail or {},
+    )
+    db.session.add(entry)
+    return entry

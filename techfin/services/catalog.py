@@ -1,0 +1,395 @@
+"""Create, change and delete business records, with the access rules and validation.
+
+Pages, the JSON API and the CLI call these; each takes the acting user and plain data in
+interchange field names (money in yuan) and raises DomainError subclasses that the callers
+turn into form errors or JSON 4xx answers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from marshmallow import ValidationError
+
+from techfin import reference
+from techfin.errors import Conflict, DomainError, Forbidden, NotFound
+from techfin.extensions import db
+from techfin.models import (
+    DataAccess,
+    Enterprise,
+    Funder,
+    Need,
+    Outcome,
+    Patent,
+    Product,
+    SharingRule,
+    User,
+)
+from techfin.services import access, audit
+from techfin.services.interchange import (
+    _enterprise_values,
+    _need_values,
+    _outcome_values,
+    _patent_values,
+    _product_values,
+)
+from techfin.services.records import (
+    EnterpriseRecord,
+    NeedRecord,
+    OutcomeRecord,
+    PatentRecord,
+    ProductRecord,
+)
+
+_FORBIDDEN = "You may not change this record / 无权修改此记录"
+
+
+def _load(
+    schema: type, data: dict[str, Any], *, partial: bool = False, exclude: tuple = ()
+) -> dict:
+    try:
+        return schema(exclude=exclude).load(data, partial=partial)
+    except ValidationError as exc:
+        fields = {
+            k: (v if isinstance(v, list) else [str(v)]) for k, v in _flat(exc.messages).items()
+        }
+        raise DomainError("invalid input", fields) from exc
+
+
+def _flat(messages: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                out.update(_flat(value, name))
+            else:
+                out[name] = value
+    return out
+
+
+def _unique_ref(prefix: str, model: type) -> str:
+    import secrets
+
+    while True:
+        ref = f"{prefix}-{secrets.token_hex(4).upper()}"
+        if not db.session.scalar(db.select(model.id).where(model.ref == ref)):
+            return ref
+
+
+def _merged(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(current)
+    out.update(changes)
+    return out
+
+
+# ------------------------------------------------------------------ enterprise
+
+
+def update_enterprise(user: User, enterprise: Enterprise, data: dict[str, Any]) -> Enterprise:
+    if not access.can_edit_enterprise(user, enterprise):
+        raise Forbidden(_FORBIDDEN)
+    from techfin.services.interchange import enterprise_record
+
+    current = enterprise_record(enterprise)
+    current.pop("type")
+    clean = _load(EnterpriseRecord, _merged(current, data | {"ref": enterprise.ref}))
+    values = _enterprise_values(clean)
+    if values["uscc"]:
+        other = db.session.scalar(
+            db.select(Enterprise.ref).where(
+                Enterprise.uscc == values["uscc"], Enterprise.id != enterprise.id
+            )
+        )
+        if other:
+            raise Conflict(
+                "uscc in use",
+                {"uscc": ["Already registered by another enterprise / 该信用代码已被其他企业使用"]},
+            )
+    changed = {k: v for k, v in values.items() if getattr(enterprise, k) != v}
+    for key, value in changed.items():
+        setattr(enterprise, key, value)
+    if changed:
+        audit.record(
+            "update", enterprise, object_type="enterprise", detail={"fields": sorted(changed)}
+        )
+    db.session.commit()
+    return enterprise
+
+
+# ------------------------------------------------------------------ patents
+
+
+def create_patent(user: User, enterprise: Enterprise, data: dict[str, Any]) -> Patent:
+    if not access.can_edit_patent(user, enterprise_id=enterprise.id):
+        raise Forbidden(_FORBIDDEN)
+    payload = {"ref": data.get("ref") or _unique_ref("PT", Patent), **data,
+               "enterprise_ref": enterprise.ref}  # fmt: skip
+    clean = _load(PatentRecord, payload)
+    if db.session.scalar(db.select(Patent.id).where(Patent.ref == clean["ref"])):
+        raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
+    patent = Patent(ref=clean["ref"], enterprise=enterprise, **_patent_values(clean))
+    _check_patent_kind(patent)
+    db.session.add(patent)
+    db.session.flush()
+    audit.record("create", patent, object_type="patent")
+    db.session.commit()
+    return patent
+
+
+def _check_patent_kind(patent: Patent) -> None:
+    implied = reference.patent_kind_from_number(patent.number)
+    if implied and implied != patent.kind:
+        raise DomainError(
+            "kind mismatch",
+            {"kind": [f"The number is a {implied} application / 申请号表明类型为 {implied}"]},
+        )
+
+
+def update_patent(user: User, patent: Patent, data: dict[str, Any]) -> Patent:
+    if not access.can_edit_patent(user, patent):
+        raise Forbidden(_FORBIDDEN)
+    from techfin.services.interchange import patent_record
+
+    current = patent_record(patent)
+    current.pop("type")
+    clean = _load(PatentRecord, _merged(current, data | {"ref": patent.ref,
+                                                         "enterprise_ref": patent.enterprise.ref}))  # fmt: skip
+    values = _patent_values(clean)
+    changed = {k: v for k, v in values.items() if getattr(patent, k) != v}
+    for key, value in changed.items():
+        setattr(patent, key, value)
+    _check_patent_kind(patent)
+    if changed:
+        audit.record("update", patent, object_type="patent", detail={"fields": sorted(changed)})
+    db.session.commit()
+    return patent
+
+
+def delete_patent(user: User, patent: Patent) -> None:
+    if not access.can_edit_patent(user, patent):
+        raise Forbidden(_FORBIDDEN)
+    audit.record("delete", patent, object_type="patent")
+    db.session.delete(patent)
+    db.session.commit()
+
+
+# ------------------------------------------------------------------ needs
+
+
+def create_need(user: User, enterprise: Enterprise, data: dict[str, Any]) -> Need:
+    if not access.can_edit_need(user, enterprise_id=enterprise.id):
+        raise Forbidden(_FORBIDDEN)
+    payload = {"ref": data.get("ref") or _unique_ref("N", Need), "status": "draft",
+               "created": date.today().isoformat(), **data, "enterprise_ref": enterprise.ref}  # fmt: skip
+    clean = _load(NeedRecord, payload)
+    if clean.get("status") == "closed":
+        raise DomainError(
+            "closed", {"status": ["A new need cannot start closed / 新需求不能为已关闭"]}
+        )
+    if db.session.scalar(db.select(Need.id).where(Need.ref == clean["ref"])):
+        raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
+    need = Need(ref=clean["ref"], enterprise=enterprise, **_need_values(clean))
+    db.session.add(need)
+    db.session.flush()
+    audit.record("create", need, object_type="need")
+    db.session.commit()
+    return need
+
+
+def update_need(user: User, need: Need, data: dict[str, Any]) -> Need:
+    if not access.can_edit_need(user, need):
+        raise Forbidden(_FORBIDDEN)
+    if need.status == "closed" and data.get("status") != "published":
+        raise Conflict(
+            "closed", {"status": ["A closed need cannot be edited / 已关闭的需求不能修改"]}
+        )
+    from techfin.services.interchange import need_record
+
+    current = need_record(need)
+    current.pop("type")
+    reason = data.pop("closed_reason", None) if isinstance(data, dict) else None
+    clean = _load(NeedRecord, _merged(current, data | {"ref": need.ref,
+                                                       "enterprise_ref": need.enterprise.ref}))  # fmt: skip
+    values = _need_values(clean)
+    if values["status"] == "closed" and need.status != "closed":
+        if not (reason or "").strip():
+            raise DomainError(
+                "reason", {"closed_reason": ["Give a reason for closing / 请填写关闭原因"]}
+            )
+        need.closed_reason = reason.strip()[:2000]
+    changed = {k: v for k, v in values.items() if getattr(need, k) != v}
+    for key, value in changed.items():
+        setattr(need, key, value)
+    if changed:
+        audit.record("update", need, object_type="need", detail={"fields": sorted(changed)})
+    db.session.commit()
+    return need
+
+
+def set_need_status(user: User, need: Need, status: str, reason: str = "") -> Need:
+    data: dict[str, Any] = {"status": status}
+    if status == "closed":
+        data["closed_reason"] = reason
+    return update_need(user, need, data)
+
+
+def delete_need(user: User, need: Need) -> None:
+    if not access.can_edit_need(user, need):
+        raise Forbidden(_FORBIDDEN)
+    if db.session.scalar(db.select(Outcome.id).where(Outcome.need_id == need.id).limit(1)):
+        raise Conflict(
+            "has outcomes",
+            {
+                "status": [
+                    "It has docking records: close it instead / 已有对接记录，请关闭而不是删除"
+                ]
+            },
+        )
+    audit.record("delete", need, object_type="need")
+    db.session.delete(need)
+    db.session.commit()
+
+
+# ------------------------------------------------------------------ products
+
+
+def create_product(user: User, funder: Funder, data: dict[str, Any]) -> Product:
+    if not access.can_edit_product(user, funder_id=funder.id):
+        raise Forbidden(_FORBIDDEN)
+    payload = {
+        "ref": data.get("ref") or _unique_ref("P", Product),
+        **data,
+        "funder_ref": funder.ref,
+    }
+    clean = _load(ProductRecord, payload)
+    if db.session.scalar(db.select(Product.id).where(Product.ref == clean["ref"])):
+        raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
+    product = Product(ref=clean["ref"], funder=funder, **_product_values(clean))
+    db.session.add(product)
+    db.session.flush()
+    audit.record("create", product, object_type="product")
+    db.session.commit()
+    return product
+
+
+def update_product(user: User, product: Product, data: dict[str, Any]) -> Product:
+    if not access.can_edit_product(user, product):
+        raise Forbidden(_FORBIDDEN)
+    from techfin.services.interchange import product_record
+
+    current = product_record(product)
+    current.pop("type")
+    clean = _load(ProductRecord, _merged(current, data | {"ref": product.ref,
+                                                          "funder_ref": product.funder.ref}))  # fmt: skip
+    values = _product_values(clean)
+    changed = {k: v for k, v in values.items() if getattr(product, k) != v}
+    for key, value in changed.items():
+        setattr(product, key, value)
+    if changed:
+        audit.record("update", product, object_type="product", detail={"fields": sorted(changed)})
+    db.session.commit()
+    return product
+
+
+def delete_product(user: User, product: Product) -> None:
+    if not access.can_edit_product(user, product):
+        raise Forbidden(_FORBIDDEN)
+    if db.session.scalar(db.select(Outcome.id).where(Outcome.product_id == product.id).limit(1)):
+        raise Conflict(
+            "has outcomes",
+            {
+                "status": [
+                    "It has docking records: retire it instead / 已有对接记录，请下架而不是删除"
+                ]
+            },
+        )
+    audit.record("delete", product, object_type="product")
+    db.session.delete(product)
+    db.session.commit()
+
+
+# ------------------------------------------------------------------ outcomes
+
+
+def record_outcome(user: User, need: Need, product: Product, data: dict[str, Any]) -> Outcome:
+    """A docking step. The enterprise may express interest or withdraw; the institution owning
+    the product moves the rest of the pipeline; operators may record anything."""
+    payload = {"date": date.today().isoformat(), **data, "need_ref": need.ref,
+               "product_ref": product.ref}  # fmt: skip
+    clean = _load(OutcomeRecord, payload)
+    stage = clean["stage"]
+    allowed = (
+        user.is_operator
+        or (access.can_edit_need(user, need) and stage in ("contacted", "withdrawn"))
+        or (access.can_edit_product(user, product) and access.can_view_need(user, need))
+    )
+    if not allowed:
+        raise Forbidden(_FORBIDDEN)
+    key = (need.id, product.id, stage, clean["date"])
+    existing = db.session.execute(
+        db.select(Outcome).filter_by(need_id=key[0], product_id=key[1], stage=key[2], date=key[3])
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict("exists", {"stage": ["Already recorded for this date / 当日已记录该阶段"]})
+    outcome = Outcome(need=need, product=product, stage=stage, date=clean["date"],
+                      created_by_id=user.id, **_outcome_values(clean))  # fmt: skip
+    db.session.add(outcome)
+    db.session.flush()
+    audit.record("create", outcome, object_type="outcome", detail={"stage": stage})
+    db.session.commit()
+    return outcome
+
+
+def delete_outcome(user: User, outcome: Outcome) -> None:
+    if not user.is_operator:
+        raise Forbidden(_FORBIDDEN)
+    audit.record("delete", outcome, object_type="outcome")
+    db.session.delete(outcome)
+    db.session.commit()
+
+
+# ------------------------------------------------------------------ funders and sharing
+
+
+def verify_funder(user: User, funder: Funder, approve: bool, reason: str = "") -> Funder:
+    if not user.is_operator:
+        raise Forbidden(_FORBIDDEN)
+    if not approve and not reason.strip():
+        raise DomainError("reason", {"reason": ["Tell the applicant why / 请说明原因"]})
+    funder.status = "verified" if approve else "rejected"
+    funder.status_reason = "" if approve else reason.strip()[:2000]
+    audit.record("verify" if approve else "reject", funder, object_type="funder",
+                 detail={"reason": funder.status_reason})  # fmt: skip
+    db.session.commit()
+    return funder
+
+
+def set_sharing(
+    user: User, enterprise: Enterprise, funder_id: int | None, *, financials: bool, patents: bool
+) -> SharingRule:
+    if not access.can_edit_enterprise(user, enterprise):
+        raise Forbidden(_FORBIDDEN)
+    if funder_id is not None and db.session.get(Funder, funder_id) is None:
+        raise NotFound("no such funder", {"funder_id": ["Unknown institution / 机构不存在"]})
+    rule = db.session.execute(
+        db.select(SharingRule).filter_by(enterprise_id=enterprise.id, funder_id=funder_id)
+    ).scalar_one_or_none()
+    if rule is None:
+        rule = SharingRule(enterprise_id=enterprise.id, funder_id=funder_id)
+        db.session.add(rule)
+    rule.financials, rule.patents = bool(financials), bool(patents)
+    audit.record("sharing", enterprise, object_type="enterprise",
+                 detail={"funder_id": funder_id, "financials": financials, "patents": patents})  # fmt: skip
+    db.session.commit()
+    return rule
+
+
+def log_data_access(user: User, enterprise_id: int, action: str, what: str) -> None:
+    """Record that an institution looked at an enterprise's data (shown to the enterprise)."""
+    if not user.is_institution:
+        return
+    db.session.add(DataAccess(enterprise_id=enterprise_id, funder_id=access.org_id(user),
+                              user_id=user.id, action=action, what=what[:40]))  # fmt: skip
+    db.session.commit()

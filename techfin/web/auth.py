@@ -1,0 +1,134 @@
+"""Register, log in and out, reset and change passwords."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from techfin import mail
+from techfin.errors import DomainError
+from techfin.extensions import db, limiter
+from techfin.services import accounts
+from techfin.web.forms import (
+    ChangePasswordForm,
+    ForgotForm,
+    LocaleForm,
+    LoginForm,
+    RegisterForm,
+    ResetForm,
+)
+from techfin.web.util import apply_domain_error, safe_next
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.form_errors.append(_("Wrong email or password."))
+        else:
+            login_user(user)
+            return redirect(safe_next(request.args.get("next"), url_for("main.dashboard")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register(
+                account_type=form.account_type.data,
+                org_name=form.org_name.data,
+                name=form.name.data,
+                email=form.email.data,
+                password=form.password.data,
+                industry=form.industry.data or "",
+                region=form.region.data or "",
+                funder_kind=form.funder_kind.data,
+            )
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            login_user(user)
+            if user.is_institution:
+                flash(_("Registered. An operator will verify your institution shortly."), "info")
+            return redirect(url_for("main.dashboard"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def forgot():
+    form = ForgotForm()
+    if form.validate_on_submit():
+        user = accounts.find_user(form.email.data)
+        if user is not None and user.active:
+            token = accounts.password_reset_token(user)
+            link = url_for("auth.reset", token=token, _external=True)
+            msg = mail.build_message(user.email, _("Reset your password"), "reset_password",
+                                     to_name=user.name, user=user, link=link)  # fmt: skip
+            try:
+                mail.send(msg)
+            except OSError:
+                current_app.logger.exception("password reset mail failed")
+        # Same answer whether or not the address exists: no account enumeration.
+        flash(_("If the address is registered, a reset link is on its way."), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token, form.password.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Password changed. Please log in."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = ChangePasswordForm(prefix="pw")
+    locale_form = LocaleForm(prefix="loc", locale=current_user.locale)
+    if form.submit.data and form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            accounts.change_password(user, form.old_password.data, form.password.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            login_user(user)  # this session stays; every other one is logged out
+            flash(_("Password changed. Your other sessions were logged out."), "success")
+            return redirect(url_for("auth.account"))
+    elif locale_form.submit.data and locale_form.validate_on_submit():
+        current_user.locale = locale_form.locale.data
+        db.session.commit()
+        from flask import session
+
+        session.pop("lang", None)
+        return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form, locale_form=locale_form)

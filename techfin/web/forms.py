@@ -1,0 +1,89 @@
+"""Flask-WTF forms; labels and messages are translatable (zh_CN default, en)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
+
+from techfin.models import FUNDER_KINDS
+
+
+def options(pairs) -> list[SelectChoice]:  # noqa: ANN001 - iterable of (value, label)
+    """WTForms 3.3+ wants SelectChoice objects rather than tuples."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField(_l("Log in"))
+
+
+class RegisterForm(FlaskForm):
+    account_type = SelectField(
+        _l("I am"),
+        choices=options(
+            [
+                ("enterprise", _l("A technology enterprise")),
+                ("bank", _l("A bank, guarantee or micro-loan institution")),
+                ("investor", _l("An investor (VC or guidance fund)")),
+            ]
+        ),
+    )
+    org_name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(2, 200)])
+    industry = StringField(
+        _l("Industry code (GB/T 4754, e.g. C38)"),
+        validators=[Length(max=8)],
+    )
+    region = StringField(
+        _l("Region code (GB/T 2260, e.g. 442000)"),
+        validators=[Length(max=6)],
+    )
+    funder_kind = SelectField(
+        _l("Institution kind"),
+        choices=options((k, k) for k in FUNDER_KINDS),
+        default="bank",
+    )
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(1, 100)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(8, 256)])
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
+    )
+    submit = SubmitField(_l("Register"))
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    submit = SubmitField(_l("Send reset link"))
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(8, 256)])
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
+    )
+    submit = SubmitField(_l("Set password"))
+
+
+class ChangePasswordForm(FlaskForm):
+    old_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(8, 256)])
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
+    )
+    submit = SubmitField(_l("Change password"))
+
+
+class LocaleForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=options([("zh_CN", "中文"), ("en", "English")]))
+    submit = SubmitField(_l("Save"))
+
+
+IndustryCode = Regexp(r"^[A-T]\d{2}$", message=_l("Use a GB/T 4754 code such as C38."))

@@ -1,0 +1,156 @@
+"""Fixtures in the flaskr style: app, client, runner, auth; a clean database per test.
+
+The schema is built once per run through the Alembic migrations (never create_all), on
+SQLite by default or on the PostgreSQL named by TEST_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from techfin.config import normalise_database_url
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def make_config(database_url: str, tmp: Path, **extra: object) -> dict[str, object]:
+    config: dict[str, object] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_DIR": str(tmp),
+        "INDEX_DIR": str(tmp / "index"),
+        "MODEL_DIR": str(tmp / "model"),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": "localhost",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": 1,  # nothing listens: a test that mails starts its own server
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from flask_migrate import upgrade
+
+    from techfin import create_app
+
+    app = create_app(make_config(database_url, tmp_path_factory.mktemp("inst")))
+    from techfin.extensions import db
+
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    return database_url
+
+
+def _truncate(db) -> None:  # noqa: ANN001
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(migrated: str, tmp_path: Path, request: pytest.FixtureRequest):
+    from techfin import create_app
+    from techfin.extensions import db
+
+    extra = getattr(request, "param", None) or {}
+    marker = request.node.get_closest_marker("app_config")
+    if marker:
+        extra = {**extra, **marker.kwargs}
+    application = create_app(make_config(migrated, tmp_path, **extra))
+    with application.app_context():
+        _truncate(db)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client) -> None:  # noqa: ANN001
+        self._client = client
+
+    def login(self, email: str, password: str = "password-123"):
+        return self._client.post("/auth/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user (and its organisation when given a ref already imported)."""
+    from techfin.extensions import db
+    from techfin.services import accounts
+
+    def _make(email: str, role: str, org_ref: str | None = None, password: str = "password-123"):
+        with app.app_context():
+            org = accounts.find_organization(org_ref) if org_ref else None
+            user = accounts.create_user(email, password, role, organization=org)
+            db.session.commit()
+            return user.id
+
+    return _make
+
+
+SAMPLE = Path(__file__).parent / "data" / "sample.jsonl"
+
+
+@pytest.fixture
+def sample_data(app) -> Iterator[Path]:
+    from techfin.services.interchange import import_file
+
+    with app.app_context():
+        report = import_file(SAMPLE)
+        assert report.committed, [str(e) for e in report.errors]
+    yield SAMPLE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "app_config(**kw): extra config for the app fixture")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+
+def test_security_headers_on_every_response(client):
+    for path in ("/", "/auth/login", "/no-such-page"):
+        resp = client.get(path)
+        csp = resp.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "Strict-Transport-Security" not in resp.headers
+
+
+def test_hsts_over_https(client):
+    resp = client.get("/auth/login", base_url="https://localhost")
+    assert "max-age" in resp.headers["Strict-Transport-Security"]
+
+
+def test_api_errors_are_json_never_html(client):
+    resp = client.get("/api/v1/no-such-thing")
+    assert resp.status_code == 404
+    assert resp.is_json and resp.json["error"]["code"] == "not_found"
+
+
+def test_page_errors_are_html(client):
+    resp = client.get("/no-such-page")
+    assert resp.status_code == 404 and resp.mimetype == "text/html"
+
+
+def test_login_required_redirects(client):
+    resp = client.get("/dashboard")
+    assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+
+
+def test_health(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_bootstrap_is_served_locally(client):
+    page = client.get("/auth/login").get_data(as_text=True)
+    assert "cdn." not in page and "jsdelivr" not in page
+    assert "/bootstrap/static/css/bootstrap.min.css" in page
+
+
+def test_csrf_enforced_when_enabled(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    resp = client.post("/auth/login", data={"email": "a@b.cn", "password": "x" * 9})
+    assert resp.status_code == 400
