@@ -1,0 +1,405 @@
+"""Rank products for a need and needs for a product: eligibility, features, score, reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from techfin.matching.candidates import CandidateSet, NeedSet, need_columns, product_columns
+from techfin.matching.features import (
+    FEATURE_INDEX,
+    FEATURES,
+    NEED_FEATURE_COLUMNS,
+    PRODUCT_FEATURE_COLUMNS,
+    feature_matrix,
+)
+from techfin.matching.history import History, default_as_of
+from techfin.matching.profiles import NeedProfile, ProductProfile, need_profile, product_profile
+from techfin.matching.reasons import Gap, Names, Reason, render_gap, render_reason
+from techfin.matching.rules import check_eligibility, count_failed
+from techfin.matching.scoring import Prior, Scorer
+
+MAX_GAPS = 2  # candidates failing at most this many rules are "almost eligible"
+TEXT_REASON_MIN = 0.15  # below this cosine, "text closely matches" would overstate it
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One ranked candidate. `reasons` / `missing` are rendered in the requested locale;
+    `reason_codes` / `gaps` are the structured forms they were rendered from."""
+
+    id: Any
+    type: str  # "product", "mandate" (a VC / guidance fund as a whole) or "need"
+    ref: str | None
+    name: str | None
+    score: float
+    eligible: bool
+    reasons: list[str]
+    missing: list[str]
+    reason_codes: list[Reason] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "ref": self.ref,
+            "name": self.name,
+            "score": round(self.score, 4),
+            "eligible": self.eligible,
+            "reasons": list(self.reasons),
+            "missing": list(self.missing),
+            "reason_codes": [r.to_dict() for r in self.reason_codes],
+            "gaps": [g.to_dict() for g in self.gaps],
+            "features": {k: round(v, 4) for k, v in self.features.items()},
+        }
+
+
+@dataclass
+class Ranking:
+    """The matches, best first (eligible ones, then almost-eligible ones), and the model used.
+
+    Iterating a Ranking iterates its matches.
+    """
+
+    matches: list[Match]
+    model: dict[str, Any]
+    n_candidates: int = 0  # of the right kind and active / published
+    n_eligible: int = 0
+    n_almost: int = 0
+
+    def __iter__(self):
+        return iter(self.matches)
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    def __getitem__(self, i: int) -> Match:
+        return self.matches[i]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": dict(self.model),
+            "matches": [m.to_dict() for m in self.matches],
+            "n_candidates": self.n_candidates,
+            "n_eligible": self.n_eligible,
+            "n_almost": self.n_almost,
+        }
+
+
+def _reason(
+    feature: str, x: np.ndarray, need: NeedProfile, product: ProductProfile, stats: tuple
+) -> Reason | None:
+    """The reason a feature gives for this pair, or None when it has nothing to say."""
+    v = float(x[FEATURE_INDEX[feature]])
+    if feature in ("amount_fit", "amount_position"):
+        has_range = product.min_amount is not None or product.max_amount is not None
+        if need.amount is not None and has_range and x[FEATURE_INDEX["amount_fit"]] == 1.0:
+            return Reason(
+                "amount_in_range",
+                {"amount": need.amount, "min": product.min_amount, "max": product.max_amount},
+            )
+    elif feature == "term_fit":
+        has_range = product.min_term is not None or product.max_term is not None
+        if need.term is not None and has_range and v == 1.0:
+            return Reason(
+                "term_in_range",
+                {"term": need.term, "min": product.min_term, "max": product.max_term},
+            )
+    elif feature == "region_level" and need.region:
+        if v == 3.0:
+            return Reason("region_same_city", {"region": need.region[:4].ljust(6, "0")})
+        if v == 2.0:
+            return Reason("region_same_province", {"region": need.region[:2].ljust(6, "0")})
+    elif feature == "industry_level" and need.industry:
+        if v == 3.0:
+            return Reason("industry_division", {"industry": need.industry[:3]})
+        if v == 2.0:
+            return Reason("industry_section", {"industry": need.section})
+    elif feature == "stage_fit" and v == 2.0:
+        return Reason("stage_fit", {"stage": need.stage})
+    elif feature == "invention_patents" and need.inventions > 0:
+        return Reason("invention_patents", {"n": need.inventions})
+    elif feature == "patent_coverage" and v > 0 and need.pledge_count > 0 and need.amount:
+        return Reason(
+            "patent_coverage",
+            {"n": need.pledge_count, "ratio": round(need.pledge_value / need.amount, 1)},
+        )
+    elif feature == "sme_size" and need.size:
+        return Reason("sme_size", {"size": need.size})
+    elif feature == "high_tech" and need.high_tech:
+        return Reason("high_tech", {})
+    elif feature == "revenue_log10" and need.revenue:
+        return Reason("revenue", {"revenue": need.revenue})
+    elif feature == "staff_log10" and need.employees:
+        return Reason("staff", {"employees": int(need.employees)})
+    elif feature == "text_relevance" and v >= TEXT_REASON_MIN:
+        return Reason("text_relevance", {"similarity": round(v, 2)})
+    elif feature == "funder_approval_rate" and stats[0] + stats[1] > 0:
+        approved, total = stats[0], stats[0] + stats[1]
+        return Reason(
+            "funder_approval_rate",
+            {
+                "percent": round(100 * approved / total),
+                "approved": approved,
+                "decided": total,
+                "funder_kind": product.funder_kind,
+            },
+        )
+    elif feature == "funder_recent_approvals" and stats[2] > 0:
+        return Reason(
+            "funder_recent_approvals", {"n": stats[2], "funder_kind": product.funder_kind}
+        )
+    return None
+
+
+def explain(
+    need: NeedProfile,
+    product: ProductProfile,
+    x: np.ndarray,
+    contrib: np.ndarray,
+    stats: tuple,
+    top: int = 3,
+) -> list[Reason]:
+    """The `top` reasons with the largest positive contributions, one per reason code."""
+    out: dict[str, Reason] = {}
+    for j in np.argsort(-contrib, kind="stable"):
+        w = float(contrib[j])
+        if w <= 0 or len(out) >= top:
+            break
+        r = _reason(FEATURES[j], x, need, product, stats)
+        if r is not None and r.code not in out:
+            out[r.code] = Reason(r.code, r.params, w)
+    return list(out.values())
+
+
+def _top(idx: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """The k entries of ascending `idx` with the largest `key`, ties to the lower index,
+    best first; O(n) selection, then a sort of k."""
+    if k <= 0:
+        return idx[:0]
+    if k < len(idx):
+        thr = np.partition(key, len(key) - k)[len(key) - k]  # the k-th largest key
+        above = key > thr
+        at = np.flatnonzero(key == thr)[: k - int(above.sum())]
+        sel = np.concatenate([np.flatnonzero(above), at])
+        idx, key = idx[sel], key[sel]
+    return idx[np.lexsort((idx, -key))]
+
+
+def _pick(
+    scores: np.ndarray, n_fail: np.ndarray, limit: int, include_almost: bool, almost_limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    # Scores equal to 1e-12 are ties, broken by candidate order, so the result does not
+    # depend on the last bits of floating-point summation (BLAS vs the reference loop).
+    q = np.rint(scores * 1e12)
+    elig = np.flatnonzero(n_fail == 0)
+    best = _top(elig, q[elig], limit)
+    almost = np.empty(0, dtype=np.int64)
+    if include_almost and almost_limit > 0:
+        cand = np.flatnonzero((n_fail >= 1) & (n_fail <= MAX_GAPS))
+        # Fewest gaps first, then the best score: one missing patent beats two missing
+        # items. q ≤ 1e12, so q − 1e13·gaps orders by both at once (exactly, in float64).
+        almost = _top(cand, q[cand] - 1e13 * n_fail[cand], almost_limit)
+    return best, almost
+
+
+def _take(
+    cols: dict[str, np.ndarray], rows: np.ndarray, keys: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    return {k: cols[k][rows] for k in keys}
+
+
+def rank_products_for_need(
+    need: Mapping[str, Any],
+    candidates: CandidateSet,
+    scorer: Scorer | None = None,
+    history: History | None = None,
+    *,
+    locale: str = "zh_CN",
+    limit: int = 20,
+    include_almost: bool = True,
+    almost_limit: int = 5,
+    names: Names = None,
+    as_of: date | None = None,
+) -> Ranking:
+    """Products (and mandates) for one need, best first.
+
+    Candidates are the active rows of the need's kind; eligible ones are scored and the
+    best `limit` returned, followed by up to `almost_limit` almost-eligible ones (failing
+    one or two rules; fewest gaps first), whose `missing` says what is lacking. `scorer`
+    defaults to the Prior; `history` to none; `as_of` (for the funders' track records)
+    to today.
+    """
+    scorer = scorer or Prior()
+    history = history or History.empty()
+    as_of = default_as_of(as_of)
+    np_ = need_profile(need)
+    blk = candidates.block(np_.kind)
+    if blk is None:
+        return Ranking([], scorer.info)
+    rows = blk.rows
+    ncols = need_columns([np_])
+    rlen = blk.regions.match_len(np_.region)
+    ilen = blk.industries.match_len(np_.industry)
+    n_fail = count_failed(ncols, blk.cols, rlen, ilen)
+    keep = np.flatnonzero(n_fail <= (MAX_GAPS if include_almost else 0))
+    text = candidates.text_relevance(np_.text, np_.kind)[keep]
+    rate, recent = history.feature_table(candidates.funder_keys, np_.section, as_of)
+    fidx = blk.groups[keep]
+    X = feature_matrix(
+        ncols,
+        _take(blk.cols, keep, PRODUCT_FEATURE_COLUMNS),
+        rlen[keep],
+        ilen[keep],
+        text,
+        rate[fidx],
+        recent[fidx],
+    )
+    scores = scorer.score(X)
+    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit)
+    picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
+    contribs = scorer.contributions(X[[k for k, _ in picked]]) if picked else X[:0]
+    matches = []
+    for (k, eligible), contrib in zip(picked, contribs, strict=True):
+        product = candidates.profiles[rows[keep[k]]]
+        stats = history.stats(product.funder_id, np_.section, as_of)
+        gaps = [] if eligible else check_eligibility(np_, product)
+        matches.append(
+            _match(
+                product.id,
+                product.type,
+                product.ref,
+                product.name,
+                scores[k],
+                X[k],
+                contrib,
+                np_,
+                product,
+                stats,
+                gaps,
+                locale,
+                names,
+            )
+        )
+    return Ranking(
+        matches,
+        scorer.info,
+        len(rows),
+        int(np.sum(n_fail == 0)),
+        int(np.sum((n_fail >= 1) & (n_fail <= MAX_GAPS))),
+    )
+
+
+def rank_needs_for_product(
+    product: Mapping[str, Any],
+    needs: NeedSet,
+    scorer: Scorer | None = None,
+    history: History | None = None,
+    *,
+    locale: str = "zh_CN",
+    limit: int = 20,
+    include_almost: bool = True,
+    almost_limit: int = 5,
+    names: Names = None,
+    as_of: date | None = None,
+) -> Ranking:
+    """Published needs for one product (or a mandate dict from mandate_from_funder), best
+    first; the same rules, features and scores as rank_products_for_need, seen from the
+    funder's side."""
+    scorer = scorer or Prior()
+    history = history or History.empty()
+    as_of = default_as_of(as_of)
+    pp = product_profile(product)
+    blk = needs.block(pp.kind)
+    if blk is None:
+        return Ranking([], scorer.info)
+    rows = blk.rows
+    pcols = product_columns([pp])
+    rlen = blk.regions.match_len(pp.regions)
+    ilen = blk.industries.match_len(pp.industries)
+    n_fail = count_failed(blk.cols, pcols, rlen, ilen)
+    keep = np.flatnonzero(n_fail <= (MAX_GAPS if include_almost else 0))
+    text = needs.text_relevance(pp.text, pp.kind)[keep]
+    per_section = [history.features(pp.funder_id, s, as_of) for s in needs.sections]
+    rate_s = np.array([v[0] for v in per_section], dtype=np.float64)
+    recent_s = np.array([v[1] for v in per_section], dtype=np.float64)
+    sidx = blk.groups[keep]
+    X = feature_matrix(
+        _take(blk.cols, keep, NEED_FEATURE_COLUMNS),
+        pcols,
+        rlen[keep],
+        ilen[keep],
+        text,
+        rate_s[sidx],
+        recent_s[sidx],
+    )
+    scores = scorer.score(X)
+    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit)
+    picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
+    contribs = scorer.contributions(X[[k for k, _ in picked]]) if picked else X[:0]
+    matches = []
+    for (k, eligible), contrib in zip(picked, contribs, strict=True):
+        need = needs.profiles[rows[keep[k]]]
+        stats = history.stats(pp.funder_id, need.section, as_of)
+        gaps = [] if eligible else check_eligibility(need, pp)
+        matches.append(
+            _match(
+                need.id,
+                "need",
+                need.ref,
+                need.enterprise_name,
+                scores[k],
+                X[k],
+                contrib,
+                need,
+                pp,
+                stats,
+                gaps,
+                locale,
+                names,
+            )
+        )
+    return Ranking(
+        matches,
+        scorer.info,
+        len(rows),
+        int(np.sum(n_fail == 0)),
+        int(np.sum((n_fail >= 1) & (n_fail <= MAX_GAPS))),
+    )
+
+
+def _match(
+    id_: Any,
+    type_: str,
+    ref: Any,
+    name: Any,
+    score: float,
+    x: np.ndarray,
+    contrib: np.ndarray,
+    need: NeedProfile,
+    product: ProductProfile,
+    stats: tuple,
+    gaps: list[Gap],
+    locale: str,
+    names: Names,
+) -> Match:
+    reasons = explain(need, product, x, contrib, stats)
+    return Match(
+        id=id_,
+        type=type_,
+        ref=ref,
+        name=name,
+        score=float(score),
+        eligible=not gaps,
+        reasons=[render_reason(r, locale, names) for r in reasons],
+        missing=[render_gap(g, locale, names) for g in gaps],
+        reason_codes=reasons,
+        gaps=gaps,
+        features=dict(zip(FEATURES, x.tolist(), strict=True)),
+    )

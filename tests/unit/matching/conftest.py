@@ -1,0 +1,31 @@
+"""Shared fixtures for the matching library tests (no app, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from techfin.matching import TrainedModel, build_examples, train
+from techfin.matching.scoring import Examples
+from techfin.matching.synthetic import World, generate
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    """Mixed kinds, funders with section appetites: the world of the learning test."""
+    return generate(n_needs=3000, n_products=400, seed=1)
+
+
+@pytest.fixture(scope="session")
+def examples(world: World) -> Examples:
+    return build_examples(world.needs, world.products, world.outcomes)
+
+
+@pytest.fixture(scope="session")
+def model(examples: Examples) -> TrainedModel:
+    return train(examples)
+
+
+@pytest.fixture(scope="session")
+def small_world() -> World:
+    """A smaller world for ranking equivalence checks."""
+    return generate(n_needs=600, n_products=250, seed=5)

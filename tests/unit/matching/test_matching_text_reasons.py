@@ -1,0 +1,152 @@
+"""jieba TF-IDF text relevance, money display, and every reason / gap rendering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from techfin.matching import Gap, Reason, TextSpace, render_gap, render_reason
+from techfin.matching.reasons import REASON_CODES, display_name, wan
+from techfin.matching.text import cosine
+
+DOCS = [
+    "知识产权质押融资 发明专利 评估 科技型中小企业",
+    "集成电路芯片设计研发流片资金",
+    "LED 智能照明 灯饰 生产线 扩建",
+    "物联网 传感器 智慧城市 平台",
+]
+
+
+def test_chinese_text_is_segmented_not_kept_as_one_run() -> None:
+    space = TextSpace.fit(DOCS)
+    vocab = space.vectorizer.vocabulary_
+    assert {"质押", "融资", "芯片", "集成电路", "传感器", "照明"} <= set(vocab)
+    # scikit-learn's default token_pattern would keep each run of Chinese as one token.
+    assert "集成电路" in vocab and "集成电路芯片设计研发流片资金" not in vocab
+    assert max(len(t) for t in vocab) <= 8
+
+
+def test_single_text_vector_equals_sklearn_transform() -> None:
+    space = TextSpace.fit(DOCS)
+    for text in [*DOCS, "芯片 芯片 芯片 知识产权", "完全无关的文字", ""]:
+        dense = space.transform([text]).toarray()[0]
+        np.testing.assert_allclose(space.dense(text), dense, rtol=1e-12, atol=1e-15)
+        w = space.weights(text)
+        np.testing.assert_allclose(
+            [w.get(j, 0.0) for j in range(space.size)], dense, rtol=1e-12, atol=1e-15
+        )
+
+
+def test_relevance_prefers_related_text() -> None:
+    space = TextSpace.fit(DOCS)
+    need = space.weights("芯片设计企业 申请研发资金")
+    scores = [cosine(need, space.weights(d)) for d in DOCS]
+    assert int(np.argmax(scores)) == 1
+    assert cosine(space.weights(DOCS[0]), space.weights(DOCS[0])) == pytest.approx(1.0)
+    assert cosine({}, space.weights(DOCS[0])) == 0.0
+
+
+def test_empty_corpus_gives_zero_relevance() -> None:
+    space = TextSpace.fit(["", "   ", "，。"])
+    assert space.size == 0
+    assert space.weights("芯片") == {}
+    assert space.transform(["芯片", "x"]).shape == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("yuan", "shown"),
+    [(5_000_000, "500"), (1_234_567, "123.46"), (42_000_000, "4,200"), (10_000, "1"), (None, "?")],
+)
+def test_wan(yuan: int | None, shown: str) -> None:
+    assert wan(yuan) == shown
+
+
+def test_names_dict_callable_and_fallback() -> None:
+    assert display_name("442000", "zh_CN", {"442000": "中山市"}) == "中山市"
+    assert display_name("442000", "en", lambda c, loc: {"en": "Zhongshan"}.get(loc)) == "Zhongshan"
+    assert display_name("442000", "en", lambda c, loc: None) == "442000"
+    assert display_name(None, "en", None) == "?"
+
+
+PARAMS = {
+    "amount": 5_000_000,
+    "min": 1_000_000,
+    "max": 10_000_000,
+    "term": 12,
+    "region": "442000",
+    "industry": "C38",
+    "stage": "growth",
+    "n": 3,
+    "ratio": 2.4,
+    "size": "small",
+    "revenue": 42_000_000,
+    "employees": 86,
+    "similarity": 0.4,
+    "percent": 65,
+    "funder_kind": "bank",
+}
+
+
+@pytest.mark.parametrize("code", REASON_CODES)
+@pytest.mark.parametrize("locale", ["zh_CN", "en", "en_US", None])
+def test_every_reason_renders(code: str, locale: str | None) -> None:
+    text = render_reason(Reason(code, PARAMS, 1.0), locale)
+    assert text and "{" not in text and "None" not in text
+
+
+def test_reason_examples() -> None:
+    assert (
+        render_reason(Reason("region_same_city", {"region": "442000"}), names={"442000": "中山市"})
+        == "同在中山市"
+    )
+    assert (
+        render_reason(Reason("patent_coverage", {"n": 3, "ratio": 2.4}))
+        == "3 项发明专利估值覆盖贷款额 2.4 倍"
+    )
+    assert (
+        render_reason(Reason("funder_recent_approvals", {"n": 12, "funder_kind": "bank"}))
+        == "该行近一年批准同行业企业 12 家"
+    )
+    assert (
+        render_reason(Reason("amount_in_range", {"max": 5_000_000}))
+        == "金额在产品区间内（不超过 500 万元）"
+    )
+    assert render_reason(Reason("text_relevance")) == "文本相关度高"
+    assert render_reason(Reason("no_such_code")) == "no_such_code"
+    assert Reason("high_tech", {}, 0.123456).to_dict() == {
+        "code": "high_tech",
+        "params": {},
+        "weight": 0.1235,
+    }
+
+
+GAPS = [
+    "amount_unknown",
+    "amount_below_min",
+    "amount_above_max",
+    "term_below_min",
+    "term_above_max",
+    "region_unknown",
+    "region_outside",
+    "industry_unknown",
+    "industry_outside",
+    "stage_unknown",
+    "stage_outside",
+    "patent_invention_required",
+    "patent_required",
+    "collateral_required",
+    "high_tech_required",
+]
+
+
+@pytest.mark.parametrize("code", GAPS)
+def test_every_gap_renders_in_both_languages(code: str) -> None:
+    gap = Gap(
+        code,
+        "rule",
+        {**PARAMS, "shortfall": 10_000, "excess": 10_000, "allowed": ["growth"], "missing": 1},
+    )
+    zh, en = render_gap(gap), render_gap(gap, "en")
+    assert zh and en and zh != en
+    assert "{" not in zh + en and "None" not in zh + en
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en.replace("万元", "")), en
