@@ -72,12 +72,12 @@ test: install browser
 
 test-sqlite: install
 	@echo "== test suite on SQLite"
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --durations=15
 
 test-postgres: install
 	@if $(BIN)/python -m techfin.tools.pg_ready "$(PG_URL)"; then \
 		echo "== test suite on PostgreSQL ($(PG_URL))"; \
-		TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e"; \
+		TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/integration; \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(PG_URL): CI requires it"; exit 1; \
 	else \

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from techfin.config import load_config
+if TYPE_CHECKING:  # the search and matching libraries import techfin.* without Flask
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Application factory: config → extensions → blueprints → CLI → errors."""
+    from flask import Flask
+
+    from techfin.config import load_config
+
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_config(config))
     register_extensions(app)
     register_blueprints(app)
+    register_search(app)
+    register_digests(app)
+    register_matching(app)
+    register_operations(app)
     register_cli(app)
     register_errors(app)
     register_security(app)
@@ -47,6 +54,36 @@ def register_blueprints(app: Flask) -> None:
     from techfin.web import init_app as init_web
 
     init_web(app)
+    __import__("techfin.api", fromlist=["init_app"]).init_app(app)
+
+
+def register_search(app: Flask) -> None:
+    from techfin.services import search_sync
+    from techfin.web import search
+
+    search_sync.init_app(app)
+    app.register_blueprint(search.bp)
+
+
+def register_digests(app: Flask) -> None:
+    from techfin.web import digests
+
+    app.register_blueprint(digests.bp)
+
+
+def register_matching(app: Flask) -> None:
+    from techfin.services import matching
+    from techfin.web import matching as matching_pages
+
+    matching.init_app(app)
+    app.register_blueprint(matching_pages.bp)
+
+
+def register_operations(app: Flask) -> None:
+    from techfin.web import events, operator_reports
+
+    operator_reports.init_app(app)
+    events.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -145,6 +145,128 @@ def demo_data(enterprises: int, seed: int, accounts: bool) -> None:
             click.echo(line)
 
 
+search_cli = AppGroup("search", help="The search index: rebuild, catch up, check.")
+
+
+@search_cli.command("reindex")
+def search_reindex() -> None:
+    """Rebuild the index from the database and swap it in atomically."""
+    from techfin.services import search_sync
+
+    with click.progressbar(length=search_sync.doc_estimate(), label="Indexing") as bar:
+        count = search_sync.reindex(progress=lambda done, _total: bar.update(done - bar.pos))
+    click.echo(f"indexed {count} documents")
+
+
+@search_cli.command("sync")
+def search_sync_cmd() -> None:
+    """Apply pending changes from the outbox (safe to run from cron)."""
+    from techfin.services import search_sync
+
+    click.echo(f"applied {search_sync.sync()} change(s)")
+
+
+@search_cli.command("check")
+def search_check() -> None:
+    """Compare the index with the database; exit 1 on drift."""
+    from techfin.services import search_sync
+
+    drift = search_sync.check()
+    total = sum(len(v) for v in drift.values())
+    for kind, keys in drift.items():
+        for key in keys[:50]:
+            click.echo(f"{kind}: {key[0]} {key[1]}")
+    if total:
+        raise click.ClickException(f"index drift: {total} document(s); run `flask search sync`")
+    click.echo("index is consistent with the database")
+
+
+digests_cli = AppGroup("digests", help="Email digests of new matches.")
+
+
+@digests_cli.command("send")
+@click.option("--period", type=click.Choice(["daily", "weekly"]), default=None,
+              help="Only this period (default: both)")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Show who would get what; send and record nothing.")
+def digests_send(period: str | None, dry_run: bool) -> None:
+    """Send the digests that are due, exactly once (safe to run from cron)."""
+    from techfin.services import digests
+
+    report = digests.send_due(period, dry_run=dry_run)
+    if dry_run:
+        for email, count in report.would_send:
+            click.echo(f"would send {email}: {count} new match(es)")
+    click.echo(report.summary())
+
+
 def init_app(app: Flask) -> None:
-    for command in (import_data, export_data, create_user_cmd, api_token, demo_data):
+    for command in (
+        import_data,
+        export_data,
+        create_user_cmd,
+        api_token,
+        demo_data,
+        search_cli,
+        digests_cli,
+        matching_cli,
+    ):
         app.cli.add_command(command)
+
+
+matching_cli = AppGroup("matching", help="The matching model and the stored matches.")
+
+
+def _matching_metrics(metrics: dict) -> None:
+    def fmt(value: float | None) -> str:
+        return "   —" if value is None else f"{value:.3f}"
+
+    click.echo(f"hold-out: {metrics.get('n_holdout', 0)} decided pairs from "
+               f"{metrics.get('holdout_from') or '—'} ({metrics.get('n_holdout_needs', 0)} needs "
+               f"with both outcomes); trained on {metrics.get('n_train', 0)} older pairs")  # fmt: skip
+    click.echo(f"{'':<9}{'NDCG@10':>9}{'P@5':>9}{'ROC AUC':>9}")
+    for name in ("learned", "prior", "random"):
+        row = metrics.get(name) or {}
+        click.echo(f"{name:<9}{fmt(row.get('ndcg@10')):>9}{fmt(row.get('precision@5')):>9}"
+                   f"{fmt(row.get('roc_auc')):>9}")  # fmt: skip
+
+
+@matching_cli.command("train")
+def matching_train() -> None:
+    """Train the ranking model from recorded outcomes; print its hold-out metrics."""
+    from techfin.services import matching
+
+    result = matching.train_model()
+    click.echo(f"{result.examples} decided pairs: {result.positives} approved or funded, "
+               f"{result.examples - result.positives} declined")  # fmt: skip
+    if result.model is None:
+        click.echo(f"not enough outcomes to train ({result.reason}): "
+                   "the rule-based prior stays in use")  # fmt: skip
+        return
+    _matching_metrics(result.metrics)
+    click.echo(f"saved model {result.model.version} to {result.path}")
+    if result.refresh is not None:
+        click.echo(result.refresh.summary())
+
+
+@matching_cli.command("evaluate")
+def matching_evaluate() -> None:
+    """NDCG@10, precision@5 and ROC AUC of a model, the prior and random order on the
+    time-ordered hold-out (the newest 20 % of decisions)."""
+    from techfin.services import matching
+
+    examples, metrics = matching.evaluate_models()
+    click.echo(f"{len(examples)} decided pairs")
+    if not metrics:
+        click.echo("nothing to evaluate yet: record approved and declined outcomes first")
+        return
+    _matching_metrics(metrics)
+    if metrics.get("learned") is None:
+        click.echo("too few older outcomes to fit a model: the rule-based prior stays in use")
+
+
+@matching_cli.command("refresh")
+def matching_refresh() -> None:
+    """Recompute every need's stored matches (after a bulk import, or from cron)."""
+    from techfin.services import matching
+
+    click.echo(matching.refresh_all().summary())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 
 from flask import current_app, render_template
 
@@ -29,7 +30,9 @@ def build_message(
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
-    msg["To"] = formataddr((header_safe(to_name), header_safe(to)))
+    # Address quotes the display name, so "a: b@c" in a company name stays a name, never a
+    # group or a second recipient.
+    msg["To"] = Address(display_name=header_safe(to_name), addr_spec=header_safe(to))
     msg["Subject"] = header_safe(subject)
     msg["Message-ID"] = make_msgid(domain="techfin.local")
     for key, value in (headers or {}).items():

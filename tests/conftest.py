@@ -24,10 +24,27 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (test_gw0, …)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base, _, name = url.rpartition("/")
+    target = f"{name}_{worker}"
+    engine = create_engine(normalise_database_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target})
+        if exists.scalar() is None:
+            conn.execute(text(f'CREATE DATABASE "{target}"'))
+    engine.dispose()
+    return f"{base}/{target}"
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
+        url = _worker_database(url)
         _reset_postgres(url)
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
@@ -47,6 +64,8 @@ def make_config(database_url: str, tmp: Path, **extra: object) -> dict[str, obje
         "SERVER_NAME": "localhost",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": 1,  # nothing listens: a test that mails starts its own server
+        # Index upkeep after each request costs ~0.1 s; search tests switch it back on.
+        "SEARCH_SYNC_OFF": True,
     }
     config.update(extra)
     return config
@@ -154,3 +173,41 @@ def sample_data(app) -> Iterator[Path]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "app_config(**kw): extra config for the app fixture")
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps what it accepts and can answer with scripted errors."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.script: list[str] = []  # e.g. ["451 4.3.0 try later", "550 5.1.1 no such user"]
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        if self.script:
+            return self.script.pop(0)
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        message.envelope_rcpt = list(envelope.rcpt_tos)  # type: ignore[attr-defined]
+        self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) for the duration of one test."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port  # type: ignore[attr-defined]
+    try:
+        yield handler
+    finally:
+        controller.stop()

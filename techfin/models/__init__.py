@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models; importing this module registers every table."""
 
+from techfin.models.digests import DigestDelivery, DigestSubscription
 from techfin.models.finance import (
     NEED_KINDS,
     NEED_STATUSES,
@@ -22,6 +23,7 @@ from techfin.models.organization import (
     Funder,
     Organization,
 )
+from techfin.models.search import SearchOutbox
 from techfin.models.sharing import DataAccess, SharingRule
 from techfin.models.user import INSTITUTION_ROLES, ROLES, STAFF_ROLES, ApiToken, Membership, User
 
@@ -42,6 +44,8 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "DataAccess",
+    "DigestDelivery",
+    "DigestSubscription",
     "Enterprise",
     "Funder",
     "Membership",
@@ -50,6 +54,45 @@ __all__ = [
     "Outcome",
     "Patent",
     "Product",
+    "SearchOutbox",
     "SharingRule",
     "User",
+]
+
+from techfin.models.matching import MATCH_KINDS, Match  # noqa: E402 - appended per feature
+
+__all__ += ["MATCH_KINDS", "Match"]
+
+from techfin.models.events import (  # noqa: E402 - appended per feature
+    EVENT_KINDS,
+    MEETING_RESULTS,
+    MEETING_STATUSES,
+    DockingEvent,
+    EventMeeting,
+    EventRegistration,
+)
+from techfin.models.pool import (  # noqa: E402 - appended per feature
+    RECOMMENDATION_STATUSES,
+    PoolCompensation,
+    PoolContribution,
+    PoolEnterprise,
+    Recommendation,
+    RiskPool,
+    pool_products,
+)
+
+__all__ += [
+    "EVENT_KINDS",
+    "MEETING_RESULTS",
+    "MEETING_STATUSES",
+    "RECOMMENDATION_STATUSES",
+    "DockingEvent",
+    "EventMeeting",
+    "EventRegistration",
+    "PoolCompensation",
+    "PoolContribution",
+    "PoolEnterprise",
+    "Recommendation",
+    "RiskPool",
+    "pool_products",
 ]

@@ -207,3 +207,26 @@ def outcome_filter(user: User):  # noqa: ANN201
     if is_verified_institution(user):
         return Outcome.product_id.in_(select(Product.id).where(Product.funder_id == org_id(user)))
     return false()
+
+
+# ------------------------------------------------------------------ creating (API gates)
+
+
+def can_create(user: User, kind: str) -> bool:
+    """Whether the role may create this kind of record at all; the owner is checked after."""
+    if user.is_operator:
+        return True
+    if kind in ("patent", "need"):
+        return user.is_enterprise
+    if kind == "product":
+        return user.is_institution
+    if kind == "outcome":
+        return user.is_enterprise or is_verified_institution(user)
+    return False  # enterprises and funders are registered by operators
+
+
+def can_edit_outcome(user: User, outcome: Outcome) -> bool:
+    """Operators, or the institution owning the product while it may see the need."""
+    return user.is_operator or (
+        can_edit_product(user, outcome.product) and can_view_need(user, outcome.need)
+    )

@@ -19,6 +19,7 @@ from techfin.models import (
     DataAccess,
     Enterprise,
     Funder,
+    Membership,
     Need,
     Outcome,
     Patent,
@@ -29,6 +30,7 @@ from techfin.models import (
 from techfin.services import access, audit
 from techfin.services.interchange import (
     _enterprise_values,
+    _funder_values,
     _need_values,
     _outcome_values,
     _patent_values,
@@ -36,6 +38,7 @@ from techfin.services.interchange import (
 )
 from techfin.services.records import (
     EnterpriseRecord,
+    FunderRecord,
     NeedRecord,
     OutcomeRecord,
     PatentRecord,
@@ -393,3 +396,134 @@ def log_data_access(user: User, enterprise_id: int, action: str, what: str) -> N
     db.session.add(DataAccess(enterprise_id=enterprise_id, funder_id=access.org_id(user),
                               user_id=user.id, action=action, what=what[:40]))  # fmt: skip
     db.session.commit()
+
+
+# ------------------------------------------------------------------ organisations and corrections
+
+
+def _has_accounts(org_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            db.select(Membership.id).where(Membership.organization_id == org_id).limit(1)
+        )
+    )
+
+
+def create_enterprise(user: User, data: dict[str, Any]) -> Enterprise:
+    """An operator registers an enterprise (enterprises register themselves via accounts)."""
+    if not access.can_create(user, "enterprise"):
+        raise Forbidden(_FORBIDDEN)
+    clean = _load(
+        EnterpriseRecord, {"ref": data.get("ref") or _unique_ref("E", Enterprise), **data}
+    )
+    if db.session.scalar(db.select(Enterprise.id).where(Enterprise.ref == clean["ref"])):
+        raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
+    values = _enterprise_values(clean)
+    if values["uscc"] and db.session.scalar(
+        db.select(Enterprise.id).where(Enterprise.uscc == values["uscc"])
+    ):
+        raise Conflict(
+            "uscc in use",
+            {"uscc": ["Already registered by another enterprise / 该信用代码已被其他企业使用"]},
+        )
+    enterprise = Enterprise(ref=clean["ref"], **values)
+    db.session.add(enterprise)
+    db.session.flush()
+    audit.record("create", enterprise, object_type="enterprise")
+    db.session.commit()
+    return enterprise
+
+
+def delete_enterprise(user: User, enterprise: Enterprise) -> None:
+    """Operators only, and only a record nobody works with yet (no accounts, no dockings)."""
+    if not user.is_operator:
+        raise Forbidden(_FORBIDDEN)
+    docked = db.session.scalar(
+        db.select(Outcome.id).join(Need).where(Need.enterprise_id == enterprise.id).limit(1)
+    )
+    if docked or _has_accounts(enterprise.id):
+        raise Conflict(
+            "in use",
+            {"ref": ["It has accounts or docking records / 该企业已有账户或对接记录，不能删除"]},
+        )
+    audit.record("delete", enterprise, object_type="enterprise")
+    db.session.delete(enterprise)
+    db.session.commit()
+
+
+def create_funder(user: User, data: dict[str, Any]) -> Funder:
+    """An operator registers an institution; verified unless the data says otherwise."""
+    if not access.can_create(user, "funder"):
+        raise Forbidden(_FORBIDDEN)
+    clean = _load(FunderRecord, {"ref": data.get("ref") or _unique_ref("F", Funder), **data})
+    if db.session.scalar(db.select(Funder.id).where(Funder.ref == clean["ref"])):
+        raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
+    funder = Funder(ref=clean["ref"], **_funder_values(clean, None))
+    db.session.add(funder)
+    db.session.flush()
+    audit.record("create", funder, object_type="funder")
+    db.session.commit()
+    return funder
+
+
+def update_funder(user: User, funder: Funder, data: dict[str, Any]) -> Funder:
+    """Profile fields only: verification goes through verify_funder, with its reason."""
+    if not access.can_edit_funder(user, funder):
+        raise Forbidden(_FORBIDDEN)
+    if "verified" in data:
+        raise DomainError(
+            "verified", {"verified": ["Use the verification workflow / 请通过机构审核流程"]}
+        )
+    from techfin.services.interchange import funder_record
+
+    current = funder_record(funder)
+    current.pop("type")
+    clean = _load(FunderRecord, _merged(current, data | {"ref": funder.ref}))
+    values = _funder_values(clean, funder)
+    changed = {k: v for k, v in values.items() if getattr(funder, k) != v}
+    for key, value in changed.items():
+        setattr(funder, key, value)
+    if changed:
+        audit.record("update", funder, object_type="funder", detail={"fields": sorted(changed)})
+    db.session.commit()
+    return funder
+
+
+def delete_funder(user: User, funder: Funder) -> None:
+    """Operators only, and only an institution nobody works with yet."""
+    if not user.is_operator:
+        raise Forbidden(_FORBIDDEN)
+    docked = db.session.scalar(
+        db.select(Outcome.id).join(Product).where(Product.funder_id == funder.id).limit(1)
+    )
+    if docked or _has_accounts(funder.id):
+        raise Conflict(
+            "in use",
+            {"ref": ["It has accounts or docking records / 该机构已有账户或对接记录，不能删除"]},
+        )
+    audit.record("delete", funder, object_type="funder")
+    db.session.delete(funder)
+    db.session.commit()
+
+
+def update_outcome(user: User, outcome: Outcome, data: dict[str, Any]) -> Outcome:
+    """Correct a step's figures; need, product, stage and date identify it and stay."""
+    if not access.can_edit_outcome(user, outcome):
+        raise Forbidden(_FORBIDDEN)
+    fixed = {"need_ref", "product_ref", "stage", "date"} & data.keys()
+    if fixed:
+        raise DomainError(
+            "fixed", {k: ["Delete and record the step again / 请删除后重新记录"] for k in fixed}
+        )
+    from techfin.services.interchange import outcome_record
+
+    current = outcome_record(outcome)
+    current.pop("type")
+    values = _outcome_values(_load(OutcomeRecord, _merged(current, data)))
+    changed = {k: v for k, v in values.items() if getattr(outcome, k) != v}
+    for key, value in changed.items():
+        setattr(outcome, key, value)
+    if changed:
+        audit.record("update", outcome, object_type="outcome", detail={"fields": sorted(changed)})
+    db.session.commit()
+    return outcome

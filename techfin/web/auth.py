@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from techfin import mail
 from techfin.errors import DomainError
 from techfin.extensions import db, limiter
-from techfin.services import accounts
+from techfin.services import accounts, team
 from techfin.web.forms import (
     ChangePasswordForm,
     ForgotForm,
@@ -107,6 +107,28 @@ def reset(token: str):
             flash(_("Password changed. Please log in."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form)
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def welcome(token: str):
+    """An invited member chooses a password through the one-time link and is logged in."""
+    try:
+        invited = team.invited_user(token)
+    except DomainError as err:
+        messages = [m for msgs in err.fields.values() for m in msgs]
+        return render_template("auth/welcome.html", form=None, error=messages[0]), 400
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            user = team.accept_invitation(token, form.password.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            login_user(user)
+            flash(_("Welcome! Your password is set."), "success")
+            return redirect(url_for("main.dashboard"))
+    return render_template("auth/welcome.html", form=form, invited=invited, error=None)
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -8,7 +8,8 @@ from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
 
-from techfin.models import FUNDER_KINDS
+from techfin.web.fields import CleanText, PickerWidget
+from techfin.web.labels import choices
 
 
 def options(pairs) -> list[SelectChoice]:  # noqa: ANN001 - iterable of (value, label)
@@ -33,21 +34,26 @@ class RegisterForm(FlaskForm):
             ]
         ),
     )
-    org_name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(2, 200)])
+    org_name = StringField(
+        _l("Organisation name"), validators=[DataRequired(), Length(2, 200), CleanText()]
+    )
+    # Pickers over the reference tables; the service validates the codes (enterprises only).
     industry = StringField(
-        _l("Industry code (GB/T 4754, e.g. C38)"),
+        _l("Industry (GB/T 4754, e.g. C38)"),
         validators=[Length(max=8)],
+        widget=PickerWidget("industries", multi=False),
     )
     region = StringField(
-        _l("Region code (GB/T 2260, e.g. 442000)"),
+        _l("Region (GB/T 2260, e.g. 442000)"),
         validators=[Length(max=6)],
+        widget=PickerWidget("regions", multi=False),
     )
     funder_kind = SelectField(
         _l("Institution kind"),
-        choices=options((k, k) for k in FUNDER_KINDS),
+        choices=choices("funder_kind"),
         default="bank",
     )
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(1, 100)])
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(1, 100), CleanText()])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(8, 256)])
     confirm = PasswordField(

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from techfin.extensions import db
 from techfin.models import Enterprise, Funder, Need, Product
+from techfin.services import marketplace, workspace
 
 bp = Blueprint("main", __name__)
 
@@ -39,4 +40,25 @@ def healthz():
 @bp.route("/dashboard")
 @login_required
 def dashboard():
-    return render_template("main/dashboard.html", org=current_user.organization)
+    user, org = current_user._get_current_object(), current_user.organization
+    context: dict = {"org": org}
+    if isinstance(org, Enterprise):
+        needs = workspace.open_needs(org)
+        context.update(
+            completeness=workspace.completeness(org),
+            needs=[(n, workspace.need_match_count(n)) for n in needs],
+            activity=workspace.recent_activity(org),
+        )
+    elif isinstance(org, Funder):
+        context.update(
+            product_counts=workspace.product_counts(org),
+            activity=workspace.recent_activity(org),
+            dealflow=(
+                marketplace.published_needs(user, per_page=5).items
+                if marketplace.can_browse_dealflow(user)
+                else []
+            ),
+        )
+    elif user.is_operator:
+        context.update(pending=workspace.pending_funder_count())
+    return render_template("main/dashboard.html", **context)

@@ -1,0 +1,110 @@
+"""/api/v1/enterprises — technology SMEs (科技型中小企业)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from techfin.api.auth import caller
+from techfin.api.core import (
+    body_doc,
+    errors,
+    page_of,
+    parse_body,
+    require,
+    resource_blueprint,
+    visible,
+)
+from techfin.api.schemas import (
+    FINANCIAL_FIELDS,
+    EnterpriseCreate,
+    EnterpriseOut,
+    EnterprisePage,
+    EnterpriseQuery,
+    EnterpriseUpdate,
+)
+from techfin.models import Enterprise, User
+from techfin.services import access, catalog
+
+bp = resource_blueprint("enterprises", "enterprises", "Technology SMEs / 科技型中小企业")
+
+
+def shown(user: User, enterprise: Enterprise) -> dict[str, Any]:
+    """The enterprise as this caller may see it: financials only where they are shared."""
+    item = {name: getattr(enterprise, name) for name in EnterpriseOut._declared_fields}
+    if not access.can_see_financials(user, enterprise):
+        for name in FINANCIAL_FIELDS:
+            item.pop(name)
+    return item
+
+
+def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
+    stmt = select(Enterprise).where(access.enterprise_filter(user))
+    if "ref" in args:
+        stmt = stmt.where(Enterprise.ref == args["ref"])
+    if "industry" in args:
+        stmt = stmt.where(Enterprise.industry.startswith(args["industry"], autoescape=True))
+    if "region" in args:
+        stmt = stmt.where(Enterprise.region.startswith(args["region"], autoescape=True))
+    if "stage" in args:
+        stmt = stmt.where(Enterprise.stage == args["stage"])
+    if "high_tech" in args:
+        stmt = stmt.where(Enterprise.high_tech.is_(args["high_tech"]))
+    return stmt
+
+
+@bp.route("")
+class Enterprises(MethodView):
+    @bp.arguments(EnterpriseQuery, location="query")
+    @bp.response(200, EnterprisePage)
+    @errors(bp, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the enterprises the caller may see (industry and region match code prefixes)."""
+        user = caller()
+        page = page_of(_filtered(user, args), args, Enterprise)
+        page["items"] = [shown(user, e) for e in page["items"]]
+        return page
+
+    @bp.doc(requestBody=body_doc(EnterpriseCreate))
+    @bp.response(201, EnterpriseOut)
+    @errors(bp, 400, 403, 409, 422)
+    def post(self) -> dict[str, Any]:
+        """Register an enterprise (operators only)."""
+        user = caller()
+        require(access.can_create(user, "enterprise"))
+        return shown(user, catalog.create_enterprise(user, parse_body(EnterpriseCreate)))
+
+
+@bp.route("/<int:enterprise_id>")
+class EnterpriseById(MethodView):
+    @bp.response(200, EnterpriseOut)
+    @errors(bp, 404)
+    def get(self, enterprise_id: int) -> dict[str, Any]:
+        """One enterprise; an institution's look is logged for the enterprise to see."""
+        user = caller()
+        enterprise = visible(Enterprise, enterprise_id, access.enterprise_filter(user))
+        item = shown(user, enterprise)
+        what = "financials" if "revenue_cny" in item else "profile"
+        catalog.log_data_access(user, enterprise.id, "api", what)
+        return item
+
+    @bp.doc(requestBody=body_doc(EnterpriseUpdate, partial=True))
+    @bp.response(200, EnterpriseOut)
+    @errors(bp, 400, 403, 404, 409, 422)
+    def patch(self, enterprise_id: int) -> dict[str, Any]:
+        """Change some fields of an enterprise (its own users and operators)."""
+        user = caller()
+        enterprise = visible(Enterprise, enterprise_id, access.enterprise_filter(user))
+        require(access.can_edit_enterprise(user, enterprise))
+        data = parse_body(EnterpriseUpdate, partial=True)
+        return shown(user, catalog.update_enterprise(user, enterprise, data))
+
+    @bp.response(204)
+    @errors(bp, 403, 404, 409)
+    def delete(self, enterprise_id: int) -> None:
+        """Delete an enterprise without accounts or docking records (operators only)."""
+        user = caller()
+        enterprise = visible(Enterprise, enterprise_id, access.enterprise_filter(user))
+        catalog.delete_enterprise(user, enterprise)

@@ -1,0 +1,91 @@
+"""/api/v1/needs — financing needs (融资需求)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from techfin.api.auth import caller
+from techfin.api.core import (
+    body_doc,
+    errors,
+    page_of,
+    parse_body,
+    require,
+    resource_blueprint,
+    visible,
+)
+from techfin.api.owners import owning_enterprise
+from techfin.api.schemas import NeedCreate, NeedOut, NeedPage, NeedQuery, NeedUpdate
+from techfin.models import Enterprise, Need, User
+from techfin.services import access, catalog
+
+bp = resource_blueprint("needs", "needs", "Financing needs / 融资需求")
+
+
+def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
+    stmt = select(Need).where(access.need_filter(user))
+    if "ref" in args:
+        stmt = stmt.where(Need.ref == args["ref"])
+    if "kind" in args:
+        stmt = stmt.where(Need.kind == args["kind"])
+    if "status" in args:
+        stmt = stmt.where(Need.status == args["status"])
+    owners = select(Enterprise.id)
+    if "enterprise_ref" in args:
+        owners = owners.where(Enterprise.ref == args["enterprise_ref"])
+    if "industry" in args:
+        owners = owners.where(Enterprise.industry.startswith(args["industry"], autoescape=True))
+    if "region" in args:
+        owners = owners.where(Enterprise.region.startswith(args["region"], autoescape=True))
+    if {"enterprise_ref", "industry", "region"} & args.keys():
+        stmt = stmt.where(Need.enterprise_id.in_(owners))
+    return stmt
+
+
+@bp.route("")
+class Needs(MethodView):
+    @bp.arguments(NeedQuery, location="query")
+    @bp.response(200, NeedPage)
+    @errors(bp, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the needs the caller may see (industry and region of the enterprise, by prefix)."""
+        return page_of(_filtered(caller(), args), args, Need)
+
+    @bp.doc(requestBody=body_doc(NeedCreate))
+    @bp.response(201, NeedOut)
+    @errors(bp, 400, 403, 409, 422)
+    def post(self) -> Need:
+        """Post a need for the caller's enterprise (a draft unless status says otherwise)."""
+        user = caller()
+        require(access.can_create(user, "need"))
+        data = parse_body(NeedCreate)
+        return catalog.create_need(user, owning_enterprise(user, data), data)
+
+
+@bp.route("/<int:need_id>")
+class NeedById(MethodView):
+    @bp.response(200, NeedOut)
+    @errors(bp, 404)
+    def get(self, need_id: int) -> Need:
+        """One need."""
+        return visible(Need, need_id, access.need_filter(caller()))
+
+    @bp.doc(requestBody=body_doc(NeedUpdate, partial=True))
+    @bp.response(200, NeedOut)
+    @errors(bp, 400, 403, 404, 409, 422)
+    def patch(self, need_id: int) -> Need:
+        """Change some fields of a need; closing it needs a closed_reason."""
+        user = caller()
+        need = visible(Need, need_id, access.need_filter(user))
+        require(access.can_edit_need(user, need))
+        return catalog.update_need(user, need, parse_body(NeedUpdate, partial=True))
+
+    @bp.response(204)
+    @errors(bp, 403, 404, 409)
+    def delete(self, need_id: int) -> None:
+        """Delete a need without docking records (close it otherwise)."""
+        user = caller()
+        catalog.delete_need(user, visible(Need, need_id, access.need_filter(user)))

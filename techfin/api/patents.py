@@ -1,0 +1,85 @@
+"""/api/v1/patents — an enterprise's patents (confidential ones stay within the enterprise)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from techfin.api.auth import caller
+from techfin.api.core import (
+    body_doc,
+    errors,
+    page_of,
+    parse_body,
+    require,
+    resource_blueprint,
+    visible,
+)
+from techfin.api.owners import owning_enterprise
+from techfin.api.schemas import PatentCreate, PatentOut, PatentPage, PatentQuery, PatentUpdate
+from techfin.models import Enterprise, Patent, User
+from techfin.services import access, catalog
+
+bp = resource_blueprint("patents", "patents", "Patents / 专利")
+
+
+def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
+    stmt = select(Patent).where(access.patent_filter(user))
+    if "ref" in args:
+        stmt = stmt.where(Patent.ref == args["ref"])
+    if "enterprise_ref" in args:
+        owner = select(Enterprise.id).where(Enterprise.ref == args["enterprise_ref"])
+        stmt = stmt.where(Patent.enterprise_id.in_(owner))
+    if "kind" in args:
+        stmt = stmt.where(Patent.kind == args["kind"])
+    if "status" in args:
+        stmt = stmt.where(Patent.status == args["status"])
+    return stmt
+
+
+@bp.route("")
+class Patents(MethodView):
+    @bp.arguments(PatentQuery, location="query")
+    @bp.response(200, PatentPage)
+    @errors(bp, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the patents the caller may see."""
+        return page_of(_filtered(caller(), args), args, Patent)
+
+    @bp.doc(requestBody=body_doc(PatentCreate))
+    @bp.response(201, PatentOut)
+    @errors(bp, 400, 403, 409, 422)
+    def post(self) -> Patent:
+        """Add a patent to the caller's enterprise (operators name the enterprise_ref)."""
+        user = caller()
+        require(access.can_create(user, "patent"))
+        data = parse_body(PatentCreate)
+        return catalog.create_patent(user, owning_enterprise(user, data), data)
+
+
+@bp.route("/<int:patent_id>")
+class PatentById(MethodView):
+    @bp.response(200, PatentOut)
+    @errors(bp, 404)
+    def get(self, patent_id: int) -> Patent:
+        """One patent."""
+        return visible(Patent, patent_id, access.patent_filter(caller()))
+
+    @bp.doc(requestBody=body_doc(PatentUpdate, partial=True))
+    @bp.response(200, PatentOut)
+    @errors(bp, 400, 403, 404, 422)
+    def patch(self, patent_id: int) -> Patent:
+        """Change some fields of a patent."""
+        user = caller()
+        patent = visible(Patent, patent_id, access.patent_filter(user))
+        require(access.can_edit_patent(user, patent))
+        return catalog.update_patent(user, patent, parse_body(PatentUpdate, partial=True))
+
+    @bp.response(204)
+    @errors(bp, 403, 404)
+    def delete(self, patent_id: int) -> None:
+        """Delete a patent."""
+        user = caller()
+        catalog.delete_patent(user, visible(Patent, patent_id, access.patent_filter(user)))

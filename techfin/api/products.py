@@ -1,0 +1,85 @@
+"""/api/v1/products — financial products (金融产品) offered by institutions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy import select
+
+from techfin.api.auth import caller
+from techfin.api.core import (
+    body_doc,
+    errors,
+    page_of,
+    parse_body,
+    require,
+    resource_blueprint,
+    visible,
+)
+from techfin.api.owners import owning_funder
+from techfin.api.schemas import ProductCreate, ProductOut, ProductPage, ProductQuery, ProductUpdate
+from techfin.models import Funder, Product, User
+from techfin.services import access, catalog
+
+bp = resource_blueprint("products", "products", "Financial products / 金融产品")
+
+
+def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
+    stmt = select(Product).where(access.product_filter(user))
+    if "ref" in args:
+        stmt = stmt.where(Product.ref == args["ref"])
+    if "funder_ref" in args:
+        owner = select(Funder.id).where(Funder.ref == args["funder_ref"])
+        stmt = stmt.where(Product.funder_id.in_(owner))
+    if "kind" in args:
+        stmt = stmt.where(Product.kind == args["kind"])
+    if "status" in args:
+        stmt = stmt.where(Product.status == args["status"])
+    return stmt
+
+
+@bp.route("")
+class Products(MethodView):
+    @bp.arguments(ProductQuery, location="query")
+    @bp.response(200, ProductPage)
+    @errors(bp, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List active products of verified institutions (and the caller's own)."""
+        return page_of(_filtered(caller(), args), args, Product)
+
+    @bp.doc(requestBody=body_doc(ProductCreate))
+    @bp.response(201, ProductOut)
+    @errors(bp, 400, 403, 409, 422)
+    def post(self) -> Product:
+        """Add a product to the caller's institution (operators name the funder_ref)."""
+        user = caller()
+        require(access.can_create(user, "product"))
+        data = parse_body(ProductCreate)
+        return catalog.create_product(user, owning_funder(user, data), data)
+
+
+@bp.route("/<int:product_id>")
+class ProductById(MethodView):
+    @bp.response(200, ProductOut)
+    @errors(bp, 404)
+    def get(self, product_id: int) -> Product:
+        """One product."""
+        return visible(Product, product_id, access.product_filter(caller()))
+
+    @bp.doc(requestBody=body_doc(ProductUpdate, partial=True))
+    @bp.response(200, ProductOut)
+    @errors(bp, 400, 403, 404, 422)
+    def patch(self, product_id: int) -> Product:
+        """Change some fields of a product."""
+        user = caller()
+        product = visible(Product, product_id, access.product_filter(user))
+        require(access.can_edit_product(user, product))
+        return catalog.update_product(user, product, parse_body(ProductUpdate, partial=True))
+
+    @bp.response(204)
+    @errors(bp, 403, 404, 409)
+    def delete(self, product_id: int) -> None:
+        """Delete a product without docking records (retire it otherwise)."""
+        user = caller()
+        catalog.delete_product(user, visible(Product, product_id, access.product_filter(user)))

@@ -1,0 +1,340 @@
+"""Request and response schemas of /api/v1.
+
+Request bodies reuse the interchange record schemas (services/records.py), so a field is
+accepted or refused for the same reason by the API, the import and the pages. Responses use
+the interchange names too (money in integer yuan, dates ISO), plus the row's `id`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from techfin.models import (
+    ENTERPRISE_STAGES,
+    FUNDER_KINDS,
+    NEED_KINDS,
+    NEED_STATUSES,
+    OUTCOME_STAGES,
+    PATENT_KINDS,
+    PATENT_STATUSES,
+    PRODUCT_STATUSES,
+)
+from techfin.services.records import (
+    EnterpriseRecord,
+    FunderRecord,
+    NeedRecord,
+    OutcomeRecord,
+    PatentRecord,
+    ProductRecord,
+    Strict,
+)
+
+MAX_PAGE = 100_000
+MAX_PER_PAGE = 100
+
+
+def _optional_ref() -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=64))
+
+
+# ------------------------------------------------------------------ errors
+
+
+class ErrorDetail(Schema):
+    code = fields.String(required=True, metadata={"example": "invalid"})
+    message = fields.String(required=True)
+    field_errors = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "Messages per offending field (English / 中文)"},
+    )
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorDetail, required=True)
+
+
+# ------------------------------------------------------------------ list queries
+
+
+def _no_control_chars(data: dict[str, Any]) -> None:
+    bad = {
+        key: ["Control characters are not allowed / 不允许控制字符"]
+        for key, value in data.items()
+        if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    }
+    if bad:
+        raise ValidationError(bad)
+
+
+class ListQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
+    ref = _optional_ref()
+
+    @validates_schema
+    def _clean(self, data: dict[str, Any], **_: Any) -> None:
+        # PostgreSQL refuses NUL in a text parameter: stop it here as a 422, not a 500.
+        _no_control_chars(data)
+
+
+def _code_prefix(pattern: str) -> fields.String:
+    return fields.String(validate=validate.Regexp(pattern))
+
+
+class EnterpriseQuery(ListQuery):
+    industry = _code_prefix(r"^[A-T](\d{1,4})?$")
+    region = _code_prefix(r"^\d{2,6}$")
+    stage = fields.String(validate=validate.OneOf(ENTERPRISE_STAGES))
+    high_tech = fields.Boolean()
+
+
+class PatentQuery(ListQuery):
+    enterprise_ref = _optional_ref()
+    kind = fields.String(validate=validate.OneOf(PATENT_KINDS))
+    status = fields.String(validate=validate.OneOf(PATENT_STATUSES))
+
+
+class NeedQuery(ListQuery):
+    enterprise_ref = _optional_ref()
+    kind = fields.String(validate=validate.OneOf(NEED_KINDS))
+    status = fields.String(validate=validate.OneOf(NEED_STATUSES))
+    industry = _code_prefix(r"^[A-T](\d{1,4})?$")
+    region = _code_prefix(r"^\d{2,6}$")
+
+
+class FunderQuery(ListQuery):
+    kind = fields.String(validate=validate.OneOf(FUNDER_KINDS))
+
+
+class ProductQuery(ListQuery):
+    funder_ref = _optional_ref()
+    kind = fields.String(validate=validate.OneOf(NEED_KINDS))
+    status = fields.String(validate=validate.OneOf(PRODUCT_STATUSES))
+
+
+class OutcomeQuery(ListQuery):
+    ref = fields.String(
+        validate=validate.Length(min=1, max=160),
+        metadata={"description": "need_ref/product_ref/stage/date"},
+    )
+    need_ref = _optional_ref()
+    product_ref = _optional_ref()
+    enterprise_ref = _optional_ref()
+    funder_ref = _optional_ref()
+    stage = fields.String(validate=validate.OneOf(OUTCOME_STAGES))
+
+
+# ------------------------------------------------------------------ request bodies
+# Create: `ref` may be left out (one is generated); the owner's ref defaults to the
+# caller's own organisation. Update (PATCH, loaded partial): keys and owners never move.
+
+
+class EnterpriseCreate(EnterpriseRecord):
+    ref = _optional_ref()
+
+
+class EnterpriseUpdate(EnterpriseRecord):
+    class Meta(Strict.Meta):
+        exclude = ("ref",)
+
+
+class PatentCreate(PatentRecord):
+    ref = _optional_ref()
+    enterprise_ref = _optional_ref()
+
+
+class PatentUpdate(PatentRecord):
+    class Meta(Strict.Meta):
+        exclude = ("ref", "enterprise_ref")
+
+
+class NeedCreate(NeedRecord):
+    ref = _optional_ref()
+    enterprise_ref = _optional_ref()
+
+
+class NeedUpdate(NeedRecord):
+    closed_reason = fields.String(validate=validate.Length(max=2000))
+
+    class Meta(Strict.Meta):
+        exclude = ("ref", "enterprise_ref")
+
+
+class FunderCreate(FunderRecord):
+    ref = _optional_ref()
+
+
+class FunderUpdate(FunderRecord):
+    class Meta(Strict.Meta):
+        # Verification is an operator's decision with a reason, not a profile edit.
+        exclude = ("ref", "verified")
+
+
+class ProductCreate(ProductRecord):
+    ref = _optional_ref()
+    funder_ref = _optional_ref()
+
+
+class ProductUpdate(ProductRecord):
+    class Meta(Strict.Meta):
+        exclude = ("ref", "funder_ref")
+
+
+class OutcomeCreate(OutcomeRecord):
+    date = fields.Date(metadata={"description": "defaults to today"})
+
+
+class OutcomeUpdate(OutcomeRecord):
+    class Meta(Strict.Meta):
+        # need, product, stage and date identify the step; a wrong one is deleted and re-recorded.
+        exclude = ("need_ref", "product_ref", "stage", "date")
+
+
+# ------------------------------------------------------------------ responses
+
+
+class EnterpriseOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    name = fields.String(required=True)
+    uscc = fields.String(allow_none=True)
+    industry = fields.String(required=True)
+    region = fields.String(required=True)
+    founded = fields.Date(allow_none=True)
+    employees = fields.Integer(
+        allow_none=True, metadata={"description": "absent unless shared with the caller"}
+    )
+    revenue_cny = fields.Integer(
+        allow_none=True, metadata={"description": "absent unless shared with the caller"}
+    )
+    total_assets_cny = fields.Integer(
+        allow_none=True, metadata={"description": "absent unless shared with the caller"}
+    )
+    high_tech = fields.Boolean(required=True)
+    stage = fields.String(allow_none=True)
+    description = fields.String(required=True)
+    contact_email = fields.String(allow_none=True)
+
+
+FINANCIAL_FIELDS = ("employees", "revenue_cny", "total_assets_cny")
+
+
+class PatentOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    enterprise_ref = fields.String(required=True, attribute="enterprise.ref")
+    number = fields.String(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True)
+    filed = fields.Date(allow_none=True)
+    granted = fields.Date(allow_none=True)
+    valuation_cny = fields.Integer(allow_none=True)
+    confidential = fields.Boolean(required=True)
+    abstract = fields.String(required=True)
+
+
+class NeedOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    enterprise_ref = fields.String(required=True, attribute="enterprise.ref")
+    kind = fields.String(required=True)
+    amount_cny = fields.Integer(required=True)
+    term_months = fields.Integer(allow_none=True)
+    purpose = fields.String(required=True)
+    collateral_available = fields.Boolean(required=True)
+    status = fields.String(required=True)
+    created = fields.Date(allow_none=True)
+    closed_reason = fields.String(required=True)
+
+
+class FunderOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    regions = fields.List(fields.String(), required=True)
+    description = fields.String(required=True)
+    contact_email = fields.String(allow_none=True)
+    verified = fields.Boolean(required=True)
+
+
+class ProductOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    funder_ref = fields.String(required=True, attribute="funder.ref")
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    min_amount_cny = fields.Integer(allow_none=True)
+    max_amount_cny = fields.Integer(allow_none=True)
+    min_term_months = fields.Integer(allow_none=True)
+    max_term_months = fields.Integer(allow_none=True)
+    rate_min = fields.Float(allow_none=True)
+    rate_max = fields.Float(allow_none=True)
+    industries = fields.List(fields.String(), required=True)
+    regions = fields.List(fields.String(), required=True)
+    stages = fields.List(fields.String(), required=True)
+    requires_patent = fields.Boolean(required=True)
+    requires_collateral = fields.Boolean(required=True)
+    requires_high_tech = fields.Boolean(required=True)
+    status = fields.String(required=True)
+    description = fields.String(required=True)
+
+
+def outcome_ref(outcome: Any) -> str:
+    """Outcomes have no source id: their interchange key, need/product/stage/date, is the ref."""
+    return f"{outcome.need.ref}/{outcome.product.ref}/{outcome.stage}/{outcome.date.isoformat()}"
+
+
+class OutcomeOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.Function(
+        outcome_ref,
+        required=True,
+        metadata={"type": "string", "description": "need_ref/product_ref/stage/date"},
+    )
+    need_ref = fields.String(required=True, attribute="need.ref")
+    product_ref = fields.String(required=True, attribute="product.ref")
+    stage = fields.String(required=True)
+    date = fields.Date(required=True)
+    amount_cny = fields.Integer(allow_none=True)
+    rate = fields.Float(allow_none=True)
+    issued = fields.Date(allow_none=True)
+    matures = fields.Date(allow_none=True)
+    repayment = fields.String(allow_none=True)
+    note = fields.String(required=True)
+
+
+class Page(Schema):
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class EnterprisePage(Page):
+    items = fields.List(fields.Nested(EnterpriseOut), required=True)
+
+
+class PatentPage(Page):
+    items = fields.List(fields.Nested(PatentOut), required=True)
+
+
+class NeedPage(Page):
+    items = fields.List(fields.Nested(NeedOut), required=True)
+
+
+class FunderPage(Page):
+    items = fields.List(fields.Nested(FunderOut), required=True)
+
+
+class ProductPage(Page):
+    items = fields.List(fields.Nested(ProductOut), required=True)
+
+
+class OutcomePage(Page):
+    items = fields.List(fields.Nested(OutcomeOut), required=True)

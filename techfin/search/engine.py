@@ -1,0 +1,1386 @@
+"""The search engine: a Whoosh index read through numpy.
+
+Whoosh (pure Python) stores the index: segments, posting lists, columns, deletions, the
+writer lock and atomic commits. Scoring, access filtering, facet counts and sorting are done
+here over numpy arrays per segment, because Whoosh's per-document Python loops cost
+150–400 ms for a common word over 100k documents (FACTS.md); segments are immutable, so
+their arrays and posting lists are cached by segment id.
+
+Layout of ``index_dir``::
+
+    CURRENT            name of the live generation (replaced atomically by rebuild)
+    gen-…/             one Whoosh index; the applied outbox position is a document in it
+    .rebuild.lock      one rebuild at a time
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import logging
+import math
+import os
+import pickle
+import secrets
+import shutil
+import struct
+import threading
+import time
+import traceback
+import warnings
+import zlib
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+from whoosh import columns, fields, formats
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
+from whoosh.filedb.filestore import FileStorage
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import SegmentReader, TermNotFound
+from whoosh.util.filelock import try_for
+from whoosh.writing import LockError
+
+from techfin.search import spelling
+from techfin.search.analysis import (
+    BigramAnalyzer,
+    bigrams,
+    normalize_width,
+    query_terms,
+    stem_word,
+)
+from techfin.search.highlight import has_hit, snippet
+
+__all__ = [
+    "DOC_TYPES",
+    "FACETS",
+    "Change",
+    "IndexBusy",
+    "InvalidDocument",
+    "SearchEngine",
+    "SearchError",
+    "SearchResult",
+    "SearchUnavailable",
+    "Viewer",
+]
+
+log = logging.getLogger(__name__)
+
+DOC_TYPES = ("enterprise", "need", "product", "funder", "patent")
+FACETS = (
+    "type",
+    "kind",
+    "industry",
+    "section",
+    "region",
+    "province",
+    "city",
+    "stage",
+    "size",
+    "status",
+)
+SORTS = ("relevance", "date", "amount", "date_asc", "amount_asc")
+
+_VIS = {"public": 0, "institutions": 1, "owner": 2, "operator": 3}
+_VIS_INTERNAL = 9  # the applied-position document: never visible to anyone
+_STATE_KEY = "~state"
+
+MAX_QUERY_CHARS = 200
+MAX_QUERY_GROUPS = 24
+MAX_BODY_CHARS = 20_000
+BUILD_PASS_DOCS = 40_000
+BUILD_LIMIT_MB = 512  # per worker; Whoosh estimates ~165 bytes per posting, ~115 per doc
+TITLE_WEIGHT = 3  # a title bigram counts as three body bigrams
+BM25_K1, BM25_B = 1.2, 0.75
+_SEP = "\x1f"
+_META_FIELDS = 13  # type id vis org kind industry region stage size status amount date version
+
+# Whoosh and the OS raise these for a missing, half-deleted or corrupt index.
+_STORAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    ImportError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    pickle.UnpicklingError,
+    whoosh_index.IndexError,
+    TermNotFound,
+)
+
+
+class SearchError(Exception):
+    """Base class of the search library's errors."""
+
+
+class SearchUnavailable(SearchError):
+    """The index is missing or unreadable; `rebuild()` restores it."""
+
+
+class IndexBusy(SearchError):
+    """Another writer held the index lock for longer than the timeout."""
+
+
+class InvalidDocument(SearchError, ValueError):
+    """A document or change dict does not follow the contract."""
+
+
+def _release_frames(exc: BaseException) -> None:
+    # Whoosh keeps a failed read's file open in a closure cell of its frames (TOC.read's
+    # check_size); drop the traceback now, so the file closes here, not in a random later
+    # GC pass as a ResourceWarning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        seen: set[int] = set()
+        cur: BaseException | None = exc
+        while cur is not None and id(cur) not in seen:
+            seen.add(id(cur))
+            traceback.clear_frames(cur.__traceback__)
+            cur.__traceback__ = None
+            cur = cur.__cause__ or cur.__context__
+        gc.collect()
+
+
+def _unavailable(message: str, exc: BaseException) -> SearchUnavailable:
+    log.warning("%s\n%s", message, "".join(traceback.format_exception(exc)))
+    summary = f"{message}: {exc!r}; run a rebuild"
+    _release_frames(exc)
+    return SearchUnavailable(summary)
+
+
+class Viewer(TypedDict, total=False):
+    role: str  # anonymous | enterprise | institution | operator
+    org_id: int | None
+    verified: bool
+
+
+class Change(TypedDict, total=False):
+    seq: int
+    op: str  # upsert | delete
+    type: str
+    id: int
+    doc: dict[str, Any] | None
+
+
+class SearchItem(TypedDict):
+    type: str
+    id: int
+    ref: str
+    title: str
+    highlight: str
+
+
+class SearchResult(TypedDict):
+    items: list[SearchItem]
+    facets: dict[str, dict[str, int]]
+    total: int
+    page: int
+    per_page: int
+    suggestion: str | None
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class BigramField(fields.FieldType):
+    """Indexes (title, extra, body) as CJK bigrams + English words; weight = term frequency.
+
+    Tokenising inside the field lets Whoosh's multiprocessing writer run it in its worker
+    processes. Existence format (no per-posting value bytes, no positions) because we never
+    run phrase queries: a word matches when all its bigrams do.
+    """
+
+    format = formats.Existence()
+    analyzer = BigramAnalyzer()
+    scorable = True  # writes a length column; without it Whoosh stats a file per posting
+    stored = False
+    unique = False
+    vector = None
+    column_type = None
+
+    def __init__(self) -> None:
+        pass
+
+    def index(self, value: Any, **kwargs: Any) -> list[tuple[bytes, int, float, bytes]]:
+        title, extra, body = value
+        counts = Counter(bigrams(body))
+        for t in bigrams(extra):
+            counts[t] += 1
+        for t in bigrams(title):
+            counts[t] += TITLE_WEIGHT
+        return [(t.encode("utf-8"), n, float(n), b"") for t, n in counts.items()]
+
+
+class _Codec(W3Codec):
+    """Whoosh's codec without per-posting length statistics.
+
+    Those statistics only feed Whoosh's own block-skipping scorers, which we do not use;
+    collecting them reads the length column once per posting — a quarter of the build.
+    """
+
+    length_stats = False
+
+    def __init__(self) -> None:
+        super().__init__(blocklimit=256)
+
+
+def _schema() -> fields.Schema:
+    return fields.Schema(
+        key=fields.ID(unique=True),
+        bg=BigramField(),
+        acl=fields.KEYWORD(scorable=False),
+        meta=fields.COLUMN(columns.VarBytesColumn()),
+        stored=fields.STORED(),
+    )
+
+
+# --------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    key: str
+    fields: dict[str, Any]
+
+
+def _clean(value: Any, limit: int = 200) -> str:
+    if value is None:
+        return ""
+    return normalize_width(str(value)).replace(_SEP, " ").strip()[:limit]
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _timestamp(value: Any) -> float:
+    if value is None or value == "":
+        return math.nan
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return math.nan
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)  # noqa: UP017 - explicit for readers
+    return dt.timestamp()
+
+
+def _doc_key(doc_type: Any, doc_id: Any) -> tuple[str, int]:
+    if doc_type not in DOC_TYPES:
+        raise InvalidDocument(f"unknown document type {doc_type!r}")
+    try:
+        return doc_type, int(doc_id)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDocument(f"document id must be an int, got {doc_id!r}") from exc
+
+
+def _key_str(doc_type: str, doc_id: int) -> str:
+    return f"{doc_type}:{doc_id}"
+
+
+def _prepare(doc: Mapping[str, Any]) -> _Prepared | None:
+    """Whoosh fields for a document dict, or None when it must not be indexed."""
+    if not isinstance(doc, Mapping):
+        raise InvalidDocument("a document must be a dict")
+    doc_type, doc_id = _doc_key(doc.get("type"), doc.get("id"))
+    if doc.get("confidential"):
+        return None
+    vis = _VIS.get(str(doc.get("visibility") or ""), _VIS["operator"])
+    org = _int_or_none(doc.get("org_id"))
+    shared = sorted({s for s in (_int_or_none(x) for x in doc.get("shared_with") or ()) if s})
+    amount = _int_or_none(doc.get("amount"))
+    title = str(doc.get("title") or "")[:500]
+    body = str(doc.get("body") or "")[:MAX_BODY_CHARS]
+    org_name = str(doc.get("org_name") or "")[:200]
+    meta = [
+        doc_type,
+        str(doc_id),
+        str(vis),
+        "" if org is None else str(org),
+        _clean(doc.get("kind")),
+        _clean(doc.get("industry")).upper(),
+        _clean(doc.get("region")),
+        _clean(doc.get("stage")),
+        _clean(doc.get("size")),
+        _clean(doc.get("status")),
+        "" if amount is None else str(amount),
+        repr(_timestamp(doc.get("date"))),
+        _clean(doc.get("version"), 100),
+    ]
+    key = _key_str(doc_type, doc_id)
+    return _Prepared(
+        key,
+        {
+            "key": key,
+            "bg": (title, org_name, body),
+            "acl": " ".join(f"s{s}" for s in shared) or None,
+            "meta": _SEP.join(meta).encode("utf-8"),
+            "stored": {"r": str(doc.get("ref") or ""), "t": title, "b": body},
+        },
+    )
+
+
+def _state_fields(seq: int) -> dict[str, Any]:
+    meta = ["", "0", str(_VIS_INTERNAL), "", "", "", "", "", "", "", "", "nan", str(seq)]
+    return {"key": _STATE_KEY, "meta": _SEP.join(meta).encode(), "stored": {"seq": seq}}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+_EMPTY_IDS = np.zeros(0, dtype=np.int64)
+_EMPTY_W = np.zeros(0, dtype=np.float32)
+
+
+def _read_postings(leaf: SegmentReader, field_name: str, term: str) -> tuple[np.ndarray, ...]:
+    """All (docnums, weights) of a term in one segment, deletions included."""
+    try:
+        m = leaf.postings(field_name, term)
+    except TermNotFound:
+        return _EMPTY_IDS, _EMPTY_W
+    if isinstance(m, FilterMatcher):  # deletions: we mask them ourselves, faster
+        m = m.child
+    if isinstance(m, W3LeafMatcher) and hasattr(m, "_data"):
+        # Decode whole blocks (one pickle of up to 128 deltas each) instead of stepping a
+        # Python matcher posting by posting: ~3× faster on long lists.
+        id_parts, w_parts = [], []
+        while True:
+            m._read_data()
+            ids, ws = m._data[0], m._data[1]
+            id_parts.append(np.cumsum(np.asarray(ids, dtype=np.int64)))
+            n = len(ids)
+            if ws is None:
+                w_parts.append(np.ones(n, dtype=np.float32))
+            elif isinstance(ws, float):
+                w_parts.append(np.full(n, ws, dtype=np.float32))
+            else:
+                w_parts.append(np.asarray(ws, dtype=np.float32))
+            if m._lastblock:
+                break
+            m._goto(m._nextoffset)
+        return np.concatenate(id_parts), np.concatenate(w_parts)
+    ids_l, ws_l = [], []
+    while m.is_active():
+        ids_l.append(m.id())
+        ws_l.append(m.weight())
+        m.next()
+    return np.asarray(ids_l, dtype=np.int64), np.asarray(ws_l, dtype=np.float32)
+
+
+class _Coded:
+    """A facet column as int codes into a value table; code 0 is 'no value'."""
+
+    __slots__ = ("codes", "values", "index")
+
+    def __init__(self, raw: list[str]) -> None:
+        index: dict[str, int] = {"": 0}
+        self.codes = np.fromiter(
+            (index.setdefault(v, len(index)) for v in raw), dtype=np.int32, count=len(raw)
+        )
+        self.values = list(index)
+        self.index = index
+
+
+class _SegmentData:
+    """Per-document arrays of one immutable segment."""
+
+    def __init__(self, leaf: SegmentReader) -> None:
+        n = leaf.doc_count_all()
+        reader = leaf.column_reader("meta")
+        rows = [bytes(reader[i]).decode("utf-8").split(_SEP) for i in range(n)]
+        rows = [r if len(r) == _META_FIELDS else [""] * _META_FIELDS for r in rows]
+        cols = list(zip(*rows, strict=True)) if rows else [()] * _META_FIELDS
+        self.size = n
+        types = _Coded(list(cols[0]))
+        self.id = np.array([int(x or 0) for x in cols[1]], dtype=np.int64)
+        self.vis = np.array([int(x or _VIS_INTERNAL) for x in cols[2]], dtype=np.int8)
+        self.org = np.array([int(x) if x else -1 for x in cols[3]], dtype=np.int64)
+        industry = list(cols[5])
+        region = list(cols[6])
+        self.facets: dict[str, _Coded] = {
+            "type": types,
+            "kind": _Coded(list(cols[4])),
+            "industry": _Coded(industry),
+            "section": _Coded([x[:1] if x[:1].isalpha() else "" for x in industry]),
+            "region": _Coded(region),
+            "province": _Coded([x[:2] if len(x) >= 2 else "" for x in region]),
+            "city": _Coded([x[:4] if len(x) >= 4 else "" for x in region]),
+            "stage": _Coded(list(cols[7])),
+            "size": _Coded(list(cols[8])),
+            "status": _Coded(list(cols[9])),
+        }
+        self.amount = np.array([float(x) if x else np.nan for x in cols[10]], dtype=np.float64)
+        self.date = np.array([float(x) if x else np.nan for x in cols[11]], dtype=np.float64)
+        self.version = list(cols[12])
+        self.by_char: dict[str, list[str]] | None = None  # char → bigrams with it, lazily
+        # Whoosh keeps each document's bigram count (lossily, in a byte) for scoring.
+        self.length = np.array(
+            [leaf.doc_field_length(i, "bg", 0) or 0 for i in range(n)], dtype=np.float32
+        )
+
+
+class _Leaf:
+    __slots__ = ("reader", "data", "alive", "segid")
+
+    def __init__(self, reader: SegmentReader, data: _SegmentData, segid: str) -> None:
+        self.reader = reader
+        self.data = data
+        self.segid = segid
+        alive = data.vis != _VIS_INTERNAL
+        deleted = np.fromiter(reader.segment().deleted_docs(), dtype=np.int64)
+        if len(deleted):
+            alive[deleted] = False
+        self.alive = alive
+
+
+@dataclass
+class _Snapshot:
+    """One committed state of one generation; never refreshed in place (FACTS: ReaderClosed)."""
+
+    gen: str
+    path: Path
+    ix: Any
+    toc: int
+    reader: Any
+    leaves: list[_Leaf]
+    docs: int
+    avg_length: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0  # reads in flight; the reader is closed once retired and unused
+    retired: bool = False
+    _df: dict[str, int] = field(default_factory=dict)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.reader.close()
+
+    def df(self, term: str) -> int:
+        got = self._df.get(term)
+        if got is None:
+            with self.lock:
+                got = sum(leaf.reader.doc_frequency("bg", term) for leaf in self.leaves)
+            self._df[term] = got
+        return got
+
+    def state_seq(self) -> int:
+        for leaf in self.leaves:
+            internal = np.flatnonzero(leaf.data.vis == _VIS_INTERNAL)
+            deleted = set(leaf.reader.segment().deleted_docs())
+            for d in internal:
+                if int(d) not in deleted:
+                    return int(leaf.data.version[int(d)] or 0)
+        return 0
+
+
+class _PostingCache:
+    """LRU of decoded posting lists of immutable segments, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.items: OrderedDict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> tuple[np.ndarray, np.ndarray] | None:
+        with self.lock:
+            got = self.items.get(key)
+            if got is not None:
+                self.items.move_to_end(key)
+            return got
+
+    def put(self, key: tuple[str, str, str], value: tuple[np.ndarray, np.ndarray]) -> None:
+        size = value[0].nbytes + value[1].nbytes
+        if size * 4 > self.max_bytes:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.bytes += size
+            while self.bytes > self.max_bytes and self.items:
+                _, (a, b) = self.items.popitem(last=False)
+                self.bytes -= a.nbytes + b.nbytes
+
+    def retain(self, segids: set[str]) -> None:
+        with self.lock:
+            for key in [k for k in self.items if k[0] not in segids]:
+                a, b = self.items.pop(key)
+                self.bytes -= a.nbytes + b.nbytes
+
+
+# --------------------------------------------------------------------------- query
+
+
+@dataclass(frozen=True)
+class _Query:
+    text: str
+    words: tuple[str, ...]  # for highlighting and suggestions
+    groups: tuple[tuple[str, str], ...]  # ("term" | "char", text): all must match
+
+
+def _parse_query(q: Any) -> _Query:
+    """User text → words and bigram groups. No query syntax is interpreted, ever."""
+    if q is None:
+        q = ""
+    if not isinstance(q, str):
+        q = str(q)
+    # Cut before anything else so a 10 000-character paste costs nothing extra.
+    text = " ".join(normalize_width(q[: MAX_QUERY_CHARS * 4]).split())[:MAX_QUERY_CHARS]
+    words: list[str] = []
+    groups: list[tuple[str, str]] = []
+    for word in query_terms(text):
+        if word in words:
+            continue
+        words.append(word)
+        toks = bigrams(word)
+        if len(toks) == 1 and len(toks[0]) == 1 and not toks[0].isascii():
+            groups.append(("char", toks[0]))
+        else:
+            groups.extend(("term", t) for t in toks)
+    groups = list(dict.fromkeys(groups))[:MAX_QUERY_GROUPS]
+    return _Query(text, tuple(words), tuple(groups))
+
+
+@dataclass(frozen=True)
+class _Access:
+    operator: bool = False
+    public: bool = False
+    institutions: bool = False
+    org: int | None = None
+    shared: bool = False
+
+
+def _access(viewer: Mapping[str, Any] | None) -> _Access:
+    """Viewer dict → which visibility classes it may see (see README in __init__)."""
+    viewer = viewer or {}
+    role = viewer.get("role")
+    org = _int_or_none(viewer.get("org_id"))
+    if role == "operator":
+        return _Access(operator=True)
+    if role == "enterprise":
+        return _Access(public=True, org=org, shared=org is not None)
+    if role == "institution":
+        if viewer.get("verified") is True:
+            return _Access(public=True, institutions=True, org=org, shared=org is not None)
+        return _Access(public=True, org=org)
+    return _Access(public=True)  # anonymous or unknown role: public documents only
+
+
+def _filters(
+    filters: Mapping[str, Any] | None, doc_type: Any
+) -> tuple[dict[str, set[str]], float | None, float | None]:
+    wanted: dict[str, set[str]] = {}
+    lo = hi = None
+    for name, value in dict(filters or {}).items():
+        if name == "min_amount":
+            lo = _float_or_none(value)
+        elif name == "max_amount":
+            hi = _float_or_none(value)
+        elif name in FACETS and value not in (None, "", [], ()):
+            values = value if isinstance(value, list | tuple | set | frozenset) else [value]
+            wanted[name] = {_clean(v).upper() if name == "industry" else _clean(v) for v in values}
+    if doc_type:
+        types = doc_type if isinstance(doc_type, list | tuple | set) else [doc_type]
+        wanted["type"] = wanted.get("type", set(types)) & set(types)
+    return wanted, lo, hi
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _storage(path: Path) -> FileStorage:
+    # No mmap: a segment file truncated under a live process would kill it with SIGBUS;
+    # plain reads turn the same damage into an exception we report as SearchUnavailable.
+    return FileStorage(str(path), supports_mmap=False)
+
+
+def _open_index(path: Path) -> Any:
+    if not path.is_dir():
+        raise SearchUnavailable(f"search index {path} is missing; run a rebuild")
+    return _storage(path).open_index()
+
+
+# --------------------------------------------------------------------------- locking
+
+
+@contextlib.contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class SearchEngine:
+    """Index, search and keep in step with the outbox; one instance per process is enough."""
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str],
+        *,
+        writer_timeout: float = 30.0,
+        procs: int = 2,
+        posting_cache_mb: int = 64,
+        build_pass_docs: int = BUILD_PASS_DOCS,
+    ) -> None:
+        self.root = Path(index_dir)
+        self.build_pass_docs = max(1, build_pass_docs)
+        self.writer_timeout = writer_timeout
+        self.procs = max(1, procs)
+        self._lock = threading.Lock()
+        self._snap: _Snapshot | None = None
+        self._segdata: dict[tuple[str, str], _SegmentData] = {}
+        self._postings = _PostingCache(posting_cache_mb * 1024 * 1024)
+
+    # ---- generations
+
+    def _current_gen(self) -> str:
+        try:
+            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SearchUnavailable(f"no search index in {self.root}; run a rebuild") from exc
+        if not name.startswith("gen-") or "/" in name or not (self.root / name).is_dir():
+            raise SearchUnavailable(f"search index generation {name!r} is missing; run a rebuild")
+        return name
+
+    def _acquire(self) -> _Snapshot:
+        """The live snapshot, opened anew when the generation or its commit changed."""
+        gen = self._current_gen()
+        with self._lock:
+            snap = self._snap
+            try:
+                if snap is None or snap.gen != gen or snap.ix.latest_generation() != snap.toc:
+                    same_gen = snap is not None and snap.gen == gen
+                    ix = snap.ix if same_gen else _open_index(self.root / gen)
+                    fresh = self._open_snapshot(gen, ix)
+                    self._retire(snap)
+                    self._snap = snap = fresh
+            except SearchError:
+                raise
+            except _STORAGE_ERRORS as exc:
+                raise _unavailable(f"search index {gen} is unreadable", exc) from None
+            snap.users += 1
+            return snap
+
+    def _release(self, snap: _Snapshot) -> None:
+        with self._lock:
+            snap.users -= 1
+            if snap.retired and snap.users == 0:
+                snap.close()
+
+    def _retire(self, snap: _Snapshot | None) -> None:
+        # Called with self._lock held. Never close a reader another thread is using
+        # (FACTS: refresh() under a running search raises ReaderClosed there).
+        if snap is not None and not snap.retired:
+            snap.retired = True
+            if snap.users == 0:
+                snap.close()
+
+    def _open_snapshot(self, gen: str, ix: Any) -> _Snapshot:
+        toc = ix.latest_generation()
+        reader = ix.reader()
+        try:
+            return self._load_snapshot(gen, ix, toc, reader)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                reader.close()
+            raise
+
+    def _load_snapshot(self, gen: str, ix: Any, toc: int, reader: Any) -> _Snapshot:
+        leaves: list[_Leaf] = []
+        total_len = 0.0
+        docs = 0
+        for leaf, _base in reader.leaf_readers():
+            if not isinstance(leaf, SegmentReader) or leaf.doc_count_all() == 0:
+                continue
+            segid = leaf.segment().segment_id()
+            key = (gen, segid)
+            data = self._segdata.get(key)
+            if data is None:
+                data = self._segdata[key] = _SegmentData(leaf)
+            item = _Leaf(leaf, data, segid)
+            leaves.append(item)
+            docs += int(item.alive.sum())
+            total_len += float(data.length[item.alive].sum())
+        live = {leaf.segid for leaf in leaves}
+        for key in [k for k in self._segdata if k[0] != gen or k[1] not in live]:
+            del self._segdata[key]
+        self._postings.retain(live)
+        avg = total_len / docs if docs else 1.0
+        return _Snapshot(gen, self.root / gen, ix, toc, reader, leaves, docs, avg or 1.0)
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._retire(self._snap)
+            self._snap = None
+
+    def close(self) -> None:
+        """Close the open index files (the engine reopens them on the next call)."""
+        self._forget()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._forget()
+
+    def _read(self, fn: Callable[[_Snapshot], Any]) -> Any:
+        """Run a read against the live snapshot; one retry covers a swap or merge race."""
+        for attempt in (1, 2):
+            snap = self._acquire()
+            try:
+                return fn(snap)
+            except SearchError:
+                raise
+            except _STORAGE_ERRORS as exc:
+                self._forget()
+                if attempt == 2:
+                    raise _unavailable("search index is unreadable", exc) from None
+                _release_frames(exc)
+            finally:
+                self._release(snap)
+        raise AssertionError("unreachable")
+
+    def available(self) -> bool:
+        """True when a readable index is in place."""
+        try:
+            self._read(lambda s: None)
+        except SearchUnavailable:
+            return False
+        return True
+
+    # ---- reads
+
+    def applied_seq(self) -> int:
+        """The outbox position the index reflects (0 for a fresh index)."""
+        return int(self._read(lambda s: s.state_seq()))
+
+    def doc_count(self) -> int:
+        """Number of searchable documents (all visibilities)."""
+        return int(self._read(lambda s: s.docs))
+
+    def check(self, expected: Mapping[tuple[str, int], str]) -> dict[str, list[tuple[str, int]]]:
+        """Compare the index with the database: keys missing, stale (version differs), extra."""
+
+        def run(snap: _Snapshot) -> dict[str, list[tuple[str, int]]]:
+            stored: dict[tuple[str, int], str] = {}
+            for leaf in snap.leaves:
+                d = leaf.data
+                types = d.facets["type"]
+                for i in np.flatnonzero(leaf.alive):
+                    key = (types.values[d.facets["type"].codes[i]], int(d.id[i]))
+                    stored[key] = d.version[i]
+            want = {(str(t), int(i)): str(v) for (t, i), v in expected.items()}
+            return {
+                "missing": sorted(k for k in want if k not in stored),
+                "stale": sorted(k for k, v in want.items() if k in stored and stored[k] != v),
+                "extra": sorted(k for k in stored if k not in want),
+            }
+
+        return self._read(run)
+
+    def search(
+        self,
+        q: Any = "",
+        viewer: Mapping[str, Any] | None = None,
+        type: str | list[str] | None = None,  # noqa: A002 - the public name the callers use
+        filters: Mapping[str, Any] | None = None,
+        sort: str = "relevance",
+        page: int = 1,
+        per_page: int = 20,
+        min_amount: float | None = None,
+        max_amount: float | None = None,
+        suggest: bool = True,
+    ) -> SearchResult:
+        """Access-filtered search; facets and total count only what `viewer` may see."""
+        query = _parse_query(q)
+        access = _access(viewer)
+        wanted, lo, hi = _filters(filters, type)
+        lo = _float_or_none(min_amount) if min_amount is not None else lo
+        hi = _float_or_none(max_amount) if max_amount is not None else hi
+        sort = sort if sort in SORTS else "relevance"
+        page = max(1, _int_or_none(page) or 1)
+        per_page = min(100, max(0, _int_or_none(per_page) or 0))
+
+        def run(snap: _Snapshot) -> SearchResult:
+            return self._search(snap, query, access, wanted, lo, hi, sort, page, per_page, suggest)
+
+        return self._read(run)
+
+    def _postings_of(self, snap: _Snapshot, leaf: _Leaf, term: str) -> tuple[np.ndarray, ...]:
+        key = (leaf.segid, "bg", term)
+        got = self._postings.get(key)
+        if got is None:
+            with snap.lock:
+                got = _read_postings(leaf.reader, "bg", term)
+            if len(got[0]) >= 64:
+                self._postings.put(key, got)
+        return got
+
+    def _group_terms(self, snap: _Snapshot, leaf: _Leaf, kind: str, text: str) -> list[str]:
+        if kind == "term":
+            return [text]
+        # A lone character occurs either alone, or first or last of a bigram: the union
+        # of those terms finds every document containing it.
+        data = leaf.data
+        if data.by_char is None:
+            with snap.lock:
+                if data.by_char is None:
+                    by_char: dict[str, list[str]] = {}
+                    for raw in leaf.reader.lexicon("bg"):
+                        t = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+                        if len(t) == 2 and not t.isascii():
+                            by_char.setdefault(t[0], []).append(t)
+                            if t[1] != t[0]:
+                                by_char.setdefault(t[1], []).append(t)
+                    data.by_char = by_char
+        return [text, *data.by_char.get(text, ())]
+
+    def _match(
+        self, snap: _Snapshot, leaf: _Leaf, query: _Query, mask: np.ndarray, score: bool
+    ) -> np.ndarray | None:
+        """Narrow `mask` to documents with every group; return BM25 scores if asked."""
+        n = leaf.data.size
+        groups = sorted(query.groups, key=lambda g: snap.df(g[1]) if g[0] == "term" else 1 << 40)
+        contributions: list[tuple[str, np.ndarray, np.ndarray]] = []
+        for kind, text in groups:
+            hit = np.zeros(n, dtype=bool)
+            for term in self._group_terms(snap, leaf, kind, text):
+                ids, tf = self._postings_of(snap, leaf, term)
+                if len(ids):
+                    hit[ids] = True
+                    contributions.append((term, ids, tf))
+            mask &= hit
+            if not mask.any():
+                return None
+        if not score:
+            return None
+        scores = np.zeros(n, dtype=np.float32)
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * leaf.data.length / snap.avg_length)
+        seen: set[str] = set()
+        for term, ids, tf in contributions:
+            if term in seen:
+                continue
+            seen.add(term)
+            df = max(1, snap.df(term))
+            idf = math.log(1 + (snap.docs - df + 0.5) / (df + 0.5))
+            scores[ids] += idf * tf * (BM25_K1 + 1) / (tf + norm[ids])
+        return scores
+
+    def _access_mask(self, snap: _Snapshot, leaf: _Leaf, access: _Access) -> np.ndarray:
+        d = leaf.data
+        if access.operator:
+            return leaf.alive.copy()
+        vis = d.vis
+        mask = np.zeros(d.size, dtype=bool)
+        if access.public:
+            mask |= vis == _VIS["public"]
+        if access.institutions:
+            mask |= vis == _VIS["institutions"]
+        if access.org is not None:
+            mask |= (d.org == access.org) & (vis <= _VIS["owner"])
+        if access.shared and access.org is not None:
+            with snap.lock:
+                ids, _ = _read_postings(leaf.reader, "acl", f"s{access.org}")
+            if len(ids):
+                shared = np.zeros(d.size, dtype=bool)
+                shared[ids] = True
+                mask |= shared & (vis <= _VIS["owner"])
+        return mask & leaf.alive
+
+    def _collect(
+        self,
+        snap: _Snapshot,
+        query: _Query,
+        access: _Access,
+        wanted: dict[str, set[str]],
+        lo: float | None,
+        hi: float | None,
+        want_score: bool,
+        facets: bool = True,
+    ) -> tuple[list[tuple[int, np.ndarray, np.ndarray | None]], dict[str, Counter[str]]]:
+        """Per segment: documents the viewer may see that pass filters and match the query."""
+        facet_counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
+        parts: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+        for li, leaf in enumerate(snap.leaves):
+            d = leaf.data
+            mask = self._access_mask(snap, leaf, access)
+            for name, values in wanted.items():
+                coded = d.facets[name]
+                codes = [coded.index[v] for v in values if v in coded.index and v]
+                mask &= np.isin(coded.codes, codes) if codes else False
+            if lo is not None:
+                mask &= d.amount >= lo
+            if hi is not None:
+                mask &= d.amount <= hi
+            if not mask.any():
+                continue
+            scores = None
+            if query.groups:
+                scores = self._match(snap, leaf, query, mask, want_score)
+            local = np.flatnonzero(mask)
+            if not len(local):
+                continue
+            parts.append((li, local, None if scores is None else scores[local]))
+            if not facets:
+                continue
+            for name in FACETS:
+                coded = d.facets[name]
+                counts = np.bincount(coded.codes[local], minlength=len(coded.values))
+                for code in np.flatnonzero(counts[1:]) + 1:
+                    facet_counts[name][coded.values[code]] += int(counts[code])
+        return parts, facet_counts
+
+    def match_keys(
+        self,
+        q: Any = "",
+        viewer: Mapping[str, Any] | None = None,
+        type: str | list[str] | None = None,  # noqa: A002 - same name as in search()
+        filters: Mapping[str, Any] | None = None,
+    ) -> list[tuple[str, int]]:
+        """Every (type, id) that `search` would count, unordered (exports, evaluation)."""
+        query = _parse_query(q)
+        access = _access(viewer)
+        wanted, lo, hi = _filters(filters, type)
+
+        def run(snap: _Snapshot) -> list[tuple[str, int]]:
+            parts, _ = self._collect(snap, query, access, wanted, lo, hi, False, facets=False)
+            keys: list[tuple[str, int]] = []
+            for li, local, _ in parts:
+                d = snap.leaves[li].data
+                types = d.facets["type"]
+                keys.extend(
+                    (types.values[c], int(i))
+                    for c, i in zip(types.codes[local], d.id[local], strict=True)
+                )
+            return keys
+
+        return self._read(run)
+
+    def _search(
+        self,
+        snap: _Snapshot,
+        query: _Query,
+        access: _Access,
+        wanted: dict[str, set[str]],
+        lo: float | None,
+        hi: float | None,
+        sort: str,
+        page: int,
+        per_page: int,
+        suggest: bool,
+    ) -> SearchResult:
+        want_score = bool(query.groups) and sort == "relevance"
+        parts, facet_counts = self._collect(snap, query, access, wanted, lo, hi, want_score)
+        total = sum(len(p[1]) for p in parts)
+        items: list[SearchItem] = []
+        if parts and per_page:
+            items = self._page(snap, parts, query, sort, want_score, page, per_page)
+        suggestion = None
+        if suggest and total == 0 and query.words:
+            suggestion = self._suggest(snap, query, access, wanted, lo, hi)
+        return {
+            "items": items,
+            "facets": {f: dict(c.most_common()) for f, c in facet_counts.items() if c},
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "suggestion": suggestion,
+        }
+
+    def _page(
+        self,
+        snap: _Snapshot,
+        parts: list[tuple[int, np.ndarray, np.ndarray | None]],
+        query: _Query,
+        sort: str,
+        want_score: bool,
+        page: int,
+        per_page: int,
+    ) -> list[SearchItem]:
+        seg = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int32) for p in parts])
+        doc = np.concatenate([p[1] for p in parts])
+        leaves = snap.leaves
+        date = np.concatenate([leaves[p[0]].data.date[p[1]] for p in parts])
+        ident = np.concatenate([leaves[p[0]].data.id[p[1]] for p in parts])
+        date = np.nan_to_num(date, nan=-np.inf)
+        if sort in ("amount", "amount_asc"):
+            amount = np.concatenate([leaves[p[0]].data.amount[p[1]] for p in parts])
+            primary = np.nan_to_num(amount, nan=-np.inf)
+            primary = -primary if sort == "amount" else np.where(np.isinf(primary), np.inf, primary)
+        elif sort == "date_asc":
+            primary = np.where(np.isinf(date), np.inf, date)
+        elif want_score:
+            primary = -np.concatenate([p[2] for p in parts]).astype(np.float64)
+        else:
+            primary = -date
+        # Ascending on (primary, newest first, id): argpartition for the page, then an exact
+        # sort of everything tied with the page's last primary value.
+        k = page * per_page
+        if k < len(primary):
+            cut = np.partition(primary, k - 1)[k - 1]
+            cand = np.flatnonzero(primary <= cut)
+        else:
+            cand = np.arange(len(primary))
+        order = cand[np.lexsort((ident[cand], -date[cand], primary[cand]))]
+        chosen = order[(page - 1) * per_page : k]
+        items: list[SearchItem] = []
+        words = list(query.words)
+        for i in chosen:
+            leaf = leaves[int(seg[i])]
+            with snap.lock:
+                stored = leaf.reader.stored_fields(int(doc[i])).get("stored") or {}
+            title, body = stored.get("t", ""), stored.get("b", "")
+            if words and not has_hit(body, words) and has_hit(title, words):
+                hl = snippet(title, words)
+            else:
+                hl = snippet(body, words)
+            d = leaf.data
+            items.append(
+                {
+                    "type": d.facets["type"].values[d.facets["type"].codes[int(doc[i])]],
+                    "id": int(d.id[int(doc[i])]),
+                    "ref": stored.get("r", ""),
+                    "title": title,
+                    "highlight": hl,
+                }
+            )
+        return items
+
+    def _suggest(
+        self,
+        snap: _Snapshot,
+        query: _Query,
+        access: _Access,
+        wanted: dict[str, set[str]],
+        lo: float | None,
+        hi: float | None,
+    ) -> str | None:
+        def doc_freq(word: str) -> int:
+            toks = bigrams(word)
+            if len(toks) == 1 and len(toks[0]) == 1:
+                return 1  # single characters are matched by prefix; never "correct" them
+            return min((snap.df(t) for t in toks), default=0)
+
+        english: list[str] | None = None
+
+        def fix(word: str) -> str | None:
+            nonlocal english
+            if word.isascii() and english is None:
+                english = self._english_terms(snap)
+            # English terms are indexed stemmed, so compare stems ("finacing" → "financ").
+            probe = stem_word(word) if word.isascii() else word
+            found = spelling.corrections(probe, doc_freq, english or ())
+            return found[0] if found else None
+
+        # Whole chunks first: jieba cuts a typo like 物连网 into 物 + 连网, but the
+        # dictionary knows 物联网 as one word.
+        chunks = query.text.lower().split()
+        fixed = list(chunks)
+        changed = False
+        for i, chunk in enumerate(chunks):
+            words = list(_parse_query(chunk).words)
+            if all(doc_freq(w) > 0 for w in words):
+                continue
+            better = fix(chunk)
+            if better is None:
+                for j, w in enumerate(words):
+                    if doc_freq(w) == 0:
+                        words[j] = fix(w) or w
+                better = " ".join(words)
+            if better != chunk:
+                fixed[i] = better
+                changed = True
+        if not changed:
+            return None
+        text = " ".join(fixed)
+        # Only suggest what this viewer can actually find: never reveal words that occur
+        # only in documents hidden from them.
+        res = self._search(
+            snap, _parse_query(text), access, wanted, lo, hi, "relevance", 1, 0, False
+        )
+        return text if res["total"] else None
+
+    def _english_terms(self, snap: _Snapshot) -> list[str]:
+        terms: set[str] = set()
+        with snap.lock:
+            for leaf in snap.leaves:
+                for t in leaf.reader.lexicon("bg"):
+                    if t[:1] >= b"\x80":
+                        break  # CJK bigrams sort after ASCII in UTF-8
+                    s = t.decode("utf-8")
+                    if s.isalpha() and len(s) > 2:
+                        terms.add(s)
+        return sorted(terms)
+
+    # ---- writes
+
+    def _writer(self, ix: Any, **kwargs: Any) -> Any:
+        try:
+            return ix.writer(timeout=self.writer_timeout, delay=0.02, codec=_Codec(), **kwargs)
+        except LockError as exc:
+            raise IndexBusy(f"index writer lock not free after {self.writer_timeout}s") from exc
+
+    def apply(self, changes: Iterable[Mapping[str, Any]], upto_seq: int) -> int:
+        """Apply outbox changes after the stored position, store `upto_seq`; return it.
+
+        Idempotent: changes at or below the stored position are skipped, so replaying from
+        any earlier position is harmless, and the position commits atomically with the
+        documents (it is a document in the same Whoosh commit).
+        """
+        prepared: list[tuple[int, str, _Prepared | None]] = []
+        for change in changes:
+            seq = _int_or_none(change.get("seq"))
+            if seq is None:
+                raise InvalidDocument(f"change without an int seq: {change!r}")
+            op = change.get("op")
+            doc = change.get("doc")
+            if op == "upsert" and doc is not None:
+                item = _prepare(
+                    {
+                        **doc,
+                        "type": change.get("type", doc.get("type")),
+                        "id": change.get("id", doc.get("id")),
+                    }
+                )
+                key = _key_str(
+                    *_doc_key(change.get("type", doc.get("type")), change.get("id", doc.get("id")))
+                )
+            elif op in ("delete", "upsert"):
+                item = None
+                key = _key_str(*_doc_key(change.get("type"), change.get("id")))
+            else:
+                raise InvalidDocument(f"unknown op {op!r}")
+            prepared.append((seq, key, item))
+        prepared.sort(key=lambda c: c[0])
+        upto = int(upto_seq)
+        for _attempt in range(5):
+            gen = self._current_gen()
+            try:
+                ix = _open_index(self.root / gen)
+            except _STORAGE_ERRORS as exc:
+                raise _unavailable(f"search index {gen} is unreadable", exc) from None
+            writer = self._writer(ix)
+            try:
+                if self._current_gen() != gen:  # a rebuild swapped generations meanwhile
+                    writer.cancel()
+                    continue
+                applied = self._stored_seq(writer)
+                latest: dict[str, _Prepared | None] = {}
+                for seq, key, item in prepared:
+                    if seq > applied:
+                        latest[key] = item  # only the last change per key matters
+                new_seq = max([applied, upto] + [s for s, _, _ in prepared if s > applied])
+                if not latest and new_seq == applied:
+                    writer.cancel()
+                    return applied
+                for key, item in latest.items():
+                    if item is None:
+                        writer.delete_by_term("key", key)
+                    else:
+                        writer.update_document(**item.fields)
+                writer.update_document(**_state_fields(new_seq))
+                writer.commit()
+                return new_seq
+            except BaseException as exc:
+                if not writer.is_closed:
+                    writer.cancel()
+                if isinstance(exc, _STORAGE_ERRORS) and not isinstance(exc, SearchError):
+                    raise _unavailable(f"search index {gen} is unreadable", exc) from None
+                raise
+        raise IndexBusy("generation kept changing during apply")
+
+    @staticmethod
+    def _stored_seq(writer: Any) -> int:
+        with writer.searcher() as s:
+            doc = s.document(key=_STATE_KEY)
+        return int((doc or {}).get("stored", {}).get("seq", 0))
+
+    def index(self, doc: Mapping[str, Any]) -> None:
+        """Add or replace one document outside the outbox (tests, one-off fixes)."""
+        item = _prepare(doc)
+        key = _key_str(*_doc_key(doc.get("type"), doc.get("id")))
+        self._direct(key, item)
+
+    def remove(self, doc_type: str, doc_id: int) -> None:
+        """Remove one document outside the outbox."""
+        self._direct(_key_str(*_doc_key(doc_type, doc_id)), None)
+
+    def _direct(self, key: str, item: _Prepared | None) -> None:
+        gen = self._current_gen()
+        try:
+            ix = _open_index(self.root / gen)
+        except _STORAGE_ERRORS as exc:
+            raise _unavailable(f"search index {gen} is unreadable", exc) from None
+        writer = self._writer(ix)
+        try:
+            if item is None:
+                writer.delete_by_term("key", key)
+            else:
+                writer.update_document(**item.fields)
+            writer.commit()
+        except BaseException:
+            if not writer.is_closed:
+                writer.cancel()
+            raise
+
+    def rebuild(
+        self,
+        docs: Iterable[Mapping[str, Any]],
+        upto_seq: int,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> dict[str, Any]:
+        """Build a new generation from all documents, then swap it in atomically.
+
+        Searches keep using the old generation until the swap. Changes applied to the old
+        generation during the build are not carried over: the new generation records
+        `upto_seq`, so the next `apply()` replays the outbox after it. Prune the outbox
+        only below `applied_seq()`.
+        """
+        started = time.perf_counter()
+        self.root.mkdir(parents=True, exist_ok=True)
+        total = len(docs) if hasattr(docs, "__len__") else None  # type: ignore[arg-type]
+        with _flock(self.root / ".rebuild.lock"):
+            name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}"
+            path = self.root / name
+            path.mkdir()
+            try:
+                stats = self._build(path, docs, int(upto_seq), progress, total)
+                self._swap(name)
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+            self._forget()
+            self._remove_generations(keep=name)
+        stats["seconds"] = round(time.perf_counter() - started, 3)
+        stats["docs_per_s"] = round(stats["docs"] / stats["seconds"], 1) if stats["seconds"] else 0
+        return stats
+
+    def _build(
+        self,
+        path: Path,
+        docs: Iterable[Mapping[str, Any]],
+        upto: int,
+        progress: Callable[[int, int | None], None] | None,
+        total: int | None,
+    ) -> dict[str, Any]:
+        ix = _storage(path).create_index(_schema())
+        it = iter(docs)
+        # Whoosh's multiprocess writer only pays off beyond a few thousand documents.
+        head = [d for _, d in zip(range(2000), it, strict=False)]
+        small = len(head) < 2000 or self.procs == 1
+        kwargs: dict[str, Any] = {"limitmb": BUILD_LIMIT_MB}
+        if not small:
+            kwargs.update(procs=self.procs, multisegment=True, batchsize=256)
+        seen: set[str] = set()
+        added = skipped = 0
+        source = _chain(head, it)
+        done = False
+        while not done:
+            # One pass per `build_pass_docs` documents: each worker's posting pool then fits
+            # in BUILD_LIMIT_MB; when it does not, Whoosh spills sorted runs to disk and
+            # merges them in Python, which halved the build rate at 40k documents.
+            writer = self._writer(ix, **kwargs)
+            try:
+                in_pass = 0
+                for doc in source:
+                    item = _prepare(doc)
+                    if item is None or item.key in seen:
+                        skipped += 1
+                        continue
+                    seen.add(item.key)
+                    writer.add_document(**item.fields)
+                    added += 1
+                    in_pass += 1
+                    if progress is not None and added % 1000 == 0:
+                        progress(added, total)
+                    if in_pass >= self.build_pass_docs:
+                        break
+                else:
+                    done = True
+                    writer.add_document(**_state_fields(upto))
+                if small:
+                    writer.commit()
+                else:
+                    writer.commit(merge=False)  # keep the workers' segments: merging is slow
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    writer.cancel()
+                raise
+        if progress is not None:
+            progress(added, total)
+        return {"docs": added, "skipped": skipped, "generation": path.name}
+
+    def _swap(self, name: str) -> list[str]:
+        current = self.root / "CURRENT"
+        old: list[str] = []
+        try:
+            previous = current.read_text(encoding="utf-8").strip()
+            if previous:
+                old.append(previous)
+        except OSError:
+            previous = ""
+        lock = None
+        if previous and (self.root / previous).is_dir():
+            # Wait for an apply() in flight on the old generation, so nothing commits there
+            # after the swap unnoticed (apply re-checks CURRENT once it holds this lock).
+            lock = FileStorage(str(self.root / previous)).lock("MAIN_WRITELOCK")
+            if not try_for(lock.acquire, timeout=self.writer_timeout, delay=0.05):
+                lock = None
+        try:
+            _write_atomic(current, name + "\n")
+        finally:
+            if lock is not None:
+                lock.release()
+        return old
+
+    def _remove_generations(self, keep: str) -> None:
+        for entry in self.root.iterdir():
+            if entry.name.startswith("gen-") and entry.name != keep and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _chain(head: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from head
+    yield from rest

@@ -1,0 +1,586 @@
+"""Docking events (对接活动): registration, 1:1 meetings, scheduling, check-in, results and
+attribution of financing to the event where a pair met.
+
+Times are naive UTC in the database; operators type Beijing time (UTC+8, no DST).
+`schedule()` is a pure function (no Flask, no database) so it can be property-tested.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _
+from sqlalchemy import select
+
+from techfin.errors import Conflict, DomainError, Forbidden, NotFound
+from techfin.extensions import db
+from techfin.models import (
+    EVENT_KINDS,
+    MEETING_RESULTS,
+    DockingEvent,
+    Enterprise,
+    EventMeeting,
+    EventRegistration,
+    Funder,
+    Need,
+    Outcome,
+    Product,
+    User,
+)
+from techfin.models.base import utcnow
+from techfin.services import access, audit
+from techfin.services.reports import Table
+
+BEIJING = timedelta(hours=8)
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+ATTRIBUTION_WINDOWS = (30, 90, 180)
+PROGRESS_RESULTS = ("follow_up", "term_sheet", "approved", "funded")
+
+
+def to_utc(local: datetime) -> datetime:
+    return local - BEIJING
+
+
+def to_local(utc: datetime) -> datetime:
+    return utc + BEIJING
+
+
+# ------------------------------------------------------------------ the scheduler (pure)
+
+
+@dataclass(frozen=True)
+class MeetingRequest:
+    """A confirmed meeting to place: `party` and `host` may not be in two places at once;
+    `host` (the institution) has a cap on its meetings. `slot` is a placement to keep."""
+
+    id: Hashable
+    party: Hashable
+    host: Hashable
+    slot: int | None = None
+
+
+def schedule(
+    requests: Iterable[MeetingRequest],
+    slots: int,
+    cap: int,
+    busy: dict[Hashable, set[int]] | None = None,
+) -> dict[Hashable, int]:
+    """Slot index for every meeting that fits; the others are left out.
+
+    Kept placements first (when still valid), then the rest in order, each in the earliest
+    slot where neither side is busy, while the host is under its cap. Never double-books.
+    """
+    taken: dict[Hashable, set[int]] = defaultdict(set)
+    for who, used in (busy or {}).items():
+        taken[who] |= set(used)
+    count: Counter[Hashable] = Counter()
+    placed: dict[Hashable, int] = {}
+    pending = []
+    items = list(requests)
+    for r in items:
+        keep = r.slot
+        if (keep is not None and 0 <= keep < slots and keep not in taken[r.party]
+                and keep not in taken[r.host] and count[r.host] < cap):  # fmt: skip
+            placed[r.id] = keep
+            taken[r.party].add(keep)
+            taken[r.host].add(keep)
+            count[r.host] += 1
+        else:
+            pending.append(r)
+    for r in pending:
+        if count[r.host] >= cap:
+            continue
+        free = next((s for s in range(slots) if s not in taken[r.party] and s not in taken[r.host]),
+                    None)  # fmt: skip
+        if free is None:
+            continue
+        placed[r.id] = free
+        taken[r.party].add(free)
+        taken[r.host].add(free)
+        count[r.host] += 1
+    return placed
+
+
+# ------------------------------------------------------------------ events
+
+
+def _require_operator(user: User) -> None:
+    if not user.is_operator:
+        raise Forbidden(_("Only operators manage docking events."))
+
+
+def visible_events(user: User) -> list[DockingEvent]:
+    return list(db.session.execute(
+        select(DockingEvent).order_by(DockingEvent.starts_at.desc())).scalars())  # fmt: skip
+
+
+def get_event(event_id: int) -> DockingEvent:
+    event = db.session.get(DockingEvent, event_id)
+    if event is None:
+        raise NotFound(_("No such event."))
+    return event
+
+
+def slot_count(event: DockingEvent) -> int:
+    minutes = int((event.ends_at - event.starts_at).total_seconds() // 60)
+    return max(0, minutes // max(1, event.slot_minutes))
+
+
+def slot_start(event: DockingEvent, slot: int) -> datetime:
+    return event.starts_at + timedelta(minutes=slot * event.slot_minutes)
+
+
+def event_day(event: DockingEvent) -> date:
+    return to_local(event.starts_at).date()
+
+
+def save_event(user: User, event: DockingEvent | None, data: dict[str, Any]) -> DockingEvent:
+    """Create or change an event; starts_at / ends_at are Beijing time."""
+    _require_operator(user)
+    errors: dict[str, list] = {}
+    if data.get("kind") not in EVENT_KINDS:
+        errors["kind"] = [_("Choose the kind of event.")]
+    starts, ends = data.get("starts_at"), data.get("ends_at")
+    if not isinstance(starts, datetime) or not isinstance(ends, datetime) or ends <= starts:
+        errors["ends_at"] = [_("The end must be after the start.")]
+    capacity = data.get("capacity")
+    taken = len(event.registrations) if event is not None else 0
+    if not isinstance(capacity, int) or capacity < max(1, taken):
+        errors["capacity"] = [_("At least %(n)s: that many have registered.", n=max(1, taken))]
+    if not (data.get("title") or "").strip():
+        errors["title"] = [_("This field is required.")]
+    if errors:
+        raise DomainError("invalid", errors)
+    creating = event is None
+    if event is None:
+        event = DockingEvent(created_by_id=user.id)
+        db.session.add(event)
+    event.title = data["title"].strip()[:200]
+    event.kind = data["kind"]
+    event.starts_at, event.ends_at = to_utc(starts), to_utc(ends)
+    event.place = (data.get("place") or "").strip()[:300]
+    event.link = (data.get("link") or "").strip()[:500]
+    event.capacity = capacity
+    event.slot_minutes = int(data.get("slot_minutes") or 20)
+    event.meeting_cap = int(data.get("meeting_cap") or 8)
+    event.description = (data.get("description") or "").strip()[:5000]
+    db.session.flush()
+    audit.record("create" if creating else "update", event, object_type="event")
+    db.session.commit()
+    return event
+
+
+# ------------------------------------------------------------------ registration
+
+
+def participant_org(user: User) -> Enterprise | Funder | None:
+    """The organisation a user takes part for: an enterprise, or a verified institution."""
+    org = user.organization
+    if user.is_enterprise and isinstance(org, Enterprise):
+        return org
+    if access.is_verified_institution(user):
+        return org
+    return None
+
+
+def registration(event: DockingEvent, org_id: int | None) -> EventRegistration | None:
+    return next((r for r in event.registrations if r.organization_id == org_id), None)
+
+
+def _new_code(event: DockingEvent) -> str:
+    used = {r.code for r in event.registrations}
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _i in range(6))
+        if code not in used:
+            return code
+
+
+def register(user: User, event: DockingEvent) -> EventRegistration:
+    org = participant_org(user)
+    if org is None:
+        raise Forbidden(_("Enterprises and verified institutions register for events."))
+    if registration(event, org.id) is not None:
+        raise Conflict("registered", {"event": [_("You are already registered.")]})
+    if event.ends_at <= utcnow():
+        raise Conflict("past", {"event": [_("The event is over.")]})
+    if len(event.registrations) >= event.capacity:
+        raise Conflict("full", {"event": [_("The event is full.")]})
+    reg = EventRegistration(event=event, organization_id=org.id, user_id=user.id,
+                            code=_new_code(event))  # fmt: skip
+    db.session.add(reg)
+    db.session.flush()
+    audit.record("register", event, object_type="event", user=user, detail={"org": org.ref})
+    db.session.commit()
+    return reg
+
+
+def unregister(user: User, event: DockingEvent) -> None:
+    org = participant_org(user)
+    reg = registration(event, org.id if org else None)
+    if reg is None:
+        raise NotFound(_("You are not registered."))
+    for m in _org_meetings(event, org.id):
+        if m.result is None:
+            m.status, m.slot = "cancelled", None
+    audit.record("unregister", event, object_type="event", user=user, detail={"org": org.ref})
+    db.session.delete(reg)
+    db.session.commit()
+
+
+def check_in(user: User, event: DockingEvent, code: str) -> EventRegistration:
+    _require_operator(user)
+    wanted = (code or "").strip().upper().replace(" ", "")
+    reg = next((r for r in event.registrations if r.code == wanted), None)
+    if reg is None:
+        raise DomainError("code", {"code": [_("No participant of this event has this code.")]})
+    if reg.checked_in_at is None:
+        reg.checked_in_at = utcnow()
+        audit.record("check_in", event, object_type="event", user=user,
+                     detail={"org": reg.organization.ref})  # fmt: skip
+        db.session.commit()
+    return reg
+
+
+# ------------------------------------------------------------------ meetings
+
+
+def _org_meetings(event: DockingEvent, org_id: int) -> list[EventMeeting]:
+    return [m for m in event.meetings if org_id in (m.enterprise_id, m.funder_id)]
+
+
+def my_meetings(user: User, event: DockingEvent) -> list[EventMeeting]:
+    if user.is_operator:
+        return list(event.meetings)
+    org = participant_org(user)
+    return _org_meetings(event, org.id) if org else []
+
+
+def counterparts(user: User, event: DockingEvent) -> list[Any]:
+    """Registered organisations of the other side, best suggestions first (persisted matches
+    when there are any, then institutions with a product of a kind the enterprise asks for)."""
+    org = participant_org(user)
+    if org is None or registration(event, org.id) is None:
+        return []
+    others = [r.organization for r in event.registrations if r.organization_id != org.id]
+    want = Funder if isinstance(org, Enterprise) else Enterprise
+    others = [o for o in others if isinstance(o, want)]
+    scores = _suggestion_scores(org, others)
+    return sorted(others, key=lambda o: (-scores.get(o.id, 0.0), o.name))
+
+
+def _suggestion_scores(org: Any, others: list[Any]) -> dict[int, float]:
+    """Best match score per counterpart (1 + score for persisted matches, 0.5 for a kind fit)."""
+    if not others:
+        return {}
+    enterprise_side = isinstance(org, Enterprise)
+    ids = [o.id for o in others]
+    scores: dict[int, float] = {}
+    try:
+        from techfin.models import Match
+    except ImportError:  # pragma: no cover - before the matching feature
+        Match = None  # noqa: N806
+    if Match is not None:
+        query = select(Match.funder_id, Need.enterprise_id, Match.score).join(
+            Need, Match.need_id == Need.id).where(Match.active.is_(True))  # fmt: skip
+        if enterprise_side:
+            query = query.where(Need.enterprise_id == org.id, Match.funder_id.in_(ids))
+        else:
+            query = query.where(Match.funder_id == org.id, Need.enterprise_id.in_(ids))
+        for funder_id, enterprise_id, score in db.session.execute(query):
+            key = funder_id if enterprise_side else enterprise_id
+            scores[key] = max(scores.get(key, 0.0), 1.0 + float(score or 0))
+    kinds = db.session.execute(
+        select(Need.enterprise_id, Need.kind).where(Need.status == "published")).all()  # fmt: skip
+    offered = db.session.execute(
+        select(Product.funder_id, Product.kind).where(Product.status == "active")).all()  # fmt: skip
+    asked = defaultdict(set)
+    for enterprise_id, kind in kinds:
+        asked[enterprise_id].add(kind)
+    sells = defaultdict(set)
+    for funder_id, kind in offered:
+        sells[funder_id].add(kind)
+    for other in others:
+        ent_id, fund_id = (org.id, other.id) if enterprise_side else (other.id, org.id)
+        if asked[ent_id] & sells[fund_id]:
+            scores.setdefault(other.id, 0.5)
+    return scores
+
+
+def request_meeting(
+    user: User,
+    event: DockingEvent,
+    counterpart_id: int | None,
+    need_id: int | None = None,
+    product_id: int | None = None,
+    note: str = "",
+) -> EventMeeting:
+    org = participant_org(user)
+    if org is None or registration(event, org.id) is None:
+        raise Forbidden(_("Register for the event first."))
+    other = next((o for o in counterparts(user, event) if o.id == counterpart_id), None)
+    if other is None:
+        raise DomainError("counterpart", {"counterpart_id": [
+            _("Choose a registered participant of the other side.")]})  # fmt: skip
+    enterprise, funder = (org, other) if isinstance(org, Enterprise) else (other, org)
+    if any(m.enterprise_id == enterprise.id and m.funder_id == funder.id for m in event.meetings):
+        raise Conflict("exists", {"counterpart_id": [_("A meeting with them is already on file.")]})
+    need, product = _pair(enterprise, funder, need_id, product_id)
+    meeting = EventMeeting(event=event, enterprise_id=enterprise.id, funder_id=funder.id,
+                           need_id=need.id if need else None,
+                           product_id=product.id if product else None,
+                           requested_by_org_id=org.id, note=(note or "").strip()[:1000])  # fmt: skip
+    db.session.add(meeting)
+    db.session.flush()
+    audit.record("meeting_request", meeting, object_type="meeting", user=user)
+    db.session.commit()
+    return meeting
+
+
+def _pair(
+    enterprise: Enterprise, funder: Funder, need_id: int | None, product_id: int | None
+) -> tuple[Need | None, Product | None]:
+    need = db.session.get(Need, need_id) if need_id else None
+    product = db.session.get(Product, product_id) if product_id else None
+    errors: dict[str, list] = {}
+    if need_id and (need is None or need.enterprise_id != enterprise.id or need.status == "draft"):
+        errors["need_id"] = [_("Choose a published need of the enterprise.")]
+    if product_id and (product is None or product.funder_id != funder.id):
+        errors["product_id"] = [_("Choose a product of the institution.")]
+    if errors:
+        raise DomainError("invalid", errors)
+    return need, product
+
+
+def get_meeting(user: User, event: DockingEvent, meeting_id: int) -> EventMeeting:
+    meeting = db.session.get(EventMeeting, meeting_id)
+    if meeting is None or meeting.event_id != event.id:
+        raise NotFound(_("No such meeting."))
+    org = participant_org(user)
+    if not user.is_operator and (org is None or org.id not in (meeting.enterprise_id,
+                                                                 meeting.funder_id)):  # fmt: skip
+        raise NotFound(_("No such meeting."))
+    return meeting
+
+
+def answer_meeting(user: User, meeting: EventMeeting, confirm: bool) -> EventMeeting:
+    """The counterpart (not the requester) or an operator confirms or declines."""
+    org = participant_org(user)
+    is_counterpart = org is not None and org.id in (meeting.enterprise_id, meeting.funder_id) \
+        and org.id != meeting.requested_by_org_id  # fmt: skip
+    if not (user.is_operator or is_counterpart):
+        raise Forbidden(_("The other side or an operator confirms a meeting."))
+    if meeting.status != "requested":
+        raise Conflict("answered", {"status": [_("This request was already answered.")]})
+    meeting.status = "confirmed" if confirm else "declined"
+    audit.record("meeting_" + meeting.status, meeting, object_type="meeting", user=user)
+    db.session.commit()
+    return meeting
+
+
+def run_schedule(user: User, event: DockingEvent) -> tuple[int, int]:
+    """Place every confirmed meeting in a slot; (scheduled, left out)."""
+    _require_operator(user)
+    confirmed = [m for m in event.meetings if m.status == "confirmed"]
+    placed = schedule(
+        [MeetingRequest(m.id, ("e", m.enterprise_id), ("f", m.funder_id), m.slot)
+         for m in confirmed],
+        slot_count(event), event.meeting_cap,
+    )  # fmt: skip
+    for m in confirmed:
+        m.slot = placed.get(m.id)
+    audit.record("schedule", event, object_type="event", user=user,
+                 detail={"scheduled": len(placed), "left_out": len(confirmed) - len(placed)})  # fmt: skip
+    db.session.commit()
+    return len(placed), len(confirmed) - len(placed)
+
+
+# ------------------------------------------------------------------ results → outcomes
+
+
+def _outcome(meeting: EventMeeting, stage: str, day: date, user: User, **values: Any) -> None:
+    existing = db.session.execute(select(Outcome).filter_by(
+        need_id=meeting.need_id, product_id=meeting.product_id, stage=stage, date=day)
+    ).scalar_one_or_none()  # fmt: skip
+    if existing is not None:
+        for key, value in values.items():
+            if value not in (None, ""):
+                setattr(existing, key, value)
+        return
+    outcome = Outcome(need_id=meeting.need_id, product_id=meeting.product_id, stage=stage,
+                      date=day, created_by_id=user.id, **values)  # fmt: skip
+    db.session.add(outcome)
+    db.session.flush()
+    audit.record("create", outcome, object_type="outcome", user=user,
+                 detail={"stage": stage, "event": meeting.event_id})  # fmt: skip
+
+
+def can_record_result(user: User, meeting: EventMeeting) -> bool:
+    return user.is_operator or (
+        access.is_verified_institution(user) and access.org_id(user) == meeting.funder_id
+    )
+
+
+def record_result(
+    user: User,
+    meeting: EventMeeting,
+    result: str,
+    *,
+    need_id: int | None,
+    product_id: int | None,
+    amount_cny: int | None = None,
+    note: str = "",
+) -> EventMeeting:
+    """The result of a held meeting, written to the docking outcomes of the pair:
+    a `meeting` step on the event day, then declined / approved / funded as the result says."""
+    if not can_record_result(user, meeting):
+        raise Forbidden(_("The institution or an operator records the result."))
+    errors: dict[str, list] = {}
+    if result not in MEETING_RESULTS:
+        errors["result"] = [_("Choose a result.")]
+    if meeting.status != "confirmed":
+        errors["result"] = [_("Only a confirmed meeting has a result.")]
+    if result in ("approved", "funded") and not amount_cny:
+        errors["amount_cny"] = [_("Enter the amount approved or funded.")]
+    if not need_id:
+        errors["need_id"] = [_("Choose the need discussed.")]
+    if not product_id:
+        errors["product_id"] = [_("Choose the product discussed.")]
+    if errors:
+        raise DomainError("invalid", errors)
+    enterprise = db.session.get(Enterprise, meeting.enterprise_id)
+    funder = db.session.get(Funder, meeting.funder_id)
+    need, product = _pair(enterprise, funder, need_id, product_id)
+    meeting.need_id, meeting.product_id = need.id, product.id
+    meeting.result = result
+    meeting.amount_cny = amount_cny if result in ("approved", "funded") else None
+    meeting.note = (note or meeting.note or "").strip()[:2000]
+    day = event_day(meeting.event)
+    label = f"{meeting.event.title}: {result}"
+    _outcome(meeting, "meeting", day, user, note=label)
+    today = max(date.today(), day)
+    if result == "no_interest":
+        _outcome(meeting, "declined", today, user, note=note or label)
+    elif result == "approved":
+        _outcome(meeting, "approved", today, user, amount_cny=amount_cny, note=note)
+    elif result == "funded":
+        _outcome(meeting, "funded", today, user, amount_cny=amount_cny, issued=today, note=note)
+    audit.record("meeting_result", meeting, object_type="meeting", user=user,
+                 detail={"result": result, "amount_cny": amount_cny})  # fmt: skip
+    db.session.commit()
+    return meeting
+
+
+# ------------------------------------------------------------------ agenda and calendar
+
+
+def _ics_text(value: str) -> str:
+    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))  # fmt: skip
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 §3.1: lines of at most 75 octets, continued with CRLF + space."""
+    out, current = [], b""
+    for ch in line:
+        encoded = ch.encode("utf-8")
+        limit = 75 if not out else 74
+        if len(current) + len(encoded) > limit:
+            out.append(current.decode("utf-8"))
+            current = b""
+        current += encoded
+    out.append(current.decode("utf-8"))
+    return "\r\n ".join(out)
+
+
+def _stamp(value: datetime) -> str:
+    return value.strftime("%Y%m%dT%H%M%SZ")
+
+
+def ics(user: User, event: DockingEvent, host: str = "techfin.local") -> str:
+    """The event and the user's scheduled meetings as an iCalendar file (RFC 5545)."""
+    now = _stamp(utcnow())
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//techfin//docking events//ZH",
+             "CALSCALE:GREGORIAN", "METHOD:PUBLISH"]  # fmt: skip
+
+    def vevent(uid: str, start: datetime, end: datetime, summary: str, where: str,
+               text: str) -> None:  # fmt: skip
+        lines.extend(["BEGIN:VEVENT", f"UID:{uid}@{host}", f"DTSTAMP:{now}",
+                      f"DTSTART:{_stamp(start)}", f"DTEND:{_stamp(end)}",
+                      f"SUMMARY:{_ics_text(summary)}"])  # fmt: skip
+        if where:
+            lines.append(f"LOCATION:{_ics_text(where)}")
+        if text:
+            lines.append(f"DESCRIPTION:{_ics_text(text)}")
+        lines.append("END:VEVENT")
+
+    where = event.place or event.link
+    vevent(f"event-{event.id}", event.starts_at, event.ends_at, event.title, where,
+           event.description + (f"\n{event.link}" if event.link and event.place else ""))  # fmt: skip
+    for m in my_meetings(user, event):
+        if m.slot is None or m.status != "confirmed":
+            continue
+        start = slot_start(event, m.slot)
+        summary = f"1:1 {m.enterprise.name} × {m.funder.name}"
+        vevent(f"meeting-{m.id}", start, start + timedelta(minutes=event.slot_minutes), summary,
+               where, event.title)  # fmt: skip
+    lines.append("END:VCALENDAR")
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+# ------------------------------------------------------------------ attribution
+
+
+def _met(meeting: EventMeeting, checked_in: set[int]) -> bool:
+    if meeting.status != "confirmed":
+        return False
+    both_there = meeting.enterprise_id in checked_in and meeting.funder_id in checked_in
+    return meeting.result is not None or both_there
+
+
+def _raw_label(group: str, value: Any) -> str:
+    return "—" if value in (None, "") else str(value)
+
+
+def attribution(
+    user: User, event: DockingEvent, label: Any = _raw_label
+) -> tuple[dict[str, int], Table]:
+    """Pairs met at the event, pairs that progressed, and amounts funded between the pair's
+    enterprise and institution within 30 / 90 / 180 days of the event."""
+    _require_operator(user)
+    checked_in = {r.organization_id for r in event.registrations if r.checked_in_at}
+    met = [m for m in event.meetings if _met(m, checked_in)]
+    day = event_day(event)
+    horizon = day + timedelta(days=max(ATTRIBUTION_WINDOWS))
+    rows, totals = [], {"met": len(met), "progressed": 0} | {f"d{n}": 0 for n in
+                                                             ATTRIBUTION_WINDOWS}  # fmt: skip
+    for m in met:
+        later = db.session.execute(
+            select(Outcome.stage, Outcome.date, Outcome.amount_cny)
+            .join(Need, Outcome.need_id == Need.id).join(Product, Outcome.product_id == Product.id)
+            .where(Need.enterprise_id == m.enterprise_id, Product.funder_id == m.funder_id,
+                   Outcome.date >= day, Outcome.date <= horizon)
+        ).all()  # fmt: skip
+        progressed = m.result in PROGRESS_RESULTS or any(
+            s in ("approved", "funded") for s, _d, _a in later
+        )
+        amounts = [sum(int(a or 0) for s, d, a in later
+                       if s == "funded" and d <= day + timedelta(days=n))
+                   for n in ATTRIBUTION_WINDOWS]  # fmt: skip
+        totals["progressed"] += int(progressed)
+        for n, amount in zip(ATTRIBUTION_WINDOWS, amounts, strict=True):
+            totals[f"d{n}"] += amount
+        rows.append([m.enterprise.name, m.funder.name, label("meeting_result", m.result),
+                     _("Yes") if progressed else _("No"), *amounts])  # fmt: skip
+    columns = [str(_("Enterprise")), str(_("Institution")), str(_("Result at the event")),
+               str(_("Progressed")), *[str(_("Funded within %(n)s days (yuan)", n=n))
+                                       for n in ATTRIBUTION_WINDOWS]]  # fmt: skip
+    table = Table(f"event_{event.id}_attribution", str(_("Attribution: %(title)s",
+                                                         title=event.title)), columns, rows,
+                  [str(_("Total")), "", "", totals["progressed"],
+                   *[totals[f"d{n}"] for n in ATTRIBUTION_WINDOWS]])  # fmt: skip
+    return totals, table

@@ -1,0 +1,68 @@
+"""Status changes of needs and products, with the transitions the pages offer.
+
+Needs: draft → published → closed (with a reason) → published again; only drafts are deleted.
+Products: active ⇄ paused, either → retired, and a retired product stays retired.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from techfin.errors import Conflict
+from techfin.models import Need, Product, User
+from techfin.services import catalog
+
+PRODUCT_TRANSITIONS = {
+    "active": ("paused", "retired"),
+    "paused": ("active", "retired"),
+    "retired": (),
+}
+
+
+def publish_need(user: User, need: Need) -> Need:
+    """Make a draft (or a closed need, reopened) visible to verified institutions."""
+    if need.status == "published":
+        raise Conflict("published", {"status": ["Already published / 已发布"]})
+    need.closed_reason = "" if need.status == "closed" else need.closed_reason
+    return catalog.set_need_status(user, need, "published")
+
+
+def close_need(user: User, need: Need, reason: str) -> Need:
+    """Close a need; the reason is required and kept on the record."""
+    if need.status == "closed":
+        raise Conflict("closed", {"status": ["Already closed / 已关闭"]})
+    return catalog.set_need_status(user, need, "closed", reason)
+
+
+def delete_draft(user: User, need: Need) -> None:
+    """Drafts are deleted; anything institutions may have seen is closed instead."""
+    if need.status != "draft":
+        raise Conflict(
+            "not a draft",
+            {"status": ["Only drafts can be deleted: close it instead / 仅草稿可删除，请改为关闭"]},
+        )
+    catalog.delete_need(user, need)
+
+
+def update_product(user: User, product: Product, data: dict[str, Any]) -> Product:
+    """Edit a product's terms; a retired product is kept as it was."""
+    if product.status == "retired":
+        raise Conflict(
+            "retired", {"status": ["A retired product cannot be changed / 已下架的产品不能修改"]}
+        )
+    data = {k: v for k, v in data.items() if k != "status"}
+    return catalog.update_product(user, product, data)
+
+
+def set_product_status(user: User, product: Product, status: str) -> Product:
+    """Pause, resume or retire a product."""
+    if status not in PRODUCT_TRANSITIONS.get(product.status, ()):
+        raise Conflict(
+            "transition",
+            {
+                "status": [
+                    f"Cannot go from {product.status} to {status} / 不能从当前状态变更为该状态"
+                ]
+            },
+        )
+    return catalog.update_product(user, product, {"status": status})

@@ -1,0 +1,158 @@
+"""The product marketplace (金融产品超市), the dealflow of published needs, and what a
+verified institution may see of an enterprise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from techfin import reference
+from techfin.errors import Forbidden, NotFound
+from techfin.extensions import db
+from techfin.models import Enterprise, Funder, Need, Patent, Product, User
+from techfin.services import access, catalog
+from techfin.services.paging import Page, paginate, paginate_list
+
+SORTS = ("newest", "rate", "amount")
+
+
+@dataclass
+class ProductFilters:
+    """What a marketplace visitor asks for; money in yuan, rate in annual percent."""
+
+    kind: str | None = None
+    amount_cny: int | None = None
+    term_months: int | None = None
+    region: str | None = None
+    industry: str | None = None
+    max_rate: float | None = None
+    sort: str = "newest"
+
+
+def _sort_key(sort: str):  # noqa: ANN202 - a key function for sorted()
+    if sort == "rate":
+        return lambda p: (p.rate_min is None, p.rate_min or 0.0, -p.id)
+    if sort == "amount":
+        return lambda p: (p.max_amount_cny is None, -(p.max_amount_cny or 0), -p.id)
+    return lambda p: (-p.created_at.timestamp(), -p.id)
+
+
+def find_products(
+    user: User, filters: ProductFilters, page: Any = 1, per_page: Any = 20
+) -> Page[Product]:
+    """Active products of verified institutions that fit the filters, sorted, one page.
+
+    Amount and term must fall inside the product's range (an open end is no limit); the
+    region and industry must be among the product's prefixes (none listed: anywhere);
+    `max_rate` keeps products whose lowest rate is at most that.
+    """
+    f = filters
+    stmt = (
+        select(Product)
+        .join(Funder, Product.funder_id == Funder.id)
+        .where(Product.status == "active", Funder.status == "verified", access.product_filter(user))
+        .options(selectinload(Product.funder))
+    )
+    if f.kind:
+        stmt = stmt.where(Product.kind == f.kind)
+    if f.amount_cny is not None:
+        stmt = stmt.where(
+            or_(Product.min_amount_cny.is_(None), Product.min_amount_cny <= f.amount_cny),
+            or_(Product.max_amount_cny.is_(None), Product.max_amount_cny >= f.amount_cny),
+        )
+    if f.term_months is not None:
+        stmt = stmt.where(
+            or_(Product.min_term_months.is_(None), Product.min_term_months <= f.term_months),
+            or_(Product.max_term_months.is_(None), Product.max_term_months >= f.term_months),
+        )
+    if f.max_rate is not None:
+        stmt = stmt.where(Product.rate_min.is_not(None), Product.rate_min <= f.max_rate)
+    rows = list(db.session.execute(stmt).scalars())
+    # Prefix lists are JSON: matched here, the same way matching does, not in dialect SQL.
+    if f.region:
+        rows = [p for p in rows if reference.region_matches(f.region, p.regions)]
+    if f.industry:
+        rows = [p for p in rows if reference.industry_matches(f.industry, p.industries)]
+    rows.sort(key=_sort_key(f.sort if f.sort in SORTS else "newest"))
+    return paginate_list(rows, page, per_page)
+
+
+def visible_product(user: User, product_id: int) -> Product:
+    """A product the user may see (the marketplace's, or the institution's own)."""
+    product = db.session.scalar(
+        select(Product).where(Product.id == product_id, access.product_filter(user))
+    )
+    if product is None:
+        raise NotFound("no such product")
+    return product
+
+
+def can_browse_dealflow(user: User) -> bool:
+    return user.is_operator or access.is_verified_institution(user)
+
+
+def published_needs(
+    user: User, kind: str | None = None, page: Any = 1, per_page: Any = 20
+) -> Page[Need]:
+    """Published needs a verified institution (or an operator) may see, newest first."""
+    if not can_browse_dealflow(user):
+        raise Forbidden("Your institution is not verified yet / 机构尚未通过认证")
+    stmt = (
+        select(Need)
+        .where(access.need_filter(user), Need.status == "published")
+        .options(selectinload(Need.enterprise))
+        .order_by(Need.created_at.desc(), Need.id.desc())
+    )
+    if kind:
+        stmt = stmt.where(Need.kind == kind)
+    return paginate(stmt, page, per_page)
+
+
+@dataclass
+class EnterpriseView:
+    """What one viewer may see of an enterprise."""
+
+    enterprise: Enterprise
+    financials: bool
+    patents_shared: bool
+    patents: list[Patent]
+    needs: list[Need]
+
+
+def view_enterprise(user: User, enterprise_id: int) -> EnterpriseView:
+    """An enterprise's page for a verified institution or an operator; the view is logged.
+
+    Basic profile always; financials and non-confidential patents only where the enterprise
+    shares them with this institution (services/access.py decides).
+    """
+    if not can_browse_dealflow(user):
+        raise Forbidden("Your institution is not verified yet / 机构尚未通过认证")
+    enterprise = db.session.get(Enterprise, enterprise_id)
+    if enterprise is None or not access.can_view_enterprise(user, enterprise):
+        raise NotFound("no such enterprise")
+    financials = access.can_see_financials(user, enterprise)
+    patents_shared = user.is_operator or access.sharing(enterprise.id, access.org_id(user))[1]
+    patents = list(
+        db.session.execute(
+            select(Patent)
+            .where(Patent.enterprise_id == enterprise.id, access.patent_filter(user))
+            .order_by(Patent.filed.desc().nulls_last(), Patent.id)
+        ).scalars()
+    )
+    needs = list(
+        db.session.execute(
+            select(Need)
+            .where(
+                Need.enterprise_id == enterprise.id,
+                Need.status == "published",
+                access.need_filter(user),
+            )
+            .order_by(Need.created_at.desc())
+        ).scalars()
+    )
+    what = ["profile"] + (["financials"] if financials else []) + (["patents"] if patents else [])
+    catalog.log_data_access(user, enterprise.id, "view", ",".join(what))
+    return EnterpriseView(enterprise, financials, patents_shared, patents, needs)

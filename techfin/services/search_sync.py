@@ -1,0 +1,363 @@
+"""Keeps the search index in step with the database through the outbox.
+
+Every flush that touches an indexed record writes outbox rows in the same transaction
+(SQLAlchemy `after_flush`), so a committed change is never forgotten. After the request (or
+CLI command) the outbox is applied to this process's index by `sync()`. Documents are
+rebuilt from the database when applied, which makes applying idempotent: a killed worker
+leaves the index behind, never wrong, and the next sync catches up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session
+
+from techfin import reference
+from techfin.extensions import db
+from techfin.models import (
+    Enterprise,
+    Funder,
+    Need,
+    Patent,
+    Product,
+    SearchOutbox,
+    SharingRule,
+)
+from techfin.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+# Transactions still open when a later one commits can hold smaller sequence numbers:
+# re-apply anything this recent on every sync (cheap, and idempotent).
+IN_FLIGHT = timedelta(minutes=2)
+DocKey = tuple[str, int]
+
+
+# ------------------------------------------------------------------ documents
+
+
+def _version(doc: dict[str, Any]) -> str:
+    payload = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha1(payload.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _finish(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["version"] = _version(doc)
+    return doc
+
+
+def _place_text(industry: str | None, region: str | None) -> str:
+    parts = []
+    for locale in ("zh", "en"):
+        if industry:
+            parts.append(reference.industry_name(industry, locale) or "")
+        if region:
+            parts.append(reference.region_name(region, locale, full=True) or "")
+    return " ".join(p for p in parts if p)
+
+
+def _sharing_funders(enterprise_id: int, attr: str) -> tuple[bool, list[int]]:
+    """(shared with every verified funder, [funder ids it is shared with explicitly])."""
+    rules = db.session.execute(
+        select(SharingRule).where(SharingRule.enterprise_id == enterprise_id)
+    ).scalars()
+    everyone, explicit, denied = False, [], []
+    for rule in rules:
+        if rule.funder_id is None:
+            everyone = bool(getattr(rule, attr))
+        elif getattr(rule, attr):
+            explicit.append(rule.funder_id)
+        else:
+            denied.append(rule.funder_id)
+    if everyone and denied:
+        # "All funders except X" cannot be said with one flag: list the allowed ones.
+        verified = db.session.execute(select(Funder.id).where(Funder.status == "verified"))
+        explicit = sorted({f for f in verified.scalars() if f not in denied} | set(explicit))
+        everyone = False
+    return everyone, sorted(explicit)
+
+
+def enterprise_doc(e: Enterprise) -> dict[str, Any]:
+    has_need = db.session.scalar(
+        select(Need.id).where(Need.enterprise_id == e.id, Need.status == "published").limit(1)
+    )
+    all_fin, fin_to = _sharing_funders(e.id, "financials")
+    all_pat, pat_to = _sharing_funders(e.id, "patents")
+    return _finish({
+        "type": "enterprise", "id": e.id, "ref": e.ref, "title": e.name,
+        "body": " ".join([e.description or "", _place_text(e.industry, e.region)]),
+        "org_id": e.id, "org_name": e.name,
+        "visibility": "institutions" if (has_need or all_fin or all_pat) else "owner",
+        "shared_with": sorted(set(fin_to) | set(pat_to)),
+        "kind": "enterprise", "industry": e.industry, "region": e.region, "stage": e.stage,
+        "size": e.size_class, "status": "high_tech" if e.high_tech else "",
+        "amount": e.revenue_cny, "date": e.updated_at.isoformat() if e.updated_at else None,
+    })  # fmt: skip
+
+
+def need_doc(n: Need) -> dict[str, Any]:
+    e = n.enterprise
+    return _finish({
+        "type": "need", "id": n.id, "ref": n.ref, "title": f"{e.name} · {n.purpose or n.kind}",
+        "body": " ".join([n.purpose or "", e.description or "", _place_text(e.industry, e.region)]),
+        "org_id": e.id, "org_name": e.name,
+        "visibility": "institutions" if n.status == "published" else "owner",
+        "shared_with": [], "kind": n.kind, "industry": e.industry, "region": e.region,
+        "stage": e.stage, "size": e.size_class, "status": n.status, "amount": n.amount_cny,
+        "date": (n.created or n.created_at.date()).isoformat(),
+    })  # fmt: skip
+
+
+def product_doc(p: Product) -> dict[str, Any]:
+    f = p.funder
+    public = p.status == "active" and f.status == "verified"
+    return _finish({
+        "type": "product", "id": p.id, "ref": p.ref, "title": p.name,
+        "body": " ".join([p.description or "", f.name]),
+        "org_id": f.id, "org_name": f.name, "visibility": "public" if public else "owner",
+        "shared_with": [], "kind": p.kind, "industry": None, "region": None, "stage": None,
+        "size": None,
+        "status": p.status, "amount": p.max_amount_cny,
+        "date": p.updated_at.isoformat() if p.updated_at else None,
+    })  # fmt: skip
+
+
+def funder_doc(f: Funder) -> dict[str, Any]:
+    return _finish({
+        "type": "funder", "id": f.id, "ref": f.ref, "title": f.name, "body": f.description or "",
+        "org_id": f.id, "org_name": f.name,
+        "visibility": "public" if f.status == "verified" else "owner", "shared_with": [],
+        "kind": f.kind, "industry": None, "region": None, "stage": None,
+        "size": None, "status": f.status, "amount": None,
+        "date": f.updated_at.isoformat() if f.updated_at else None,
+    })  # fmt: skip
+
+
+def patent_doc(p: Patent) -> dict[str, Any] | None:
+    if p.confidential:
+        return None  # never indexed: nothing to leak through results, counts or highlights
+    e = p.enterprise
+    everyone, explicit = _sharing_funders(e.id, "patents")
+    return _finish({
+        "type": "patent", "id": p.id, "ref": p.ref, "title": p.title,
+        "body": " ".join([p.abstract or "", p.number, e.name]),
+        "org_id": e.id, "org_name": e.name,
+        "visibility": "institutions" if everyone else "owner", "shared_with": explicit,
+        "kind": p.kind, "industry": e.industry, "region": e.region, "stage": None, "size": None,
+        "status": p.status, "amount": p.valuation_cny,
+        "date": (p.granted or p.filed or p.created_at.date()).isoformat(),
+    })  # fmt: skip
+
+
+MODELS: dict[str, tuple[type, Callable[[Any], dict[str, Any] | None]]] = {
+    "enterprise": (Enterprise, enterprise_doc),
+    "need": (Need, need_doc),
+    "product": (Product, product_doc),
+    "funder": (Funder, funder_doc),
+    "patent": (Patent, patent_doc),
+}
+
+
+def build_doc(doc_type: str, doc_id: int) -> dict[str, Any] | None:
+    model, builder = MODELS[doc_type]
+    row = db.session.get(model, doc_id)
+    return builder(row) if row is not None else None
+
+
+def all_docs() -> Iterator[dict[str, Any]]:
+    for _doc_type, (model, builder) in MODELS.items():
+        for row in db.session.execute(select(model).order_by(model.id)).scalars():
+            doc = builder(row)
+            if doc is not None:
+                yield doc
+
+
+# ------------------------------------------------------------------ outbox hooks
+
+
+def _affected(session: Session) -> set[DocKey]:
+    """Documents a flush changes. Runs inside the flush: related ids come from plain
+    selects, never from loading relationship collections (that would touch the identity
+    map mid-flush)."""
+    keys: set[DocKey] = set()
+
+    def ids(stmt) -> list[int]:  # noqa: ANN001
+        return list(session.execute(stmt).scalars())
+
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Enterprise):
+            keys.add(("enterprise", obj.id))
+            keys.update(
+                ("need", i) for i in ids(select(Need.id).where(Need.enterprise_id == obj.id))
+            )
+            keys.update(
+                ("patent", i) for i in ids(select(Patent.id).where(Patent.enterprise_id == obj.id))
+            )
+        elif isinstance(obj, Need):
+            keys.add(("need", obj.id))
+            keys.add(("enterprise", obj.enterprise_id))
+        elif isinstance(obj, Patent):
+            keys.add(("patent", obj.id))
+        elif isinstance(obj, Product):
+            keys.add(("product", obj.id))
+        elif isinstance(obj, Funder):
+            keys.add(("funder", obj.id))
+            keys.update(
+                ("product", i) for i in ids(select(Product.id).where(Product.funder_id == obj.id))
+            )
+            keys.update(_patents_shared_with_all(session))
+        elif isinstance(obj, SharingRule):
+            keys.add(("enterprise", obj.enterprise_id))
+            keys.update(
+                ("patent", i)
+                for i in ids(select(Patent.id).where(Patent.enterprise_id == obj.enterprise_id))
+            )
+    return {k for k in keys if k[1] is not None}
+
+
+def _patents_shared_with_all(session: Session) -> set[DocKey]:
+    sub = select(SharingRule.enterprise_id).where(SharingRule.funder_id.is_(None))
+    ids = session.execute(select(Patent.id).where(Patent.enterprise_id.in_(sub))).scalars()
+    return {("patent", pid) for pid in ids}
+
+
+def _after_flush(session: Session, _ctx: Any) -> None:
+    if session.info.get("search_outbox_off"):
+        return
+    with session.no_autoflush:
+        keys = _affected(session)
+    if keys:
+        now = utcnow()
+        session.connection().execute(
+            insert(SearchOutbox),
+            [{"doc_type": t, "doc_id": i, "created_at": now} for t, i in sorted(keys)],
+        )
+        session.info["search_dirty"] = True
+
+
+def install_hooks() -> None:
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+
+
+# ------------------------------------------------------------------ applying
+
+
+def engine():  # noqa: ANN201 - techfin.search.SearchEngine
+    """This process's index (one per INDEX_DIR)."""
+    from techfin.search import SearchEngine
+
+    app = current_app._get_current_object()
+    store = app.extensions.setdefault("search_engines", {})
+    path = app.config["INDEX_DIR"]
+    if path not in store:
+        store[path] = SearchEngine(path)
+    return store[path]
+
+
+def pending_changes(applied: int, gaps: set[int] | None = None) -> tuple[list[dict], set[int]]:
+    """Changes after `applied`, plus any rows in `gaps` that have committed since.
+
+    With PostgreSQL a transaction can commit after a later one, so numbers below the applied
+    position may appear late. `gaps` are the numbers missing at the previous sync; None
+    (a fresh process) falls back to re-reading everything from the last IN_FLIGHT minutes.
+    Returns the changes and the numbers still missing below the top.
+    """
+    if gaps is None:
+        extra = SearchOutbox.created_at >= utcnow() - IN_FLIGHT
+    else:
+        extra = SearchOutbox.seq.in_(sorted(gaps)) if gaps else db.false()
+    rows = db.session.execute(
+        select(SearchOutbox).where((SearchOutbox.seq > applied) | extra).order_by(SearchOutbox.seq)
+    ).scalars()
+    latest: dict[DocKey, int] = {}
+    seen: set[int] = set()
+    for row in rows:
+        latest[(row.doc_type, row.doc_id)] = row.seq
+        seen.add(row.seq)
+    top = max(seen) if seen else applied
+    missing = (set(range(applied + 1, top + 1)) | (gaps or set())) - seen
+    changes = []
+    for (doc_type, doc_id), seq in sorted(latest.items(), key=lambda kv: kv[1]):
+        doc = build_doc(doc_type, doc_id)
+        changes.append({"seq": seq, "op": "upsert" if doc else "delete", "type": doc_type,
+                        "id": doc_id, "doc": doc})  # fmt: skip
+    return changes, missing
+
+
+# index path → {missing sequence number: first seen missing (monotonic seconds)}
+_GAPS: dict[str, dict[int, float]] = {}
+
+
+def max_seq() -> int:
+    return db.session.scalar(select(db.func.max(SearchOutbox.seq))) or 0
+
+
+def sync() -> int:
+    """Apply what this index has not seen yet; returns the number of changes applied."""
+    eng = engine()
+    path = current_app.config["INDEX_DIR"]
+    known = _GAPS.get(path)
+    applied = eng.applied_seq()
+    changes, missing = pending_changes(applied, set(known) if known is not None else None)
+    now = time.monotonic()
+    horizon = IN_FLIGHT.total_seconds()
+    _GAPS[path] = {
+        seq: (known or {}).get(seq, now)
+        for seq in missing
+        if now - (known or {}).get(seq, now) < horizon  # a gap this old was a rollback
+    }
+    top = max([applied, *(c["seq"] for c in changes)])
+    if changes:
+        eng.apply(changes, upto_seq=top)
+    return len(changes)
+
+
+def doc_estimate() -> int:
+    """Rows that may become documents (for a progress bar's length)."""
+    return sum(
+        db.session.scalar(select(db.func.count()).select_from(model)) or 0
+        for model, _builder in MODELS.values()
+    )
+
+
+def reindex(progress: Callable[[int, int | None], None] | None = None) -> int:
+    """Rebuild the whole index from the database and swap it in atomically."""
+    top = max_seq()
+    docs = list(all_docs())
+    engine().rebuild(docs, upto_seq=top, progress=progress)
+    return len(docs)
+
+
+def check() -> dict[str, list]:
+    expected = {(d["type"], d["id"]): d["version"] for d in all_docs()}
+    return engine().check(expected)
+
+
+def sync_quietly() -> None:
+    """After a request: best effort, the outbox keeps anything this misses."""
+    try:
+        sync()
+    except Exception:  # the index must never break a write that already committed
+        log.exception("search sync failed; `flask search sync` will catch up")
+
+
+def init_app(app: Flask) -> None:
+    install_hooks()
+
+    @app.teardown_request
+    def _sync_after_write(_exc: BaseException | None) -> None:
+        if db.session.info.pop("search_dirty", False) and not app.config.get("SEARCH_SYNC_OFF"):
+            # Whatever the view did not commit is discarded now, so the index only ever
+            # sees committed rows.
+            db.session.rollback()
+            sync_quietly()

@@ -1,0 +1,146 @@
+"""What a workspace dashboard shows: profile completeness, open needs, recent activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select
+
+from techfin.extensions import db
+from techfin.models import (
+    AuditEntry,
+    Enterprise,
+    Funder,
+    Membership,
+    Need,
+    Organization,
+    Patent,
+    Product,
+)
+
+# Profile facts matching and funders use, in the order a person should fill them in.
+# The pages explain, per key, why it matters (techfin/web/labels.py: COMPLETENESS_WHY).
+PROFILE_CHECKS = (
+    "revenue_cny",
+    "employees",
+    "total_assets_cny",
+    "stage",
+    "founded",
+    "uscc",
+    "description",
+    "contact_email",
+    "patents",
+)
+
+# Noise that is not "activity" of an organisation.
+_QUIET_ACTIONS = ("login", "login_failed")
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    key: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class Completeness:
+    items: list[CheckItem]
+
+    @property
+    def missing(self) -> list[str]:
+        return [i.key for i in self.items if not i.done]
+
+    @property
+    def percent(self) -> int:
+        if not self.items:
+            return 100
+        return round(100 * sum(i.done for i in self.items) / len(self.items))
+
+
+def completeness(enterprise: Enterprise) -> Completeness:
+    """Which of the profile facts that matching relies on are present."""
+    patents = db.session.scalar(
+        select(func.count()).select_from(Patent).where(Patent.enterprise_id == enterprise.id)
+    )
+    present = {
+        "revenue_cny": enterprise.revenue_cny is not None,
+        "employees": enterprise.employees is not None,
+        "total_assets_cny": enterprise.total_assets_cny is not None,
+        "stage": bool(enterprise.stage),
+        "founded": enterprise.founded is not None,
+        "uscc": bool(enterprise.uscc),
+        "description": len((enterprise.description or "").strip()) >= 10,
+        "contact_email": bool(enterprise.contact_email),
+        "patents": bool(patents),
+    }
+    return Completeness([CheckItem(key, present[key]) for key in PROFILE_CHECKS])
+
+
+def open_needs(enterprise: Enterprise) -> list[Need]:
+    """Drafts and published needs, newest first."""
+    return list(
+        db.session.execute(
+            select(Need)
+            .where(Need.enterprise_id == enterprise.id, Need.status != "closed")
+            .order_by(Need.created_at.desc(), Need.id.desc())
+        ).scalars()
+    )
+
+
+def need_match_count(need: Need) -> int | None:
+    """How many products match this need — the matching hook for dashboards.
+
+    Counts the eligible products and funds in the need's latest stored ranking (the
+    `matches` table, refreshed whenever the need, its enterprise or a product changes).
+    """
+    from techfin.services import matching
+
+    return matching.need_match_count(need)
+
+
+def recent_activity(org: Organization, limit: int = 10) -> list[AuditEntry]:
+    """Audit entries by the organisation's members or about its own records, newest first."""
+    members = select(Membership.user_id).where(Membership.organization_id == org.id)
+    about = [and_(AuditEntry.object_type == org.type, AuditEntry.object_id == org.id)]
+    if isinstance(org, Enterprise):
+        own_patents = select(Patent.id).where(Patent.enterprise_id == org.id)
+        own_needs = select(Need.id).where(Need.enterprise_id == org.id)
+        about += [
+            and_(AuditEntry.object_type == "patent", AuditEntry.object_id.in_(own_patents)),
+            and_(AuditEntry.object_type == "need", AuditEntry.object_id.in_(own_needs)),
+        ]
+    elif isinstance(org, Funder):
+        own_products = select(Product.id).where(Product.funder_id == org.id)
+        about.append(
+            and_(AuditEntry.object_type == "product", AuditEntry.object_id.in_(own_products))
+        )
+    stmt = (
+        select(AuditEntry)
+        .where(
+            or_(AuditEntry.user_id.in_(members), *about),
+            AuditEntry.action.not_in(_QUIET_ACTIONS),
+        )
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+def product_counts(funder: Funder) -> dict[str, int]:
+    """Products of an institution by status."""
+    rows = db.session.execute(
+        select(Product.status, func.count())
+        .where(Product.funder_id == funder.id)
+        .group_by(Product.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+def pending_funder_count() -> int:
+    """Institutions waiting for an operator's verification."""
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(Funder).where(Funder.status == "pending")
+        )
+        or 0
+    )

@@ -1,0 +1,74 @@
+"""Digest settings, one-click unsubscribe (no login) and the operators' delivery log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import DecimalField, SelectField, SubmitField
+from wtforms.validators import NumberRange, Optional
+
+from techfin.errors import DomainError
+from techfin.extensions import csrf
+from techfin.services import digests
+from techfin.web.forms import options
+from techfin.web.util import apply_domain_error
+
+
+class DigestForm(FlaskForm):
+    period = SelectField(
+        _l("Email digest"),
+        choices=options([("weekly", _l("Weekly")), ("daily", _l("Daily")), ("off", _l("Off"))]),
+    )
+    min_score = DecimalField(
+        _l("Only matches scoring at least (0–1)"),
+        places=2,
+        default=0,
+        validators=[Optional(), NumberRange(0, 1)],
+    )
+    locale = SelectField(_l("Language"), choices=options([("zh_CN", "中文"), ("en", "English")]))
+    submit = SubmitField(_l("Save"))
+
+
+bp = Blueprint("digests", __name__, url_prefix="/digests")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    sub = digests.subscription(current_user)
+    form = DigestForm(obj=sub)
+    if form.validate_on_submit():
+        try:
+            digests.update_subscription(current_user, {
+                "period": form.period.data, "min_score": form.min_score.data,
+                "locale": form.locale.data})  # fmt: skip
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Digest settings saved."), "success")
+            return redirect(url_for("digests.settings"))
+    return render_template("digests/settings.html", form=form, sub=sub)
+
+
+# The signed token is the credential: no login, and no CSRF token (RFC 8058 one-click POST).
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    if request.method != "POST":  # GET and HEAD only ask; mail scanners must not unsubscribe
+        return render_template("digests/unsubscribe.html", token=token, done=False)
+    try:
+        digests.unsubscribe(token)
+    except DomainError:
+        return render_template("digests/unsubscribe.html", token=None, done=False), 400
+    return render_template("digests/unsubscribe.html", token=None, done=True)
+
+
+@bp.route("/log")
+@login_required
+def log():
+    if not current_user.is_operator:
+        abort(403)
+    return render_template("digests/log.html", rows=digests.delivery_log())

@@ -1,0 +1,238 @@
+"""The enterprise workspace: profile, patents, financing needs, data sharing."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from techfin.errors import DomainError
+from techfin.extensions import db
+from techfin.models import Need, Outcome, Patent, SharingRule
+from techfin.services import catalog, lifecycle, profile, workspace
+from techfin.web.util import (
+    acting_user,
+    apply_domain_error,
+    current_org,
+    flash_domain_error,
+    form_values,
+    guard,
+    is_enterprise_user,
+    owned_or_404,
+)
+from techfin.web.workspace_forms import (
+    CloseNeedForm,
+    EnterpriseProfileForm,
+    NeedForm,
+    PatentForm,
+    SharingForm,
+)
+
+bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
+bp.before_request(guard(is_enterprise_user))
+
+
+# ------------------------------------------------------------------ profile
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile_page():
+    enterprise = current_org()
+    form = EnterpriseProfileForm(obj=enterprise)
+    if form.validate_on_submit():
+        try:
+            catalog.update_enterprise(acting_user(), enterprise, form_values(form, form.FIELDS))
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Profile saved."), "success")
+            return redirect(url_for(".profile_page"))
+    return render_template("enterprise/profile.html", form=form, enterprise=enterprise)
+
+
+# ------------------------------------------------------------------ patents
+
+
+@bp.route("/patents")
+def patents():
+    rows = db.session.execute(
+        select(Patent)
+        .where(Patent.enterprise_id == current_org().id)
+        .order_by(Patent.filed.desc().nulls_last(), Patent.id.desc())
+    ).scalars()
+    return render_template("enterprise/patents.html", patents=list(rows))
+
+
+@bp.route("/patents/new", methods=["GET", "POST"])
+def patent_new():
+    form = PatentForm()
+    if form.validate_on_submit():
+        try:
+            catalog.create_patent(acting_user(), current_org(), form_values(form, form.FIELDS))
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Patent added."), "success")
+            return redirect(url_for(".patents"))
+    return render_template("enterprise/patent_form.html", form=form, patent=None)
+
+
+@bp.route("/patents/<id:patent_id>/edit", methods=["GET", "POST"])
+def patent_edit(patent_id: int):
+    patent = owned_or_404(Patent, patent_id, "enterprise_id")
+    form = PatentForm(obj=patent)
+    if form.validate_on_submit():
+        try:
+            catalog.update_patent(acting_user(), patent, form_values(form, form.FIELDS))
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Patent saved."), "success")
+            return redirect(url_for(".patents"))
+    return render_template("enterprise/patent_form.html", form=form, patent=patent)
+
+
+@bp.route("/patents/<id:patent_id>/delete", methods=["POST"])
+def patent_delete(patent_id: int):
+    patent = owned_or_404(Patent, patent_id, "enterprise_id")
+    catalog.delete_patent(acting_user(), patent)
+    flash(_("Patent deleted."), "success")
+    return redirect(url_for(".patents"))
+
+
+# ------------------------------------------------------------------ needs
+
+
+@bp.route("/needs")
+def needs():
+    rows = db.session.execute(
+        select(Need)
+        .where(Need.enterprise_id == current_org().id)
+        .order_by(Need.created_at.desc(), Need.id.desc())
+    ).scalars()
+    items = [(n, workspace.need_match_count(n)) for n in rows]
+    return render_template("enterprise/needs.html", items=items)
+
+
+@bp.route("/needs/new", methods=["GET", "POST"])
+def need_new():
+    form = NeedForm()
+    if form.validate_on_submit():
+        try:
+            need = catalog.create_need(acting_user(), current_org(), form_values(form, form.FIELDS))
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Saved as a draft. Publish it when institutions may see it."), "success")
+            return redirect(url_for(".need_detail", need_id=need.id))
+    return render_template("enterprise/need_form.html", form=form, need=None)
+
+
+@bp.route("/needs/<id:need_id>")
+def need_detail(need_id: int):
+    need = owned_or_404(Need, need_id, "enterprise_id")
+    outcomes = db.session.execute(
+        select(Outcome).where(Outcome.need_id == need.id).order_by(Outcome.date, Outcome.id)
+    ).scalars()
+    return render_template(
+        "enterprise/need_detail.html",
+        need=need,
+        outcomes=list(outcomes),
+        match_count=workspace.need_match_count(need),
+    )
+
+
+@bp.route("/needs/<id:need_id>/edit", methods=["GET", "POST"])
+def need_edit(need_id: int):
+    need = owned_or_404(Need, need_id, "enterprise_id")
+    if need.status == "closed":
+        flash(_("A closed need cannot be edited. Reopen it first."), "warning")
+        return redirect(url_for(".need_detail", need_id=need.id))
+    form = NeedForm(obj=need)
+    if form.validate_on_submit():
+        try:
+            catalog.update_need(acting_user(), need, form_values(form, form.FIELDS))
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Need saved."), "success")
+            return redirect(url_for(".need_detail", need_id=need.id))
+    return render_template("enterprise/need_form.html", form=form, need=need)
+
+
+@bp.route("/needs/<id:need_id>/publish", methods=["POST"])
+def need_publish(need_id: int):
+    need = owned_or_404(Need, need_id, "enterprise_id")
+    try:
+        lifecycle.publish_need(acting_user(), need)
+    except DomainError as err:
+        flash_domain_error(err)
+    else:
+        flash(_("Published: verified institutions can now see this need."), "success")
+    return redirect(url_for(".need_detail", need_id=need.id))
+
+
+@bp.route("/needs/<id:need_id>/close", methods=["GET", "POST"])
+def need_close(need_id: int):
+    need = owned_or_404(Need, need_id, "enterprise_id")
+    form = CloseNeedForm()
+    if need.status == "closed":
+        flash(_("This need is already closed."), "info")
+        return redirect(url_for(".need_detail", need_id=need.id))
+    if form.validate_on_submit():
+        try:
+            lifecycle.close_need(acting_user(), need, form.reason.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Need closed."), "success")
+            return redirect(url_for(".need_detail", need_id=need.id))
+    return render_template("enterprise/need_close.html", form=form, need=need)
+
+
+@bp.route("/needs/<id:need_id>/delete", methods=["POST"])
+def need_delete(need_id: int):
+    need = owned_or_404(Need, need_id, "enterprise_id")
+    try:
+        lifecycle.delete_draft(acting_user(), need)
+    except DomainError as err:
+        flash_domain_error(err)
+        return redirect(url_for(".need_detail", need_id=need.id))
+    flash(_("Draft deleted."), "success")
+    return redirect(url_for(".needs"))
+
+
+# ------------------------------------------------------------------ sharing
+
+
+@bp.route("/sharing", methods=["GET", "POST"])
+def sharing():
+    enterprise = current_org()
+    form = SharingForm()
+    form.set_funders(profile.shareable_funders())
+    if form.validate_on_submit():
+        funder_id = int(form.funder.data) if form.funder.data else None
+        try:
+            catalog.set_sharing(
+                acting_user(), enterprise, funder_id,
+                financials=form.financials.data, patents=form.patents.data,
+            )  # fmt: skip
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("Sharing rule saved."), "success")
+            return redirect(url_for(".sharing"))
+    return render_template(
+        "enterprise/sharing.html",
+        form=form,
+        rules=profile.sharing_rules(enterprise),
+        log=profile.access_log(enterprise, request.args.get("page", 1)),
+    )
+
+
+@bp.route("/sharing/<id:rule_id>/delete", methods=["POST"])
+def sharing_delete(rule_id: int):
+    rule = owned_or_404(SharingRule, rule_id, "enterprise_id")
+    profile.delete_sharing_rule(acting_user(), current_org(), rule.id)
+    flash(_("Sharing rule removed."), "success")
+    return redirect(url_for(".sharing"))

@@ -1,0 +1,214 @@
+"""Matching pages: an enterprise's ranked products and funds per need (with "express
+interest"), and the ranked dealflow of institutions with its pipeline of docking steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
+
+from techfin.errors import DomainError, NotFound
+from techfin.extensions import db
+from techfin.models import Funder, Need, Product
+from techfin.services import access
+from techfin.services import matching as service
+from techfin.web.fields import CleanText, PositiveAmount, RateField, RegionField, WanField
+from techfin.web.forms import options
+from techfin.web.labels import choices, label
+from techfin.web.util import (
+    acting_user,
+    current_org,
+    flash_domain_error,
+    form_values,
+    guard,
+    is_enterprise_user,
+    is_institution_user,
+    safe_next,
+)
+from techfin.web.workspace_forms import FilterForm
+
+bp = Blueprint("matching", __name__)
+bp.before_request(guard(lambda _u: True))  # logged in; each view checks the role
+
+
+def only(check: Callable[[Any], bool]) -> Callable:
+    """403 unless the signed-in user passes `check`."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not check(current_user):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _dealflow_user(user: Any) -> bool:
+    return user.is_operator or is_institution_user(user)
+
+
+# ------------------------------------------------------------------ forms
+
+
+class InterestForm(FlaskForm):
+    product_id = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    funder_id = IntegerField(widget=HiddenInput(), validators=[Optional()])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if bool(self.product_id.data) == bool(self.funder_id.data):
+            self.form_errors.append(_l("Choose a product or a fund."))
+            return False
+        return True
+
+
+class DealflowFilterForm(FilterForm):
+    product_id = SelectField(_l("Product"), choices=[], default="")
+    kind = SelectField(_l("Kind"), choices=choices("need_kind", blank=_l("Any kind")), default="")
+    region = RegionField(_l("Enterprise region"), validators=[Optional()])
+    min_score = IntegerField(
+        _l("Minimum score (0–100)"),
+        validators=[Optional(), NumberRange(0, 100, message=_l("Between 0 and 100."))],
+    )
+
+
+class MoveForm(FlaskForm):
+    need_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
+    product_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
+    stage = SelectField(_l("Move to"), choices=choices("outcome_stage"))
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=2000), CleanText()])
+    amount_cny = WanField(_l("Amount (万元)"), validators=[Optional(), PositiveAmount()])
+    rate = RateField(_l("Annual rate, percent"), validators=[Optional()])
+    issued = DateField(_l("Issue date"), validators=[Optional()])
+    matures = DateField(_l("Maturity date"), validators=[Optional()])
+    repayment = SelectField(_l("Repayment"), choices=choices("repayment", blank="—"), default="")
+    back = HiddenField()
+
+    FIELDS = ("stage", "note", "amount_cny", "rate", "issued", "matures", "repayment")
+
+
+# ------------------------------------------------------------------ enterprise
+
+
+@bp.route("/matches")
+@only(is_enterprise_user)
+def overview():
+    needs = db.session.execute(
+        select(Need).where(Need.enterprise_id == current_org().id, Need.status != "closed")
+        .order_by(Need.created_at.desc(), Need.id.desc())
+    ).scalars()  # fmt: skip
+    items = [(n, service.need_match_count(n)) for n in needs]
+    return render_template("matching/overview.html", items=items, model=service.model_info())
+
+
+def _need_or_404(need_id: int) -> Need:
+    need = db.session.get(Need, need_id)
+    if need is None or not access.can_view_need(acting_user(), need):
+        abort(404)
+    return need
+
+
+@bp.route("/needs/<id:need_id>/matches")
+@only(lambda u: u.is_operator or is_enterprise_user(u))
+def need_matches(need_id: int):
+    need = _need_or_404(need_id)
+    result = service.matches_for_need(acting_user(), need, 20, include_mandates=True)
+    stages = service.current_stages(
+        (need.id, m["product"]["id"]) for m in result["matches"] if m["type"] == "product"
+    )
+    return render_template("matching/need_matches.html", need=need, result=result,
+                           stages=stages, model=service.model_info())  # fmt: skip
+
+
+@bp.route("/needs/<id:need_id>/matches/interest", methods=["POST"])
+@only(is_enterprise_user)
+def interest(need_id: int):
+    need = _need_or_404(need_id)
+    form = InterestForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a product or a fund."), "danger")
+        return redirect(url_for(".need_matches", need_id=need.id))
+    product = db.session.get(Product, form.product_id.data) if form.product_id.data else None
+    funder = db.session.get(Funder, form.funder_id.data) if form.funder_id.data else None
+    try:
+        sent = service.express_interest(acting_user(), need, product=product, funder=funder)
+    except DomainError as err:
+        flash_domain_error(err)
+    else:
+        flash(_("Interest recorded: the institution has been told.") if sent.mailed else
+              _("Interest recorded. The email to the institution could not be sent; "
+                "it will see your interest in its dealflow."),
+              "success" if sent.mailed else "warning")  # fmt: skip
+    return redirect(url_for(".need_matches", need_id=need.id))
+
+
+# ------------------------------------------------------------------ institutions
+
+
+def _filters(form: DealflowFilterForm) -> dict[str, Any]:
+    """The valid filters; a bad value is shown on its field and ignored."""
+    form.validate()
+
+    def value(field: Any) -> Any:
+        return None if field.errors else field.data
+
+    product = value(form.product_id)
+    return {
+        "product_id": int(product) if product and str(product).isdigit() else None,
+        "kind": value(form.kind) or None,
+        "region": value(form.region) or None,
+        "min_score": (value(form.min_score) or 0) / 100,
+    }
+
+
+@bp.route("/dealflow/matches")
+@only(_dealflow_user)
+def dealflow():
+    if not (current_user.is_operator or access.is_verified_institution(acting_user())):
+        return render_template("institution/unverified.html"), 403
+    form = DealflowFilterForm(formdata=request.args)
+    products = service.dealflow_products(acting_user())
+    form.product_id.choices = options(
+        ([("", _("All my products"))] if not current_user.is_operator else [])
+        + [(str(p.id), f"{p.name} · {label('need_kind', p.kind)}") for p in products]
+    )
+    view = service.dealflow(acting_user(), **_filters(form))
+    return render_template("matching/dealflow.html", form=form, view=view,
+                           model=service.model_info())  # fmt: skip
+
+
+@bp.route("/dealflow/matches/move", methods=["POST"])
+@only(lambda u: u.is_operator or access.is_verified_institution(u))
+def move():
+    form = MoveForm()
+    back = safe_next(form.back.data, url_for(".dealflow"))
+    if not form.validate_on_submit():
+        flash(_("Choose the next stage (and fill in the amounts for a funded step)."), "danger")
+        return redirect(back)
+    need, product = (
+        db.session.get(Need, form.need_id.data),
+        db.session.get(Product, form.product_id.data),
+    )
+    try:
+        if need is None or product is None:
+            raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
+        service.move_stage(acting_user(), need, product, form_values(form, MoveForm.FIELDS))
+    except DomainError as err:
+        flash_domain_error(err)
+    else:
+        flash(_("Moved to “%(stage)s”.", stage=label("outcome_stage", form.stage.data)), "success")
+    return redirect(back)

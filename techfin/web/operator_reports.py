@@ -1,0 +1,263 @@
+"""Operator reports: the risk-reserve pools (with the bank's quarterly table and its
+reconciliation) and the operator dashboard. Access is decided by the services."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from techfin.errors import DomainError, Forbidden
+from techfin.extensions import db
+from techfin.models import Enterprise
+from techfin.services import dashboard, reports
+from techfin.services import pool as pools
+from techfin.web.labels import label
+from techfin.web.operations_forms import (
+    CompensationForm,
+    ContributionForm,
+    MemberForm,
+    PeriodForm,
+    PoolForm,
+    QuarterForm,
+    ReconcileForm,
+)
+from techfin.web.util import acting_user, apply_domain_error, flash_domain_error, guard
+
+bp = Blueprint("operations", __name__, url_prefix="/operations")
+bp.before_request(guard(lambda user: True))
+
+
+def _download(table: reports.Table, fmt: str) -> Response:
+    body = reports.render(table, fmt)
+    response = Response(body, mimetype=reports.mimetype(fmt))
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{reports.download_name(table, fmt)}"'
+    )
+    return response
+
+
+# ------------------------------------------------------------------ pools
+
+
+def _pool(pool_id: int, manage: bool = False):  # noqa: ANN202
+    user = acting_user()
+    pool = pools.get_pool(user, pool_id)
+    if manage and not pools.can_manage(user):
+        raise Forbidden(_("You may not manage this risk-reserve pool."))
+    return pool
+
+
+def _quarters() -> list:
+    return [(q, q) for q in pools.recent_quarters()]
+
+
+def _quarter_arg(form) -> str:  # noqa: ANN001
+    quarter = form.quarter.data if form.quarter.data in dict(_quarters()) else None
+    return quarter or pools.recent_quarters()[0]
+
+
+@bp.route("/pools")
+def pool_list():
+    items = pools.visible_pools(acting_user())
+    figures = {p.id: pools.summary(p) for p in items}
+    return render_template("pool/list.html", pools=items, figures=figures)
+
+
+@bp.route("/pools/new", methods=["GET", "POST"])
+@bp.route("/pools/<id:pool_id>/edit", methods=["GET", "POST"])
+def pool_edit(pool_id: int | None = None):
+    user = acting_user()
+    pool = _pool(pool_id, manage=True) if pool_id else None
+    if pool is None and not pools.can_manage(user):
+        raise Forbidden(_("You may not manage this risk-reserve pool."))
+    form = PoolForm(obj=pool)
+    form.set_choices(pools.bank_choices(), pools.loan_product_choices())
+    if pool is not None and not request.form:  # a GET, or a POST of nothing: keep the products
+        form.product_ids.data = [p.id for p in pool.products]
+    if form.validate_on_submit():
+        data = {k: form[k].data for k in ("name", "funder_id", "leverage_cap",
+                                           "compensation_pct", "product_ids", "description")}  # fmt: skip
+        try:
+            pool = pools.save_pool(user, pool, data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("The pool is saved."), "success")
+            return redirect(url_for(".pool_detail", pool_id=pool.id))
+    return render_template("pool/edit.html", form=form, pool=pool)
+
+
+@bp.route("/pools/<id:pool_id>")
+def pool_detail(pool_id: int):
+    pool = _pool(pool_id)
+    figures = pools.summary(pool)
+    return render_template("pool/detail.html", pool=pool, s=figures,
+                           manage=pools.can_manage(acting_user()),
+                           quarters=pools.recent_quarters())  # fmt: skip
+
+
+@bp.route("/pools/<id:pool_id>/contributions", methods=["GET", "POST"])
+def pool_contribution(pool_id: int):
+    pool = _pool(pool_id, manage=True)
+    form = ContributionForm()
+    if form.validate_on_submit():
+        try:
+            pools.add_contribution(acting_user(), pool, form.contributor.data,
+                                   form.amount_cny.cny, form.date.data, form.note.data)  # fmt: skip
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("The contribution is recorded."), "success")
+            return redirect(url_for(".pool_detail", pool_id=pool.id))
+    return render_template("pool/form.html", form=form, pool=pool,
+                           heading=_("Record a contribution"))  # fmt: skip
+
+
+@bp.route("/pools/<id:pool_id>/enterprises", methods=["GET", "POST"])
+def pool_members(pool_id: int):
+    pool = _pool(pool_id, manage=True)
+    form = MemberForm()
+    form.enterprise_id.choices = pools_choices(pool)
+    if request.method == "GET":
+        form.date.data = date.today()
+    if form.validate_on_submit():
+        enterprise = db.session.get(Enterprise, form.enterprise_id.data or 0)
+        try:
+            pools.add_member(acting_user(), pool, enterprise, form.date.data, form.note.data)
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("%(name)s is on the recommended list.", name=enterprise.name), "success")
+            return redirect(url_for(".pool_members", pool_id=pool.id))
+    return render_template("pool/members.html", form=form, pool=pool)
+
+
+def pools_choices(pool) -> list:  # noqa: ANN001
+    from techfin.web.forms import options
+
+    listed = {m.enterprise_id for m in pool.members}
+    rows = [(i, text) for i, text in pools.enterprise_choices() if i not in listed]
+    return options([("", _("Choose…")), *rows])
+
+
+@bp.route("/pools/<id:pool_id>/enterprises/<id:enterprise_id>/remove", methods=["POST"])
+def pool_member_remove(pool_id: int, enterprise_id: int):
+    pool = _pool(pool_id, manage=True)
+    try:
+        pools.remove_member(acting_user(), pool, enterprise_id)
+    except DomainError as err:
+        flash_domain_error(err)
+    else:
+        flash(_("Removed from the recommended list."), "success")
+    return redirect(url_for(".pool_members", pool_id=pool.id))
+
+
+@bp.route("/pools/<id:pool_id>/compensations", methods=["GET", "POST"])
+def pool_compensation(pool_id: int):
+    from techfin.web.forms import options
+
+    pool = _pool(pool_id, manage=True)
+    form = CompensationForm()
+    candidates = pools.compensation_candidates(pool)
+    form.outcome_id.choices = options([("", _("Choose…"))] + [
+        (ln.outcome_id, f"{ln.enterprise_name} · {ln.amount_cny / 10000:g} 万元 · "
+                        f"{ln.issued.isoformat()}") for ln in candidates])  # fmt: skip
+    if form.validate_on_submit():
+        try:
+            pools.record_compensation(
+                acting_user(), pool, form.outcome_id.data, defaulted_on=form.defaulted_on.data,
+                loss_cny=form.loss_cny.cny, paid_on=form.paid_on.data,
+                amount_cny=form.amount_cny.cny, note=form.note.data)  # fmt: skip
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            flash(_("The compensation is recorded."), "success")
+            return redirect(url_for(".pool_detail", pool_id=pool.id))
+    return render_template("pool/form.html", form=form, pool=pool,
+                           heading=_("Record a default and its compensation"))  # fmt: skip
+
+
+@bp.route("/pools/<id:pool_id>/report")
+def pool_report(pool_id: int):
+    pool = _pool(pool_id)
+    form = QuarterForm(formdata=request.args)
+    form.quarter.choices = _quarters()
+    quarter = _quarter_arg(form)
+    form.quarter.data = quarter
+    table = pools.quarter_table(pool, quarter)
+    return render_template("pool/report.html", pool=pool, form=form, table=table,
+                           quarter=quarter)  # fmt: skip
+
+
+@bp.route("/pools/<id:pool_id>/report.xlsx")
+def pool_report_xlsx(pool_id: int):
+    pool = _pool(pool_id)
+    quarter = request.args.get("quarter", "")
+    try:
+        pools.parse_quarter(quarter)
+    except ValueError:
+        abort(404)
+    return _download(pools.quarter_table(pool, quarter), "xlsx")
+
+
+@bp.route("/pools/<id:pool_id>/reconcile", methods=["GET", "POST"])
+def pool_reconcile(pool_id: int):
+    pool = _pool(pool_id)
+    form = ReconcileForm()
+    form.quarter.choices = _quarters()
+    result = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            result = pools.reconcile_upload(acting_user(), pool, form.quarter.data,
+                                            upload.filename or "", upload.read())  # fmt: skip
+        except DomainError as err:
+            apply_domain_error(form, err)
+    return render_template("pool/reconcile.html", pool=pool, form=form, result=result)
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+def _period(form: PeriodForm) -> dashboard.Period:
+    valid = form.validate()
+    start = form.date_from.data if valid else None
+    end = form.date_to.data if valid else None
+    days = form.days.data if valid and form.days.data else dashboard.DEFAULT_UNATTENDED_DAYS
+    return dashboard.period(start, end, days)
+
+
+@bp.route("/dashboard")
+def dashboard_page():
+    form = PeriodForm(formdata=request.args)
+    period = _period(form)
+    data = dashboard.build(acting_user(), period, label)
+    return render_template("dashboard/index.html", form=form, d=data, period=period)
+
+
+@bp.route("/dashboard/export/<any(csv, xlsx):fmt>/<table>")
+def dashboard_export(fmt: str, table: str):
+    period = _period(PeriodForm(formdata=request.args))
+    data = dashboard.build(acting_user(), period, label)
+    found = data.table(table)
+    if found is None:
+        abort(404)
+    return _download(found, fmt)
+
+
+def init_app(app) -> None:  # noqa: ANN001
+    from techfin.web.operations_forms import ops_label
+
+    app.register_blueprint(bp)
+    app.jinja_env.globals["ops_label"] = ops_label

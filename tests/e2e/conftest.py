@@ -1,0 +1,110 @@
+"""Browser journeys: the real app on a local port, driven in Debian's headless Chromium.
+
+Playwright cannot download its own browsers here, so it drives /usr/bin/chromium
+(installed by `make browser`); without it these tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("browser journeys run once, on SQLite")
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from techfin import create_app
+    from techfin.extensions import db
+    from techfin.services import demo, search_sync
+    from techfin.services.interchange import import_records
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app({
+        "SECRET_KEY": "e2e-secret", "DATABASE_URL": f"sqlite:///{tmp / 'e2e.db'}",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'e2e.db'}", "INSTANCE_DIR": str(tmp),
+        "INDEX_DIR": str(tmp / "index"), "MODEL_DIR": str(tmp / "model"),
+        "RATELIMIT_ENABLED": False, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 1,
+        "EXTERNAL_URL": f"http://127.0.0.1:{port}",
+    })  # fmt: skip
+    with app.app_context():
+        upgrade()
+        report = import_records(demo.generate(enterprises=40, seed=11), actor="e2e")
+        assert report.committed
+        for line in demo.ensure_accounts():
+            print(line)
+        search_sync.reindex()
+        db.session.remove()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):  # noqa: ANN001, ANN201
+    context = browser.new_context(base_url=live_server, locale="zh-CN",
+                                  viewport={"width": 1280, "height": 900})  # fmt: skip
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
+    assert not errors, f"browser errors: {errors}"
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    """Keep a screenshot of a main page for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def login(page, email: str, password: str = "demo-pass-2026") -> None:  # noqa: ANN001
+    page.goto("/auth/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form [type=submit]")
+    page.wait_for_url("**/dashboard**")

@@ -1,0 +1,152 @@
+"""The OpenAPI document describes every API route; the docs page uses local assets only."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+
+import techfin
+
+UNDOCUMENTED = {"/api/v1/openapi.json", "/api/v1/docs"}  # the documentation itself
+AUTOMATIC = {"HEAD", "OPTIONS"}
+
+
+def _spec_path(rule: str) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+@pytest.fixture
+def spec(client) -> dict:
+    resp = client.get("/api/v1/openapi.json")
+    assert resp.status_code == 200 and resp.is_json
+    return resp.json
+
+
+def test_openapi_document_is_valid_openapi_3(spec):
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["version"] == "v1"
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(spec)
+
+
+def test_every_api_route_is_documented_and_nothing_else(app, spec):
+    routes = {
+        (_spec_path(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1") and rule.rule not in UNDOCUMENTED
+        for method in rule.methods - AUTOMATIC
+    }
+    documented = {
+        (path, method)
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if method != "parameters"
+    }
+    assert routes and routes == documented
+
+
+def test_operations_have_request_and_response_schemas(spec):
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if method == "parameters":
+                continue
+            where = f"{method.upper()} {path}"
+            if method in ("post", "patch"):
+                body = op["requestBody"]["content"]["application/json"]["schema"]
+                assert body["$ref"].startswith("#/components/schemas/"), where
+            ok = [code for code in op["responses"] if code.startswith("2")]
+            assert len(ok) == 1, where
+            if ok[0] != "204":
+                assert "$ref" in op["responses"][ok[0]]["content"]["application/json"]["schema"]
+            for code in ("401", "429"):
+                assert code in op["responses"], where
+            if "{" in path:
+                assert "404" in op["responses"], where
+            if method in ("post", "patch"):
+                assert {"400", "422"} <= set(op["responses"]), where
+
+
+def test_error_envelope_is_the_documented_error(spec):
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["Error"]["properties"]) == {"error"}
+    assert set(schemas["ErrorDetail"]["properties"]) == {"code", "message", "fields"}
+    response = spec["components"]["responses"][HTTPStatus(422).name]
+    assert response["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+
+
+def test_list_pages_match_the_contract(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("Enterprise", "Patent", "Need", "Funder", "Product", "Outcome"):
+        page = schemas[f"{name}Page"]
+        assert set(page["properties"]) == {"items", "page", "per_page", "total"}
+        item = schemas[f"{name}Out"]
+        assert {"id", "ref"} <= set(item["properties"])
+    params = {p["name"] for p in spec["paths"]["/api/v1/needs"]["get"]["parameters"]}
+    assert {
+        "page",
+        "per_page",
+        "ref",
+        "kind",
+        "status",
+        "enterprise_ref",
+        "industry",
+        "region",
+    } <= params
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline_scripts = 0
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        for name in ("src", "href"):
+            if attrs.get(name):
+                self.urls.append(attrs[name])
+        self._in_script = tag == "script"
+        if tag == "script" and not attrs.get("src"):
+            self.inline_scripts += 1
+        if any(name.startswith("on") for name in attrs):
+            self.inline_scripts += 1
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline_scripts += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+
+def test_docs_page_uses_local_assets_only(client):
+    resp = client.get("/api/v1/docs")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    page = resp.get_data(as_text=True)
+    assets = _Assets()
+    assets.feed(page)
+    assert assets.inline_scripts == 0
+    assert sorted(assets.urls) == [
+        "/static/js/swagger-init.js",
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/static/vendor/swagger-ui/swagger-ui.css",
+    ]
+    assert "//" not in page.replace("<!doctype html>", "").split("<body>")[1].replace("://", "")
+    for url in assets.urls:
+        with client.get(url) as served:
+            assert served.status_code == 200 and len(served.get_data()) > 100, url
+    assert 'data-spec-url="/api/v1/openapi.json"' in page
+
+
+def test_swagger_init_script_points_at_our_spec_and_no_outside_service():
+    static = Path(techfin.__file__).parent / "static"
+    script = (static / "js" / "swagger-init.js").read_text()
+    assert "SwaggerUIBundle(" in script and "data-spec-url" in script
+    assert "validatorUrl: null" in script and "http" not in script

@@ -1,0 +1,48 @@
+"""`flask matching train | evaluate | refresh` on generated data and on too little data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def _metric_rows(output: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in output.splitlines():
+        m = re.match(r"^(learned|prior|random)\s+(\S+)\s+(\S+)\s+(\S+)$", line)
+        if m:
+            rows[m.group(1)] = list(m.groups()[1:])
+    return rows
+
+
+def test_train_and_evaluate_on_generated_data(app, runner, demo):
+    result = runner.invoke(args=["matching", "train"])
+    assert result.exit_code == 0, result.output
+    assert "decided pairs" in result.output and "saved model" in result.output
+    rows = _metric_rows(result.output)
+    assert set(rows) == {"learned", "prior", "random"}
+    auc = float(rows["learned"][2])
+    assert 0.0 <= auc <= 1.0
+    (model,) = Path(app.config["MODEL_DIR"]).glob("model-*.skops")
+    assert model.stat().st_size > 0
+    assert "refreshed matches of" in result.output
+
+    result = runner.invoke(args=["matching", "evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "NDCG@10" in result.output and "ROC AUC" in result.output
+    assert set(_metric_rows(result.output)) == {"learned", "prior", "random"}
+
+
+def test_too_few_outcomes_keep_the_prior(app, runner, users):
+    result = runner.invoke(args=["matching", "train"])
+    assert result.exit_code == 0, result.output
+    assert "prior stays in use" in result.output
+    assert not list(Path(app.config["MODEL_DIR"]).glob("model-*.skops"))
+    result = runner.invoke(args=["matching", "evaluate"])
+    assert result.exit_code == 0, result.output
+
+
+def test_refresh_command(app, runner, users):
+    result = runner.invoke(args=["matching", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"refreshed matches of 2 need\(s\): 0 new, 1 updated", result.output)

@@ -1,0 +1,125 @@
+"""The ranked dealflow: published needs only, filters, and the pipeline of docking steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from techfin.extensions import db
+
+
+def _need(ctx, get, status: str = "published", amount: int = 2_000_000) -> tuple[int, str]:
+    from techfin.services import catalog
+
+    with ctx():
+        need = catalog.create_need(get("user", "e1@x.cn"), get("enterprise", "E-001"), {
+            "kind": "ip_pledge", "amount_cny": amount, "term_months": 12,
+            "purpose": "生产线升级", "status": status})  # fmt: skip
+        return need.id, need.ref
+
+
+def test_dealflow_shows_only_published_needs(client, users, login, get, ctx, page):
+    draft_id, draft_ref = _need(ctx, get, "draft")
+    login("bank@x.cn")
+    html = page("/dealflow/matches")
+    assert "N-001" in html and draft_ref not in html
+    assert 'data-model-kind="prior"' in html
+    # closing N-001 takes it off the list
+    from techfin.services import lifecycle
+
+    with ctx():
+        lifecycle.close_need(get("user", "e1@x.cn"), get("need", "N-001"), "已获融资")
+    assert "N-001" not in page("/dealflow/matches")
+    del draft_id
+
+
+def test_dealflow_filters(client, users, login, get, ctx, page):
+    login("bank@x.cn")
+    with ctx():
+        p1 = get("product", "P-001").id
+    assert "N-001" in page(f"/dealflow/matches?product_id={p1}&region=442000&min_score=1")
+    assert "N-001" not in page("/dealflow/matches?region=510100")
+    assert "N-001" not in page("/dealflow/matches?kind=loan")
+    assert "N-001" not in page("/dealflow/matches?min_score=100")
+    # a bad filter value is reported, not a server error
+    assert page("/dealflow/matches?min_score=abc")
+
+
+def test_unverified_institutions_and_enterprises_get_no_dealflow(client, users, login):
+    login("vc@x.cn")
+    resp = client.get("/dealflow/matches")
+    assert resp.status_code == 403 and "unverified-notice" in resp.get_data(as_text=True)
+    login("e1@x.cn")
+    assert client.get("/dealflow/matches").status_code == 403
+
+
+def _stages(need_id: int, product_id: int) -> list[str]:
+    from techfin.models import Outcome
+
+    return list(
+        db.session.execute(
+            db.select(Outcome.stage)
+            .where(Outcome.need_id == need_id, Outcome.product_id == product_id)
+            .order_by(Outcome.id)
+        ).scalars()
+    )
+
+
+def test_each_move_records_an_outcome(client, users, login, get, ctx, page):
+    need_id, need_ref = _need(ctx, get)
+    with ctx():
+        product_id = get("product", "P-001").id
+    login("bank@x.cn")
+    assert need_ref in page("/dealflow/matches")
+
+    def move(stage: str, **extra: str):
+        data = {"need_id": need_id, "product_id": product_id, "stage": stage,
+                "back": "/dealflow/matches", **extra}  # fmt: skip
+        resp = client.post("/dealflow/matches/move", data=data)
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/dealflow/matches")
+
+    move("funded")  # not a step that follows "no contact yet": refused
+    move("contacted", note="电话沟通")
+    move("meeting")
+    move("approved")
+    move("funded", amount_cny="200")  # a loan needs rate, dates and repayment too: refused
+    with ctx():
+        assert _stages(need_id, product_id) == ["contacted", "meeting", "approved"]
+    move("funded", amount_cny="200", rate="4.35", issued="2026-11-20", matures="2027-11-19",
+         repayment="bullet")  # fmt: skip
+    with ctx():
+        from techfin.models import Outcome
+
+        assert _stages(need_id, product_id) == ["contacted", "meeting", "approved", "funded"]
+        funded = db.session.execute(
+            db.select(Outcome).where(Outcome.need_id == need_id, Outcome.stage == "funded")
+        ).scalar_one()
+        assert (funded.amount_cny, funded.rate, funded.repayment) == (2_000_000, 4.35, "bullet")
+        assert db.session.scalar(
+            db.select(Outcome.note).where(Outcome.need_id == need_id, Outcome.stage == "contacted")
+        ) == "电话沟通"  # fmt: skip
+    row = page("/dealflow/matches?lang=en").split(f'data-need="{need_id}"')[1].split("</tr>")[0]
+    assert "Funded" in row and "move-form" not in row
+
+
+def test_moves_on_other_institutions_products_are_refused(client, users, login, get, ctx):
+    need_id, _ref = _need(ctx, get)
+    with ctx():
+        from techfin.models import Funder
+
+        db.session.get(Funder, get("funder", "F-002").id).status = "verified"
+        db.session.commit()
+        product_id = get("product", "P-001").id
+    login("vc@x.cn")
+    resp = client.post("/dealflow/matches/move", data={"need_id": need_id,
+                                                        "product_id": product_id,
+                                                        "stage": "contacted"})  # fmt: skip
+    assert resp.status_code == 302
+    with ctx():
+        assert _stages(need_id, product_id) == []
+
+
+@pytest.mark.parametrize("back", ["https://evil.example/", "//evil.example/x"])
+def test_move_never_redirects_off_site(client, users, login, back):
+    login("bank@x.cn")
+    resp = client.post("/dealflow/matches/move", data={"back": back})
+    assert resp.status_code == 302 and "evil" not in resp.headers["Location"]

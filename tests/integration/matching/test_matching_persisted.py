@@ -1,0 +1,130 @@
+"""Stored matches: refreshed on change, first_seen_at fixed, "new since" for digests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from techfin.extensions import db
+
+
+def _rows(need_id: int) -> dict:
+    rows = db.session.execute(select_matches(need_id)).scalars()
+    return {(r.kind, r.product_id or r.funder_id): r for r in rows}
+
+
+def select_matches(need_id: int):  # noqa: ANN201
+    from techfin.models import Match
+
+    return db.select(Match).where(Match.need_id == need_id)
+
+
+def test_importing_data_stores_matches(ctx, users, get):
+    with ctx():
+        n1, p1 = get("need", "N-001"), get("product", "P-001")
+        rows = _rows(n1.id)
+        row = rows[("product", p1.id)]
+        assert row.active and row.eligible and row.rank == 1
+        assert row.funder_id == p1.funder_id and row.model_kind == "prior"
+        assert row.reasons and {"code", "params"} <= set(row.reasons[0])
+        assert _rows(get("need", "N-002").id) == {}  # E-002's equity draft: nothing fits
+
+
+def test_refresh_keeps_first_seen_at(ctx, users, get):
+    from techfin.models import Match
+    from techfin.services import matching
+
+    old = datetime(2026, 1, 1, 8, 0)
+    with ctx():
+        n1 = get("need", "N-001")
+        db.session.execute(db.update(Match).values(first_seen_at=old, last_seen_at=old))
+        db.session.commit()
+        report = matching.refresh_all()
+        assert report.updated >= 1 and report.inserted == 0
+        (row,) = _rows(n1.id).values()
+        assert row.first_seen_at == old and row.last_seen_at > old
+
+
+def test_a_change_refreshes_and_a_pair_that_comes_back_is_not_new(ctx, users, get):
+    from techfin.services import catalog, matching
+
+    with ctx():
+        e1, n1, p1 = get("user", "e1@x.cn"), get("need", "N-001"), get("product", "P-001").id
+        first = _rows(n1.id)[("product", p1)].first_seen_at
+        catalog.update_need(e1, n1, {"amount_cny": 80_000_000})  # far above P-001's cap
+    with ctx():  # (the refresh runs when the context that made the change ends)
+        row = _rows(get("need", "N-001").id)[("product", p1)]
+        assert row.active and not row.eligible  # almost eligible: the amount is too high
+        assert row.missing[0]["code"] == "amount_above_max"
+        assert matching.need_match_count(get("need", "N-001")) == 0
+        catalog.update_need(get("user", "e1@x.cn"), get("need", "N-001"), {"amount_cny": 5_000_000})
+    with ctx():
+        row = _rows(get("need", "N-001").id)[("product", p1)]
+        assert row.active and row.eligible and row.first_seen_at == first
+        assert matching.need_match_count(get("need", "N-001")) == 1
+
+
+def test_product_and_patent_changes_refresh_the_needs_they_touch(ctx, users, get):
+    from techfin.services import catalog
+
+    with ctx():
+        bank = get("user", "bank@x.cn")
+        product = catalog.create_product(bank, get("funder", "F-001"), {
+            "name": "科技成长贷", "kind": "ip_pledge", "max_amount_cny": 8_000_000,
+            "requires_high_tech": True, "regions": ["4420"]})  # fmt: skip
+        product_id, product_ref, need_id = product.id, product.ref, get("need", "N-001").id
+    with ctx():
+        assert _rows(need_id)[("product", product_id)].eligible
+        catalog.update_product(get("user", "bank@x.cn"), get("product", product_ref),
+                               {"requires_collateral": True})  # fmt: skip
+    with ctx():
+        row = _rows(need_id)[("product", product_id)]
+        assert not row.eligible and row.missing[0]["code"] == "collateral_required"
+        # the only granted invention patent goes: P-001 needs one, so it drops to "almost"
+        catalog.delete_patent(get("user", "e1@x.cn"), get("patent", "PT-001"))
+    with ctx():
+        row = _rows(need_id)[("product", get("product", "P-001").id)]
+        assert not row.eligible and row.missing[0]["code"] == "patent_invention_required"
+
+
+def test_a_page_request_that_publishes_a_need_refreshes_it(client, users, login, get, ctx):
+    from techfin.services import catalog
+
+    with ctx():
+        need = catalog.create_need(get("user", "e1@x.cn"), get("enterprise", "E-001"), {
+            "kind": "ip_pledge", "amount_cny": 3_000_000})  # a draft  # fmt: skip
+        need_id = need.id
+        from techfin.models import Match
+
+        db.session.execute(db.delete(Match).where(Match.need_id == need_id))
+        db.session.commit()
+    login("e1@x.cn")
+    assert client.post(f"/enterprise/needs/{need_id}/publish").status_code == 302
+    with ctx():
+        assert [k for k, r in _rows(need_id).items() if r.eligible] == [
+            ("product", get("product", "P-001").id)
+        ]
+
+
+def test_new_matches_for_digests(ctx, users, get):
+    from techfin.services import matching
+
+    with ctx():
+        from techfin.models.base import utcnow
+
+        since, until = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
+        ent = matching.new_matches_for_user(get("user", "e1@x.cn"), since, until)
+        assert [i["ref"] for i in ent] == ["P-001"]
+        assert ent[0]["path"].endswith(f"/needs/{get('need', 'N-001').id}/matches")
+        assert ent[0]["title"] and ent[0]["reasons"] and 0 < ent[0]["score"] <= 1
+        bank = matching.new_matches_for_user(get("user", "bank@x.cn"), since, until)
+        assert [i["ref"] for i in bank] == ["N-001"]
+        assert matching.new_matches_for_user(get("user", "vc@x.cn"), since, until) == []
+        assert matching.new_matches_for_user(get("user", "e1@x.cn"), until, until) == []
+        assert matching.new_matches_for_user(get("user", "e1@x.cn"), since, until,
+                                             min_score=1.0) == []  # fmt: skip
+
+
+def test_dashboard_shows_the_stored_count(client, users, login):
+    login("e1@x.cn")
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert 'class="match-count">1<' in html

@@ -1,0 +1,211 @@
+"""Digests: the right content, exactly once, through a real SMTP server."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+
+from techfin.extensions import db
+from techfin.models import User
+from techfin.models.digests import DigestDelivery, DigestSubscription
+from techfin.services import digests
+
+NOW = datetime(2026, 11, 26, 3, 0)  # a Thursday, 11:00 in Beijing
+
+
+def _items(user, sub, since, until):  # noqa: ANN001, ANN202 - a fixed source of matches
+    return [{"ref": f"P-{user.id}", "title": f"产品 {user.id}", "score": 0.8,
+             "reasons": ["同在中山市", "金额在产品区间内"], "path": "/x", "change": "新产品"}]  # fmt: skip
+
+
+@pytest.fixture
+def subscribers(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    ids = [make_user(f"u{i}@x.cn", "operator") for i in range(5)]
+    return ids
+
+
+def _send(app, **kw):
+    with app.app_context():
+        return digests.send_due("weekly", now=kw.pop("now", NOW), items_for=_items, **kw)
+
+
+def test_weekly_by_default_and_sent_once(app, subscribers, smtp_server):
+    report = _send(app)
+    assert report.sent == 5 and len(smtp_server.messages) == 5
+    again = _send(app)
+    assert again.sent == 0 and again.skipped == 5
+    assert len(smtp_server.messages) == 5
+    msg = smtp_server.messages[0]
+    assert (
+        msg["List-Unsubscribe"].startswith("<http")
+        and "/digests/unsubscribe/" in msg["List-Unsubscribe"]
+    )
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = msg.get_body(("plain",)).get_content()
+    assert "同在中山市" in text and "80/100" in text
+
+
+def test_window_is_the_last_complete_week():
+    start, end = digests.window_for("weekly", NOW)
+    # Monday 2026-11-23 00:00 Beijing = 2026-11-22 16:00 UTC
+    assert end == datetime(2026, 11, 22, 16, 0) and start == end - timedelta(days=7)
+    d_start, d_end = digests.window_for("daily", NOW)
+    assert d_end == datetime(2026, 11, 25, 16, 0) and d_start == d_end - timedelta(days=1)
+
+
+def test_two_concurrent_runs_deliver_exactly_one_each(app, subscribers, smtp_server):
+    results = []
+
+    def run() -> None:
+        with app.app_context():
+            results.append(digests.send_due("weekly", now=NOW, items_for=_items))
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.sent for r in results) == 5
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(f"u{i}@x.cn" for i in range(5))
+
+
+def test_a_crash_midway_then_a_rerun_delivers_the_rest_once(app, subscribers, smtp_server):
+    app.config["DIGEST_LEASE_SECONDS"] = 60
+    sent = {"n": 0}
+
+    def crashing_connect():
+        conn = smtplib.SMTP("127.0.0.1", smtp_server.port)
+        real = conn.send_message
+
+        def send_message(msg, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+            if sent["n"] == 2:
+                raise KeyboardInterrupt("worker killed")  # dies with the third digest claimed
+            sent["n"] += 1
+            return real(msg, *a, **kw)
+
+        conn.send_message = send_message
+        return conn
+
+    with pytest.raises(KeyboardInterrupt):
+        _send(app, connect=crashing_connect)
+    assert len(smtp_server.messages) == 2
+    # Straight away: the interrupted claim is still leased, the untouched ones go out.
+    assert _send(app).sent == 2
+    # After the lease the interrupted one is taken over; nobody gets a second copy.
+    assert _send(app, now=NOW + timedelta(seconds=61)).sent == 1
+    recipients = [m["To"] for m in smtp_server.messages]
+    assert sorted(recipients) == sorted(set(recipients)) and len(recipients) == 5
+
+
+def test_temporary_failure_is_retried_then_delivered_once(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("only@x.cn", "operator")
+    smtp_server.script = ["451 4.3.0 try again later"]
+    first = _send(app)
+    assert first.retry == 1 and smtp_server.messages == []
+    with app.app_context():
+        row = db.session.execute(db.select(DigestDelivery)).scalar_one()
+        assert row.status == "retry" and "451" in row.last_error
+    assert _send(app).sent == 1
+    assert len(smtp_server.messages) == 1
+    assert _send(app).sent == 0 and len(smtp_server.messages) == 1
+
+
+def test_permanent_failure_stops_sending_until_settings_are_saved(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("gone@x.cn", "operator")
+    smtp_server.script = ["550 5.1.1 no such mailbox"]
+    assert _send(app).failed == 1
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email="gone@x.cn")).scalar_one()
+        assert digests.subscription(user).bounced_at is not None
+    later = _send(app, now=NOW + timedelta(days=7))
+    assert later.sent == 0 and smtp_server.messages == []
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email="gone@x.cn")).scalar_one()
+        digests.update_subscription(user, {"period": "weekly"})
+    assert _send(app, now=NOW + timedelta(days=7)).sent == 1
+
+
+def test_smtp_down_marks_nothing_sent_and_the_next_run_delivers(app, make_user, smtp_server):
+    make_user("a@x.cn", "operator")
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=1)  # nothing listens there
+    assert _send(app).retry == 1
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                db.select(db.func.count())
+                .select_from(DigestDelivery)
+                .where(DigestDelivery.status == "sent")
+            )
+            == 0
+        )
+    app.config.update(SMTP_PORT=smtp_server.port)
+    assert _send(app).sent == 1 and len(smtp_server.messages) == 1
+
+
+def test_nothing_new_sends_nothing(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("a@x.cn", "operator")
+    with app.app_context():
+        report = digests.send_due("weekly", now=NOW, items_for=lambda *a: [])
+    assert report.empty == 1 and smtp_server.messages == []
+
+
+def test_unsubscribe_link_works_without_login_and_rejects_tampering(app, make_user, client):
+    make_user("a@x.cn", "operator")
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email="a@x.cn")).scalar_one()
+        token = digests.unsubscribe_token(user)
+    assert client.get(f"/digests/unsubscribe/{token}").status_code == 200
+    bad = client.post(f"/digests/unsubscribe/{token[:-2]}xx")
+    assert bad.status_code == 400
+    assert client.post(f"/digests/unsubscribe/{token}").status_code == 200
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email="a@x.cn")).scalar_one()
+        assert digests.subscription(user).period == "off"
+
+
+def test_unsubscribe_post_needs_no_csrf_token(app, make_user):
+    app.config["WTF_CSRF_ENABLED"] = True
+    make_user("a@x.cn", "operator")
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email="a@x.cn")).scalar_one()
+        token = digests.unsubscribe_token(user)
+    assert app.test_client().post(f"/digests/unsubscribe/{token}").status_code == 200
+
+
+def test_crlf_in_a_name_does_not_add_a_header(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("a@x.cn", "operator")
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email="a@x.cn")).scalar_one()
+        user.name = "明辉\r\nBcc: victim@evil.example\r\nX-Injected: 1"
+        db.session.commit()
+    _send(app)
+    msg = smtp_server.messages[0]
+    assert msg["Bcc"] is None and msg["X-Injected"] is None
+    assert msg.envelope_rcpt == ["a@x.cn"]
+    assert [a.addr_spec for a in msg["To"].addresses] == ["a@x.cn"]
+
+
+def test_settings_page_and_validation(app, make_user, client, auth):
+    make_user("a@x.cn", "enterprise")
+    auth.login("a@x.cn")
+    assert client.get("/digests/settings").status_code == 200
+    resp = client.post(
+        "/digests/settings", data={"period": "daily", "min_score": "7", "locale": "en"}
+    )
+    assert resp.status_code == 200  # re-rendered with the field message
+    resp = client.post(
+        "/digests/settings", data={"period": "daily", "min_score": "0.5", "locale": "en"}
+    )
+    assert resp.status_code == 302
+    with app.app_context():
+        sub = db.session.execute(db.select(DigestSubscription)).scalar_one()
+        assert (sub.period, sub.min_score, sub.locale) == ("daily", 0.5, "en")

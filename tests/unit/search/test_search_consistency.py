@@ -1,0 +1,283 @@
+"""Outbox consistency: idempotent apply, crash recovery, concurrent writers, rebuild swaps."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from search_corpus import DOCS, ENT_101, OPERATOR, expected_versions
+
+from techfin.search import SearchEngine, SearchUnavailable
+
+
+def need(i: int, version: str = "1", **extra: object) -> dict:
+    return {
+        "type": "need",
+        "id": i,
+        "ref": f"N{i}",
+        "org_id": 900 + i % 3,
+        "title": f"第{i}号融资需求 芯片封装",
+        "body": f"编号{i}的需求，版本{version}，申请知识产权质押融资。",
+        "visibility": "institutions",
+        "status": "published",
+        "amount": i * 1000,
+        "date": "2024-07-01",
+        "version": version,
+        **extra,
+    }
+
+
+def upsert(seq: int, doc: dict) -> dict:
+    return {"seq": seq, "op": "upsert", "type": doc["type"], "id": doc["id"], "doc": doc}
+
+
+def delete(seq: int, doc_type: str, doc_id: int) -> dict:
+    return {"seq": seq, "op": "delete", "type": doc_type, "id": doc_id, "doc": None}
+
+
+def replay(changes: list[dict], base: list[dict]) -> dict[tuple[str, int], str]:
+    """What the database holds after the changes: the expected index contents."""
+    state = expected_versions(base)
+    for c in sorted(changes, key=lambda c: c["seq"]):
+        key = (c["type"], c["id"])
+        if c["op"] == "delete" or c["doc"] is None or c["doc"].get("confidential"):
+            state.pop(key, None)
+        else:
+            state[key] = c["doc"]["version"]
+    return state
+
+
+CLEAN = {"missing": [], "stale": [], "extra": []}
+
+
+def test_apply_is_idempotent_and_never_goes_back(fresh: SearchEngine) -> None:
+    changes = [
+        upsert(1, need(10)),
+        upsert(2, need(11)),
+        upsert(3, need(10, "2")),
+        delete(4, "product", 2),
+    ]
+    assert fresh.apply(changes, 4) == 4
+    assert fresh.check(replay(changes, DOCS)) == CLEAN
+    assert fresh.apply(changes, 4) == 4  # the same batch again: harmless
+    assert fresh.apply(changes[:2], 2) == 4  # an older, slower worker: skipped
+    assert fresh.check(replay(changes, DOCS)) == CLEAN
+    assert fresh.applied_seq() == 4
+    assert fresh.search("编号10", OPERATOR)["items"][0]["highlight"].count("版本2") == 1
+
+
+def test_last_change_per_key_wins_within_a_batch(fresh: SearchEngine) -> None:
+    changes = [
+        upsert(1, need(20, "1")),
+        upsert(2, need(20, "2")),
+        delete(3, "need", 20),
+        upsert(4, need(21, "1")),
+        delete(5, "need", 21),
+        upsert(6, need(21, "3")),
+    ]
+    fresh.apply(changes, 6)
+    assert fresh.check(replay(changes, DOCS)) == CLEAN
+    assert fresh.search("编号21", OPERATOR)["total"] == 1
+    assert fresh.search("编号20", OPERATOR)["total"] == 0
+
+
+def test_upsert_marked_confidential_removes_the_indexed_copy(fresh: SearchEngine) -> None:
+    fresh.apply([upsert(1, need(30))], 1)
+    assert fresh.search("编号30", OPERATOR)["total"] == 1
+    fresh.apply([upsert(2, need(30, "2", confidential=True))], 2)
+    assert fresh.search("编号30", OPERATOR)["total"] == 0
+
+
+def test_apply_is_visible_to_the_next_search(fresh: SearchEngine) -> None:
+    assert fresh.search("编号40", OPERATOR)["total"] == 0
+    fresh.apply([upsert(1, need(40))], 1)
+    assert fresh.search("编号40", OPERATOR)["total"] == 1
+    assert fresh.search("编号40", ENT_101)["total"] == 0  # institutions-only need
+
+
+def _apply_then_die(index_dir: str, changes: list[dict], upto: int) -> None:
+    from whoosh.writing import SegmentWriter
+
+    def killed(self: object, *args: object, **kwargs: object) -> None:
+        os._exit(3)  # like a gunicorn hard timeout: no cleanup, no commit
+
+    SegmentWriter.commit = killed  # type: ignore[method-assign]
+    SearchEngine(index_dir).apply(changes, upto)
+
+
+def test_crash_between_db_commit_and_index_write(fresh: SearchEngine) -> None:
+    outbox = [
+        upsert(1, need(50)),
+        upsert(2, need(51)),
+        upsert(3, need(50, "2")),
+        delete(4, "enterprise", 1),
+        upsert(5, need(52)),
+        upsert(6, need(51, "2")),
+    ]
+    fresh.apply(outbox[:3], 3)
+    # The database committed 4..6; the worker applying them dies inside the index write.
+    proc = multiprocessing.get_context("fork").Process(
+        target=_apply_then_die, args=(str(fresh.root), outbox[3:], 6)
+    )
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 3
+    assert fresh.applied_seq() == 3
+    drift = fresh.check(replay(outbox, DOCS))
+    assert drift["missing"] == [("need", 52)]
+    assert drift["stale"] == [("need", 51)]
+    assert drift["extra"] == [("enterprise", 1)]
+    # Recovery: replay the outbox from the index's stored position (lock was released).
+    pending = [c for c in outbox if c["seq"] > fresh.applied_seq()]
+    assert fresh.apply(pending, 6) == 6
+    assert fresh.check(replay(outbox, DOCS)) == CLEAN
+
+
+OUTBOX_200 = [upsert(i, need(1000 + i % 150, str(i))) for i in range(1, 201)]
+
+
+def _worker(index_dir: str, step: int) -> None:
+    eng = SearchEngine(index_dir, writer_timeout=60)
+    for upto in range(step, 201, step):
+        pos = eng.applied_seq()
+        eng.apply([c for c in OUTBOX_200 if pos < c["seq"] <= upto], upto)
+    eng.apply([c for c in OUTBOX_200 if c["seq"] > eng.applied_seq()], 200)
+
+
+def test_two_processes_applying_concurrently_lose_nothing(fresh: SearchEngine) -> None:
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_worker, args=(str(fresh.root), s)) for s in (3, 7)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert fresh.applied_seq() == 200
+    assert fresh.check(replay(OUTBOX_200, DOCS)) == CLEAN
+    assert fresh.search("芯片封装", OPERATOR, type="need")["total"] == 150
+
+
+def test_readers_keep_working_while_a_writer_commits(fresh: SearchEngine) -> None:
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                assert fresh.search("芯片", OPERATOR)["total"] >= 3
+            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for seq in range(1, 21):
+        fresh.apply([upsert(seq, need(seq))], seq)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert fresh.search("芯片封装", OPERATOR)["total"] == 20
+
+
+def corpus(n: int) -> list[dict]:
+    return [need(i, "r") for i in range(1, n + 1)]
+
+
+def test_rebuild_swaps_atomically_while_searching(fresh: SearchEngine) -> None:
+    errors: list[BaseException] = []
+    totals: list[int] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        eng = SearchEngine(fresh.root)  # another "worker" of the same index
+        while not stop.is_set():
+            try:
+                totals.append(eng.search("融资", OPERATOR)["total"])
+            except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    progress: list[tuple[int, int | None]] = []
+    docs = corpus(2500)
+    fresh.build_pass_docs = 1000  # three multiprocess passes, six segments
+    stats = fresh.rebuild(docs, upto_seq=77, progress=lambda d, t: progress.append((d, t)))
+    for _ in range(20):
+        fresh.search("融资", OPERATOR)
+    stop.set()
+    thread.join()
+    assert errors == []
+    assert stats["docs"] == 2500
+    assert progress[-1] == (2500, 2500)
+    before = fresh_total = 0
+    before = totals[0]
+    fresh_total = fresh.search("融资", OPERATOR)["total"]
+    assert before < fresh_total == 2500
+    assert set(totals) <= {before, fresh_total}  # never a half-built index
+    assert fresh.applied_seq() == 77
+    assert len([p for p in fresh.root.iterdir() if p.name.startswith("gen-")]) == 1
+    assert fresh.check({("need", i): "r" for i in range(1, 2501)}) == CLEAN
+
+
+def test_rebuild_skips_duplicates_and_confidential(tmp_path: Path) -> None:
+    eng = SearchEngine(tmp_path / "ix")
+    stats = eng.rebuild(DOCS + DOCS[:2], upto_seq=5)
+    assert stats["docs"] == len(expected_versions(DOCS))
+    assert stats["skipped"] == 3
+    assert eng.check(expected_versions(DOCS)) == CLEAN
+
+
+def test_missing_index_is_unavailable_until_rebuilt(tmp_path: Path) -> None:
+    eng = SearchEngine(tmp_path / "nothing-here")
+    assert not eng.available()
+    for call in (
+        lambda: eng.search("芯片", OPERATOR),
+        eng.applied_seq,
+        eng.doc_count,
+        lambda: eng.check({}),
+        lambda: eng.apply([upsert(1, need(1))], 1),
+    ):
+        with pytest.raises(SearchUnavailable):
+            call()
+    eng.rebuild(DOCS, upto_seq=0)
+    assert eng.search("芯片", OPERATOR)["total"] == 3
+
+
+def test_deleted_index_dir_then_rebuild(fresh: SearchEngine) -> None:
+    assert fresh.search("芯片", OPERATOR)["total"] == 3  # a snapshot is cached
+    shutil.rmtree(fresh.root)
+    with pytest.raises(SearchUnavailable):
+        fresh.search("芯片", OPERATOR)
+    fresh.rebuild(DOCS, upto_seq=9)
+    assert fresh.search("芯片", OPERATOR)["total"] == 3
+    assert fresh.applied_seq() == 9
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "delete-toc", "bad-pointer"])
+def test_corrupt_index_is_unavailable_until_rebuilt(fresh: SearchEngine, damage: str) -> None:
+    assert fresh.search("芯片", OPERATOR)["total"] == 3
+    gen = fresh.root / (fresh.root / "CURRENT").read_text().strip()
+    for f in gen.iterdir():
+        if damage == "garbage":
+            f.write_bytes(os.urandom(64))
+        elif damage == "truncate" and f.stat().st_size > 8:
+            f.write_bytes(f.read_bytes()[:8])
+        elif damage == "delete-toc" and f.name.endswith(".toc"):
+            f.unlink()
+    if damage == "bad-pointer":
+        (fresh.root / "CURRENT").write_text("../../etc\n")
+    for eng in (fresh, SearchEngine(fresh.root)):
+        with pytest.raises(SearchUnavailable):
+            eng.search("芯片", OPERATOR)
+            eng.search("芯片 融资", OPERATOR)
+            eng.check({})
+    fresh.rebuild(DOCS, upto_seq=0)
+    assert SearchEngine(fresh.root).search("芯片", OPERATOR)["total"] == 3
+    assert fresh.check(expected_versions(DOCS)) == CLEAN
