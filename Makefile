@@ -31,7 +31,7 @@ $(VENDOR)/.stamp: package.json package-lock.json
 	touch $@
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile -q -d techfin/translations -f
+	$(BIN)/pybabel compile -d techfin/translations -f --statistics
 
 db: install
 	$(FLASK) db upgrade

@@ -139,12 +139,43 @@ ItemSource = Callable[[User, DigestSubscription, datetime, datetime], list[dict[
 def new_match_items(
     user: User, sub: DigestSubscription, since: datetime, until: datetime
 ) -> list[dict[str, Any]]:
-    """Matches first seen in [since, until) that this user may see, best first."""
+    """Matches first seen in [since, until) that this user may see, best first; operators
+    get the platform's figures for the period instead."""
     from techfin.services import matching
+
+    if user.is_operator:
+        return platform_summary(since, until, sub.locale)
 
     items = matching.new_matches_for_user(user, since, until, min_score=sub.min_score,
                                           scope_ids=sub.scope_ids or None)  # fmt: skip
     return sorted(items, key=lambda i: -float(i.get("score") or 0))
+
+
+def platform_summary(since: datetime, until: datetime, locale: str) -> list[dict[str, Any]]:
+    """The operators' weekly summary: what happened on the platform in [since, until)."""
+    from techfin.models import Need, Outcome, Product
+
+    def count(model: Any, *where: Any) -> int:
+        return int(db.session.scalar(select(db.func.count()).select_from(model).where(*where)) or 0)
+
+    funded = db.session.scalar(
+        select(db.func.coalesce(db.func.sum(Outcome.amount_cny), 0)).where(
+            Outcome.stage == "funded", Outcome.created_at >= since, Outcome.created_at < until
+        )
+    )
+    with force_locale(locale):
+        rows = [
+            ("needs", _("New financing needs: %(n)s",
+                        n=count(Need, Need.created_at >= since, Need.created_at < until))),
+            ("products", _("New products: %(n)s",
+                           n=count(Product, Product.created_at >= since, Product.created_at < until))),
+            ("approved", _("Approvals recorded: %(n)s", n=count(
+                Outcome, Outcome.stage == "approved", Outcome.created_at >= since,
+                Outcome.created_at < until))),
+            ("funded", _("Amount funded: %(wan)s 万元", wan=f"{int(funded or 0) / 10000:,.0f}")),
+        ]  # fmt: skip
+    return [{"ref": key, "title": str(text), "score": None, "reasons": [],
+             "path": "/operations/dashboard", "change": None} for key, text in rows]  # fmt: skip
 
 
 def _upcoming_events(user: User) -> list[dict[str, Any]]:
@@ -204,32 +235,47 @@ def _due_user_ids(period: str) -> list[int]:
     return due
 
 
+def _existing(user_id: int, period: str, start: datetime) -> DigestDelivery | None:
+    return db.session.execute(
+        select(DigestDelivery).filter_by(user_id=user_id, period=period, window_start=start)
+    ).scalar_one_or_none()
+
+
+def _can_take_over(row: DigestDelivery, now: datetime, lease: int) -> bool:
+    """A retry still within its attempts, or a claim whose run died (its lease ran out)."""
+    if row.status == "retry":
+        return row.attempts < MAX_ATTEMPTS
+    return row.status == "claimed" and (
+        row.claimed_at is None or row.claimed_at <= now - timedelta(seconds=lease)
+    )
+
+
 def _claim(user: User, period: str, start: datetime, end: datetime, run_id: str,
-           now: datetime, lease: int) -> DigestDelivery | None:  # fmt: skip
+           now: datetime, lease: int, *, status: str, items: list[dict]) -> DigestDelivery | None:  # fmt: skip
+    """Insert the delivery row, or take over a retry / dead claim; None if another run has it.
+
+    One commit per claim: the unique key (a new row) or the compare-and-set (a takeover)
+    decides which of several concurrent runs sends.
+    """
+    summary = [{"ref": i.get("ref"), "score": i.get("score")} for i in items][:100]
     row = DigestDelivery(user_id=user.id, period=period, window_start=start, window_end=end,
-                         status="claimed", attempts=0, last_error="", run_id=run_id,
-                         claimed_at=now, item_count=0, items=[])  # fmt: skip
+                         status=status, attempts=1 if status == "claimed" else 0, last_error="",
+                         run_id=run_id, claimed_at=now, item_count=len(items), items=summary)  # fmt: skip
     db.session.add(row)
     try:
         db.session.commit()
         return row
     except IntegrityError:
         db.session.rollback()
-    existing = db.session.execute(
-        select(DigestDelivery).filter_by(user_id=user.id, period=period, window_start=start)
-    ).scalar_one()
-    stale = existing.status == "claimed" and (
-        existing.claimed_at is None or existing.claimed_at <= now - timedelta(seconds=lease)
-    )
-    retry = existing.status == "retry" and existing.attempts < MAX_ATTEMPTS
-    if not (stale or retry):
+    existing = _existing(user.id, period, start)
+    if existing is None or not _can_take_over(existing, now, lease):
         return None
-    # Compare-and-set on the values we read: of two runs taking over, one wins.
     won = db.session.execute(
         update(DigestDelivery)
         .where(DigestDelivery.id == existing.id, DigestDelivery.status == existing.status,
                DigestDelivery.run_id == existing.run_id)
-        .values(status="claimed", run_id=run_id, claimed_at=now)
+        .values(status=status, run_id=run_id, claimed_at=now, item_count=len(items),
+                items=summary, attempts=DigestDelivery.attempts + (1 if status == "claimed" else 0))
     ).rowcount  # fmt: skip
     db.session.commit()
     if won != 1:
@@ -286,21 +332,21 @@ def send_due(
                     since = _since(user, per, start)
                     report.would_send.append((user.email, len(items_for(user, sub, since, end))))
                     continue
-                row = _claim(user, per, start, end, report.run_id, now, lease)
-                if row is None:
+                existing = _existing(user.id, per, start)
+                if existing is not None and not _can_take_over(existing, now, lease):
                     report.skipped += 1
                     continue
                 items = items_for(user, sub, _since(user, per, start), end)
+                status = "claimed" if items else "empty"
+                row = _claim(user, per, start, end, report.run_id, now, lease,
+                             status=status, items=items)  # fmt: skip
+                if row is None:
+                    report.skipped += 1
+                    continue
                 if not items:
-                    row.status, row.item_count = "empty", 0
-                    db.session.commit()
                     report.empty += 1
                     continue
-                row.items = [{"ref": i.get("ref"), "score": i.get("score")} for i in items][:100]
-                row.item_count = len(items)
-                row.attempts += 1
                 msg = compose(user, sub, row, items)
-                db.session.commit()
                 try:
                     if conn is None:
                         conn = connect()
