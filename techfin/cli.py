@@ -231,11 +231,12 @@ def _matching_metrics(metrics: dict) -> None:
 
 
 @matching_cli.command("train")
-def matching_train() -> None:
+@click.option("--force", is_flag=True, help="Save the model even if it does not beat the prior.")
+def matching_train(force: bool) -> None:
     """Train the ranking model from recorded outcomes; print its hold-out metrics."""
     from techfin.services import matching
 
-    result = matching.train_model()
+    result = matching.train_model(force=force)
     click.echo(f"{result.examples} decided pairs: {result.positives} approved or funded, "
                f"{result.examples - result.positives} declined")  # fmt: skip
     if result.model is None:
@@ -243,6 +244,10 @@ def matching_train() -> None:
                    "the rule-based prior stays in use")  # fmt: skip
         return
     _matching_metrics(result.metrics)
+    if result.path is None:
+        click.echo(f"not saved: {result.reason}; the rule-based prior stays in use "
+                   "(--force saves it anyway)")  # fmt: skip
+        return
     click.echo(f"saved model {result.model.version} to {result.path}")
     if result.refresh is not None:
         click.echo(result.refresh.summary())

@@ -867,9 +867,10 @@ def training_examples() -> Examples:
     return build_examples(snap.need_by_id, snap.product_by_id, snap.outcomes)
 
 
-def train_model(directory: str | Path | None = None) -> TrainResult:
+def train_model(directory: str | Path | None = None, *, force: bool = False) -> TrainResult:
     """Train from the recorded outcomes and save with skops into MODEL_DIR; then refresh
-    every stored ranking. Too few outcomes: nothing is saved and the Prior stays."""
+    every stored ranking. Too few outcomes, or a model whose hold-out ROC AUC does not beat
+    the rule-based prior's (unless forced): nothing is saved and the Prior stays."""
     from techfin.matching import NotEnoughOutcomes, save_model, train
 
     examples = training_examples()
@@ -880,6 +881,12 @@ def train_model(directory: str | Path | None = None) -> TrainResult:
         result.reason = str(exc)
         return result
     result.model, result.metrics = model, model.metadata.get("metrics") or {}
+    learned = (result.metrics.get("learned") or {}).get("roc_auc")
+    prior = (result.metrics.get("prior") or {}).get("roc_auc")
+    if not force and learned is not None and prior is not None and learned <= prior:
+        # Users were promised the better ranking, not the newer one.
+        result.reason = f"hold-out ROC AUC {learned:.3f} does not beat the prior's {prior:.3f}"
+        return result
     result.path = save_model(model, directory or current_app.config["MODEL_DIR"])
     _state().store.refresh()
     result.refresh = refresh_all()

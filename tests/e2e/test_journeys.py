@@ -288,8 +288,11 @@ def test_operator_runs_docking_event_to_funded_outcome(
         page.locator("#kpis ~ p a", has_text="XLSX").click()
     path = tmp_path / "kpis.xlsx"
     info.value.save_as(path)
-    sheet = load_workbook(path, read_only=True).active
-    assert sum(1 for _ in sheet.iter_rows(values_only=True)) >= 2
+    book = load_workbook(path, read_only=True)
+    try:
+        assert sum(1 for _ in book.active.iter_rows(values_only=True)) >= 2
+    finally:
+        book.close()  # read-only workbooks keep the file open until closed
 
 
 def _ui_text(page, *, labels: bool) -> dict[str, str]:  # noqa: ANN001

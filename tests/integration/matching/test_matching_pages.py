@@ -52,7 +52,7 @@ def test_overview_lists_open_needs_with_counts(client, users, login, page):
 
 
 def _train(runner) -> str:
-    result = runner.invoke(args=["matching", "train"])
+    result = runner.invoke(args=["matching", "train", "--force"])
     assert result.exit_code == 0, result.output
     return result.output
 
