@@ -61,7 +61,7 @@ browser:
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then \
 		echo "installing chromium and fonts-noto-cjk from Debian"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
-		|| echo "WARNING: could not install chromium: browser journeys will be skipped"; \
+		|| echo "WARNING: could not install chromium: the browser journeys will fail"; \
 	fi
 
 test: install browser

@@ -1,12 +1,11 @@
 """Browser journeys: the real app on a local port, driven in Debian's headless Chromium.
 
 Playwright cannot download its own browsers here, so it drives /usr/bin/chromium
-(installed by `make browser`); without it these tests are skipped with the reason.
+(installed by `make browser`, which `make test` runs first); without it these tests fail.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -27,8 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if os.environ.get("TEST_DATABASE_URL"):
-        pytest.skip("browser journeys run once, on SQLite")
+    # The journeys always serve their own SQLite file, whatever TEST_DATABASE_URL says.
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -70,7 +68,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser installs it)")
+        # `make test` installs it first; a missing browser is a broken set-up, not a pass.
+        pytest.fail("Debian's chromium is not installed: run `make browser` (apt chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
