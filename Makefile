@@ -93,6 +93,7 @@ format: install
 	$(BIN)/ruff format techfin tests bench
 
 bench: install
+	$(BIN)/pip install -q -e '.[test,bench]'
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
