@@ -89,6 +89,10 @@ def test_event_journey(app, client, users, login, body):
         regs = db.session.execute(db.select(EventRegistration)).scalars().all()
         assert len(regs) == 2
         codes = {r.organization.ref: r.code for r in regs}
+    # The count of registrations, not a registration time (a shared msgid once said 注册时间).
+    html = body(client.get(f"{url}?lang=zh_CN"))
+    assert re.search(r"<dt[^>]*>报名</dt><dd[^>]*>2 / 2</dd>", html) and "注册时间" not in html
+    client.get(f"{url}?lang=en")
 
     login("e1@ops.cn")
     html = body(client.get(f"{url}/meetings/new"))
