@@ -202,7 +202,7 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
         if need["status"] == "draft":
             continue
         same_kind = [p for p in products if p["kind"] == need["kind"]]
-        for p in rng.sample(same_kind, min(len(same_kind), rng.randint(0, 2))):
+        for p in rng.sample(same_kind, min(len(same_kind), rng.randint(0, 4))):
             start = date.fromisoformat(need["created"]) + timedelta(days=rng.randint(1, 20))
             if start >= today:
                 continue
