@@ -15,10 +15,10 @@ from techfin.web.util import (
     apply_domain_error,
     current_org,
     flash_domain_error,
-    form_values,
     guard,
     is_enterprise_user,
     owned_or_404,
+    submit_form,
 )
 from techfin.web.workspace_forms import (
     CloseNeedForm,
@@ -39,15 +39,13 @@ bp.before_request(guard(is_enterprise_user))
 def profile_page():
     enterprise = current_org()
     form = EnterpriseProfileForm(obj=enterprise)
-    if form.validate_on_submit():
-        try:
-            catalog.update_enterprise(acting_user(), enterprise, form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Profile saved."), "success")
-            return redirect(url_for(".profile_page"))
-    return render_template("enterprise/profile.html", form=form, enterprise=enterprise)
+    done = submit_form(
+        form,
+        lambda values: catalog.update_enterprise(acting_user(), enterprise, values),
+        _("Profile saved."),
+        ".profile_page",
+    )
+    return done or render_template("enterprise/profile.html", form=form, enterprise=enterprise)
 
 
 # ------------------------------------------------------------------ patents
@@ -66,30 +64,26 @@ def patents():
 @bp.route("/patents/new", methods=["GET", "POST"])
 def patent_new():
     form = PatentForm()
-    if form.validate_on_submit():
-        try:
-            catalog.create_patent(acting_user(), current_org(), form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Patent added."), "success")
-            return redirect(url_for(".patents"))
-    return render_template("enterprise/patent_form.html", form=form, patent=None)
+    done = submit_form(
+        form,
+        lambda values: catalog.create_patent(acting_user(), current_org(), values),
+        _("Patent added."),
+        ".patents",
+    )
+    return done or render_template("enterprise/patent_form.html", form=form, patent=None)
 
 
 @bp.route("/patents/<id:patent_id>/edit", methods=["GET", "POST"])
 def patent_edit(patent_id: int):
     patent = owned_or_404(Patent, patent_id, "enterprise_id")
     form = PatentForm(obj=patent)
-    if form.validate_on_submit():
-        try:
-            catalog.update_patent(acting_user(), patent, form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Patent saved."), "success")
-            return redirect(url_for(".patents"))
-    return render_template("enterprise/patent_form.html", form=form, patent=patent)
+    done = submit_form(
+        form,
+        lambda values: catalog.update_patent(acting_user(), patent, values),
+        _("Patent saved."),
+        ".patents",
+    )
+    return done or render_template("enterprise/patent_form.html", form=form, patent=patent)
 
 
 @bp.route("/patents/<id:patent_id>/delete", methods=["POST"])
@@ -117,15 +111,13 @@ def needs():
 @bp.route("/needs/new", methods=["GET", "POST"])
 def need_new():
     form = NeedForm()
-    if form.validate_on_submit():
-        try:
-            need = catalog.create_need(acting_user(), current_org(), form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Saved as a draft. Publish it when institutions may see it."), "success")
-            return redirect(url_for(".need_detail", need_id=need.id))
-    return render_template("enterprise/need_form.html", form=form, need=None)
+    done = submit_form(
+        form,
+        lambda values: catalog.create_need(acting_user(), current_org(), values),
+        _("Saved as a draft. Publish it when institutions may see it."),
+        lambda need: url_for(".need_detail", need_id=need.id),
+    )
+    return done or render_template("enterprise/need_form.html", form=form, need=None)
 
 
 @bp.route("/needs/<id:need_id>")
@@ -149,15 +141,13 @@ def need_edit(need_id: int):
         flash(_("A closed need cannot be edited. Reopen it first."), "warning")
         return redirect(url_for(".need_detail", need_id=need.id))
     form = NeedForm(obj=need)
-    if form.validate_on_submit():
-        try:
-            catalog.update_need(acting_user(), need, form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Need saved."), "success")
-            return redirect(url_for(".need_detail", need_id=need.id))
-    return render_template("enterprise/need_form.html", form=form, need=need)
+    done = submit_form(
+        form,
+        lambda values: catalog.update_need(acting_user(), need, values),
+        _("Need saved."),
+        lambda _saved: url_for(".need_detail", need_id=need.id),
+    )
+    return done or render_template("enterprise/need_form.html", form=form, need=need)
 
 
 @bp.route("/needs/<id:need_id>/publish", methods=["POST"])

@@ -17,10 +17,10 @@ from techfin.web.util import (
     apply_domain_error,
     current_org,
     flash_domain_error,
-    form_values,
     guard,
     is_institution_user,
     owned_or_404,
+    submit_form,
 )
 from techfin.web.workspace_forms import (
     FunderProfileForm,
@@ -37,15 +37,13 @@ bp.before_request(guard(is_institution_user))
 def profile_page():
     funder = current_org()
     form = FunderProfileForm(obj=funder)
-    if form.validate_on_submit():
-        try:
-            profiles.update_funder(acting_user(), funder, form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Profile saved."), "success")
-            return redirect(url_for(".profile_page"))
-    return render_template("institution/profile.html", form=form, funder=funder)
+    done = submit_form(
+        form,
+        lambda values: profiles.update_funder(acting_user(), funder, values),
+        _("Profile saved."),
+        ".profile_page",
+    )
+    return done or render_template("institution/profile.html", form=form, funder=funder)
 
 
 # ------------------------------------------------------------------ team
@@ -126,15 +124,13 @@ def products():
 @bp.route("/products/new", methods=["GET", "POST"])
 def product_new():
     form = ProductForm()
-    if form.validate_on_submit():
-        try:
-            catalog.create_product(acting_user(), current_org(), form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Product created."), "success")
-            return redirect(url_for(".products"))
-    return render_template("institution/product_form.html", form=form, product=None)
+    done = submit_form(
+        form,
+        lambda values: catalog.create_product(acting_user(), current_org(), values),
+        _("Product created."),
+        ".products",
+    )
+    return done or render_template("institution/product_form.html", form=form, product=None)
 
 
 @bp.route("/products/<id:product_id>/edit", methods=["GET", "POST"])
@@ -144,15 +140,13 @@ def product_edit(product_id: int):
         flash(_("A retired product cannot be changed."), "warning")
         return redirect(url_for(".products"))
     form = ProductForm(obj=product)
-    if form.validate_on_submit():
-        try:
-            lifecycle.update_product(acting_user(), product, form_values(form, form.FIELDS))
-        except DomainError as err:
-            apply_domain_error(form, err)
-        else:
-            flash(_("Product saved."), "success")
-            return redirect(url_for(".products"))
-    return render_template("institution/product_form.html", form=form, product=product)
+    done = submit_form(
+        form,
+        lambda values: lifecycle.update_product(acting_user(), product, values),
+        _("Product saved."),
+        ".products",
+    )
+    return done or render_template("institution/product_form.html", form=form, product=product)
 
 
 @bp.route("/products/<id:product_id>/status", methods=["POST"])

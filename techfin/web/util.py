@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 from wtforms import StringField
 
 from techfin.errors import DomainError
@@ -129,6 +130,29 @@ def form_values(form: FlaskForm, names: list[str] | tuple[str, ...]) -> dict[str
             value = None
         out[name] = value
     return out
+
+
+def submit_form(
+    form: FlaskForm,
+    action: Callable[[dict[str, Any]], Any],
+    message: str,
+    then: str | Callable[[Any], str],
+) -> Response | None:
+    """Validate → service → flash → redirect, the shape of every edit page.
+
+    Returns None when the page should be shown again: on a GET, on invalid input, or when the
+    service refused (its DomainError lands on the form's fields, next to what caused it).
+    `then` is an endpoint, or a function of the service's result giving the URL to go to.
+    """
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = action(form_values(form, form.FIELDS))
+    except DomainError as err:
+        apply_domain_error(form, err)
+        return None
+    flash(message, "success")
+    return redirect(then(result) if callable(then) else url_for(then))
 
 
 def with_query(**changes: Any) -> str:
