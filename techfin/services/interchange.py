@@ -1,7 +1,8 @@
 """Bulk import and export in the interchange format (JSON Lines, CSV, XLSX).
 
 Import is idempotent (records keyed by `ref`; an outcome by need, product, stage and date)
-and all-or-nothing unless `skip_invalid` is set.
+and all-or-nothing unless `skip_invalid` is set. CSV and XLSX exports put an apostrophe in
+front of text starting with = + - @ tab or CR (OWASP CSV injection); their import takes it off.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -104,12 +106,24 @@ def _read_jsonl(path: Path) -> Iterator[tuple[Location, dict[str, Any]]]:
         yield f"line {number}", obj
 
 
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescape_ooxml(value: Any) -> Any:
+    """openpyxl leaves the _xHHHH_ escapes of control characters (a CR written by Excel or
+    xlsxwriter reads back as "_x000D_"); turn them back into the characters."""
+    if isinstance(value, str) and "_x" in value:
+        return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value
+
+
 def _read_csv(path: Path) -> Iterator[tuple[Location, dict[str, Any]]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # Bytes, not read_text: universal newlines would turn a CR inside a quoted cell to LF.
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InterchangeFormatError(f"{path.name} is not UTF-8 text") from exc
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     for number, row in enumerate(reader, start=2):
         record = {k.strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
         yield f"line {number}", _coerce_tabular(record)
@@ -130,7 +144,7 @@ def _read_xlsx(path: Path) -> Iterator[tuple[Location, dict[str, Any]]]:
         names = [str(h).strip() if h is not None else "" for h in header]
         for number, values in enumerate(rows, start=2):
             record = {
-                name: value
+                name: _unescape_ooxml(value)
                 for name, value in zip(names, values, strict=False)
                 if name and value not in (None, "")
             }
@@ -154,6 +168,7 @@ def _coerce_tabular(record: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in record.items():
         f = declared.get(key)
+        value = _restore_text(value)
         if isinstance(value, datetime):
             value = value.date().isoformat()
         elif isinstance(value, date):
@@ -637,6 +652,25 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+_GUARDED = re.compile(r"'*[=+\-@\t\r]")
+
+
+def _guard_text(value: Any) -> Any:
+    """Export side of the round trip: text a spreadsheet would run as a formula gets one
+    leading apostrophe (so does text already starting with apostrophes before such a
+    character, so that _restore_text gives back exactly what was written)."""
+    if isinstance(value, str) and _GUARDED.match(value):
+        return "'" + value
+    return value
+
+
+def _restore_text(value: Any) -> Any:
+    """Import side: drop the apostrophe _guard_text (or a person in Excel) put in front."""
+    if isinstance(value, str) and value.startswith("'") and _GUARDED.match(value[1:]):
+        return value[1:]
+    return value
+
+
 def _write_xlsx(path: Path, rows: list[dict[str, Any]]) -> None:
     import xlsxwriter
 
@@ -661,7 +695,7 @@ def _xlsx_value(value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value
+    return _guard_text(value)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -680,4 +714,4 @@ def _csv_value(value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value
+    return _guard_text(value)
