@@ -16,6 +16,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_config(config))
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        # Behind a proxy the client address (rate limits, audit) and https (HSTS, Secure
+        # cookies) come from X-Forwarded-*; only as many hops as configured are believed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
     register_blueprints(app)
     register_search(app)

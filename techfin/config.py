@@ -22,6 +22,15 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number ≥ 0, not {value!r}.")
+    return int(value)
+
+
 def _dev_secret_key(instance: Path) -> str:
     """A per-checkout secret kept in instance/, so dev sessions survive restarts."""
     path = instance / "secret_key"
@@ -109,6 +118,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": None,
         "EXTERNAL_URL": os.environ.get("EXTERNAL_URL", "http://127.0.0.1:8000"),
+        # How many reverse proxies (nginx, a government gateway) stand in front and may be
+        # believed about the client address and scheme; 0 trusts no X-Forwarded-* header.
+        "TRUSTED_PROXIES": _int_env("TRUSTED_PROXIES", 0),
     }
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # WAL + busy timeout: readers never block the writer, writers queue instead of failing.

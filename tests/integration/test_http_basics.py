@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 
 def test_security_headers_on_every_response(client):
     for path in ("/", "/auth/login", "/no-such-page"):
@@ -15,6 +17,25 @@ def test_security_headers_on_every_response(client):
 def test_hsts_over_https(client):
     resp = client.get("/auth/login", base_url="https://localhost")
     assert "max-age" in resp.headers["Strict-Transport-Security"]
+
+
+@pytest.mark.app_config(TRUSTED_PROXIES=1)
+def test_behind_a_trusted_proxy_forwarded_https_gets_hsts(client):
+    resp = client.get("/auth/login", headers={"X-Forwarded-Proto": "https"})
+    assert "max-age" in resp.headers["Strict-Transport-Security"]
+
+
+def test_forwarded_headers_are_ignored_without_a_trusted_proxy(client):
+    resp = client.get("/auth/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in resp.headers
+
+
+def test_trusted_proxies_must_be_a_number(monkeypatch):
+    from techfin.config import ConfigError, load_config
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "yes")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_config({})
 
 
 def test_api_errors_are_json_never_html(client):
