@@ -7,6 +7,7 @@ the vectoriser always gets techfin.search.analysis.segment as its tokenizer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,15 @@ from techfin.matching.profiles import need_profile, product_profile
 from techfin.search.analysis import segment
 
 
+@lru_cache(maxsize=50_000)
+def _segmented(text: str) -> tuple[str, ...]:
+    return tuple(segment(text))
+
+
 def _tokens(text: str) -> list[str]:
-    return segment(text)
+    # A snapshot is rebuilt after every write to the catalogue; nearly all of its texts are
+    # unchanged, so jieba (most of a rebuild's time) only sees the ones that did change.
+    return list(_segmented(text))
 
 
 class TextSpace:

@@ -19,7 +19,7 @@ import smtplib
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -224,18 +224,37 @@ def load_snapshot(key: tuple = ()) -> Snapshot:
         product_dict(p, funders[p.funder_id])
         for p in db.session.execute(select(Product).order_by(Product.id)).scalars()
     ]
-    outcomes = [
-        {"need_id": n, "product_id": p, "stage": s, "date": d}
-        for n, p, s, d in db.session.execute(
-            select(Outcome.need_id, Outcome.product_id, Outcome.stage, Outcome.date)
-        )
-    ]
+    outcomes = _load_outcomes()
     candidates, need_set = build_sets(products, needs, list(funders.values()))
     need_by_id = {n["id"]: n for n in needs}
     product_by_id = {p["id"]: p for p in products}
     history = History.from_outcomes(outcomes, need_by_id, product_by_id)
     return Snapshot(key, candidates, need_set, need_by_id, product_by_id, funders, outcomes,
                     history, confidential)  # fmt: skip
+
+
+def _load_outcomes() -> list[dict[str, Any]]:
+    return [
+        {"need_id": n, "product_id": p, "stage": s, "date": d}
+        for n, p, s, d in db.session.execute(
+            select(Outcome.need_id, Outcome.product_id, Outcome.stage, Outcome.date)
+        )
+    ]
+
+
+# Outcome is fingerprinted last: its two columns are the only ones a pipeline step changes.
+_CATALOGUE = 2 * (len(_FINGERPRINTED) - 1)
+
+
+def _with_new_outcomes(snap: Snapshot, key: tuple) -> Snapshot:
+    """The same catalogue with the current outcome history: a docking step or an "express
+    interest" changes only the history, and re-reading and re-vectorising the whole
+    catalogue in every worker after each one cost more than the pages that followed."""
+    from techfin.matching import History
+
+    outcomes = _load_outcomes()
+    history = History.from_outcomes(outcomes, snap.need_by_id, snap.product_by_id)
+    return replace(snap, key=key, outcomes=outcomes, history=history)
 
 
 def snapshot() -> Snapshot:
@@ -246,8 +265,12 @@ def snapshot() -> Snapshot:
     if snap is not None and snap.key == key:
         return snap
     with state.lock:
-        if state.snapshot is None or state.snapshot.key != key:
-            state.snapshot = load_snapshot(key)
+        snap = state.snapshot
+        if snap is None or snap.key != key:
+            if snap is not None and snap.key[:_CATALOGUE] == key[:_CATALOGUE]:
+                state.snapshot = _with_new_outcomes(snap, key)
+            else:
+                state.snapshot = load_snapshot(key)
         return state.snapshot
 
 
@@ -421,22 +444,49 @@ class _Visibility:
         self.user, self.snap = user, snap
         self._cache: dict[int, frozenset[str]] = {}
 
+    def preload(self, enterprise_ids: Iterable[int]) -> None:
+        """The rules of every listed enterprise in one query (access.sharing's choice: the
+        funder's own rule wins over the 'all' rule), not one query per ranked need."""
+        from techfin.models import SharingRule
+
+        wanted = set(enterprise_ids) - self._cache.keys()
+        funder_id = access.org_id(self.user)
+        if self.user.is_operator or not wanted or funder_id is None:
+            return
+        chosen: dict[int, Any] = {}
+        rules = db.session.execute(
+            select(SharingRule).where(
+                SharingRule.enterprise_id.in_(wanted),
+                (SharingRule.funder_id == funder_id) | SharingRule.funder_id.is_(None),
+            )
+        ).scalars()
+        for rule in rules:
+            if rule.funder_id == funder_id or rule.enterprise_id not in chosen:
+                chosen[rule.enterprise_id] = rule
+        for enterprise_id in wanted:
+            rule = chosen.get(enterprise_id)
+            self._store(enterprise_id, (rule.financials, rule.patents) if rule else (False, False))
+
+    def _store(self, enterprise_id: int, shared: tuple[bool, bool]) -> None:
+        financials, patents = shared
+        hide = set()
+        if not financials:
+            hide |= FINANCIAL_REASONS
+        if not patents or enterprise_id in self.snap.confidential:
+            hide |= PATENT_REASONS
+        self._cache[enterprise_id] = frozenset(hide)
+
     def hidden(self, enterprise_id: int) -> frozenset[str]:
         if self.user.is_operator:
             return frozenset()
         if enterprise_id not in self._cache:
-            financials, patents = access.sharing(enterprise_id, access.org_id(self.user))
-            hide = set()
-            if not financials:
-                hide |= FINANCIAL_REASONS
-            if not patents or enterprise_id in self.snap.confidential:
-                hide |= PATENT_REASONS
-            self._cache[enterprise_id] = frozenset(hide)
+            self._store(enterprise_id, access.sharing(enterprise_id, access.org_id(self.user)))
         return self._cache[enterprise_id]
 
 
 def _need_entries(user: User, snap: Snapshot, ranking: Any) -> list[dict[str, Any]]:
     seen = _Visibility(user, snap)
+    seen.preload(snap.need_by_id[m.id]["enterprise"]["id"] for m in ranking.matches)
     out = []
     for m in ranking.matches:
         record = snap.need_by_id[m.id]

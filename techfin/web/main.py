@@ -37,6 +37,12 @@ def healthz():
     return {"status": "ok"}
 
 
+@bp.route("/ping")
+def ping():
+    # No database, no template: the floor the load benchmark compares every page with.
+    return {"status": "ok"}
+
+
 @bp.route("/dashboard")
 @login_required
 def dashboard():

@@ -80,6 +80,7 @@ WEB_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     # start page, health, reference lookups (public: the registration form uses them)
     ("GET", "/"): _s(200, 302, 302, 302, 302),
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/ping"): PUBLIC,
     ("GET", "/reference/<any(regions, industries):kind>"): PUBLIC,
     ("GET", "/dashboard"): ANY_USER,
     # accounts: an empty POST re-renders the form with its messages
