@@ -57,7 +57,9 @@ def test_window_is_the_last_complete_week():
     assert d_end == datetime(2026, 11, 25, 16, 0) and d_start == d_end - timedelta(days=1)
 
 
-def test_two_concurrent_runs_deliver_exactly_one_each(app, subscribers, smtp_server):
+@pytest.mark.parametrize("batch", [2, 200])
+def test_two_concurrent_runs_deliver_exactly_one_each(app, subscribers, smtp_server, batch):
+    app.config["DIGEST_BATCH_SIZE"] = batch
     results = []
 
     def run() -> None:
@@ -180,18 +182,124 @@ def test_unsubscribe_post_needs_no_csrf_token(app, make_user):
     assert app.test_client().post(f"/digests/unsubscribe/{token}").status_code == 200
 
 
-def test_crlf_in_a_name_does_not_add_a_header(app, make_user, smtp_server):
+@pytest.mark.parametrize(
+    "name",
+    [
+        "明辉\r\nBcc: victim@evil.example\r\nX-Injected: 1",
+        "Evil Co: victim@evil.example, other@evil.example;\r\nBcc: victim@evil.example",
+        '明辉科技 "CEO" <victim@evil.example>, 第二: other@evil.example;',
+    ],
+)
+def test_crlf_in_a_name_does_not_add_a_header(app, make_user, smtp_server, name):
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
     make_user("a@x.cn", "operator")
     with app.app_context():
         user = db.session.execute(db.select(User).filter_by(email="a@x.cn")).scalar_one()
-        user.name = "明辉\r\nBcc: victim@evil.example\r\nX-Injected: 1"
+        user.name = name
         db.session.commit()
     _send(app)
-    msg = smtp_server.messages[0]
+    msg = smtp_server.messages[0]  # parsed with the default policy, as a mail client would
     assert msg["Bcc"] is None and msg["X-Injected"] is None
     assert msg.envelope_rcpt == ["a@x.cn"]
     assert [a.addr_spec for a in msg["To"].addresses] == ["a@x.cn"]
+    assert msg["To"].addresses[0].display_name == " ".join(name.replace("\r\n", " ").split())
+
+
+def test_an_address_that_cannot_be_a_header_fails_alone(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("a@x.cn", "operator")
+    make_user("b@x.cn", "operator")
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email="a@x.cn")).scalar_one()
+        user.email = "a@x.cn>, victim@evil.example"  # bypassing the forms' validation
+        db.session.commit()
+    report = _send(app)
+    assert (report.failed, report.sent) == (1, 1)
+    assert [m.envelope_rcpt for m in smtp_server.messages] == [["b@x.cn"]]
+
+
+def test_both_languages(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("zh@x.cn", "operator")
+    make_user("en@x.cn", "operator")
+    with app.app_context():
+        db.session.execute(db.update(User).filter_by(email="zh@x.cn").values(locale="zh_CN"))
+        db.session.execute(db.update(User).filter_by(email="en@x.cn").values(locale="en"))
+        db.session.commit()
+    assert _send(app).sent == 2
+    by_rcpt = {m.envelope_rcpt[0]: m for m in smtp_server.messages}
+    zh, en = by_rcpt["zh@x.cn"], by_rcpt["en@x.cn"]
+    assert zh["Subject"] == "techfin 为您找到 1 个新匹配"
+    assert en["Subject"] == "1 new matches for you on techfin"
+    assert "您好" in zh.get_body(("plain",)).get_content()
+    assert "您好" in zh.get_body(("html",)).get_content()
+    assert "Hello" in en.get_body(("plain",)).get_content()
+    assert "score 80/100" in en.get_body(("html",)).get_content()
+    for msg in (zh, en):
+        html = msg.get_body(("html",)).get_content()
+        assert "/digests/settings" in html and "/digests/unsubscribe/" in html
+
+
+@pytest.mark.parametrize("async_marks", [False, True])  # True has an effect on PostgreSQL
+def test_batches_claim_and_send_each_digest_once(app, subscribers, smtp_server, async_marks):
+    app.config.update(DIGEST_BATCH_SIZE=2, DIGEST_ASYNC_MARKS=async_marks)
+    assert _send(app).sent == 5
+    assert _send(app).skipped == 5
+    assert sorted(m.envelope_rcpt[0] for m in smtp_server.messages) == [
+        f"u{i}@x.cn" for i in range(5)
+    ]
+    with app.app_context():
+        statuses = db.session.execute(db.select(DigestDelivery.status)).scalars().all()
+    assert statuses == ["sent"] * 5
+
+
+def test_claims_of_a_run_that_died_go_out_once_after_the_lease(app, subscribers, smtp_server):
+    """A run killed outright after committing its batch's claims cannot give them back:
+    the rows stay `claimed`, and only after the lease another run sends them, once."""
+    app.config["DIGEST_LEASE_SECONDS"] = 60
+    start, end = digests.window_for("weekly", NOW)
+    with app.app_context():
+        for uid in subscribers:
+            db.session.add(DigestDelivery(user_id=uid, period="weekly", window_start=start,
+                                          window_end=end, status="claimed", attempts=1,
+                                          run_id="dead", claimed_at=NOW, items=[]))  # fmt: skip
+        db.session.commit()
+    early = _send(app, now=NOW + timedelta(seconds=30))
+    assert (early.sent, early.skipped) == (0, 5) and smtp_server.messages == []
+    late = _send(app, now=NOW + timedelta(seconds=61))
+    assert late.sent == 5 and len(smtp_server.messages) == 5
+    assert _send(app, now=NOW + timedelta(seconds=200)).sent == 0
+    with app.app_context():
+        rows = db.session.execute(db.select(DigestDelivery)).scalars().all()
+        assert {(r.status, r.attempts) for r in rows} == {("sent", 2)}
+
+
+def test_one_connection_for_many_messages_and_a_new_one_after_a_failure(
+    app, subscribers, smtp_server
+):
+    opened = []
+
+    def connect():
+        opened.append(smtplib.SMTP("127.0.0.1", smtp_server.port))
+        return opened[-1]
+
+    assert _send(app, connect=connect).sent == 5 and len(opened) == 1
+    smtp_server.script = ["250 OK", "451 4.3.0 try again later"]  # the 2nd message fails
+    opened.clear()
+    report = _send(app, now=NOW + timedelta(days=7), connect=connect)
+    assert (report.sent, report.retry, len(opened)) == (4, 1, 2)
+    opened.clear()
+    app.config["DIGEST_MESSAGES_PER_CONNECTION"] = 2
+    assert _send(app, now=NOW + timedelta(days=14), connect=connect).sent == 5
+    assert len(opened) == 3
+
+
+def test_dry_run_claims_nothing(app, subscribers, smtp_server):
+    report = _send(app, dry_run=True)
+    assert sorted(report.would_send) == [(f"u{i}@x.cn", 1) for i in range(5)]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(DigestDelivery)) == 0
+    assert smtp_server.messages == []
 
 
 def test_settings_page_and_validation(app, make_user, client, auth):
