@@ -121,6 +121,13 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # How many reverse proxies (nginx, a government gateway) stand in front and may be
         # believed about the client address and scheme; 0 trusts no X-Forwarded-* header.
         "TRUSTED_PROXIES": _int_env("TRUSTED_PROXIES", 0),
+        # Digest runs: users claimed per transaction (a killed run leaves at most this many
+        # waiting for the lease), messages per SMTP connection, and PostgreSQL marks that
+        # skip the WAL flush wait (a database-server crash may then re-send ~0.6 s of mail).
+        "DIGEST_BATCH_SIZE": max(1, _int_env("DIGEST_BATCH_SIZE", 200)),
+        "DIGEST_LEASE_SECONDS": max(60, _int_env("DIGEST_LEASE_SECONDS", 900)),
+        "DIGEST_MESSAGES_PER_CONNECTION": max(1, _int_env("DIGEST_MESSAGES_PER_CONNECTION", 1000)),
+        "DIGEST_ASYNC_MARKS": _bool("DIGEST_ASYNC_MARKS"),
     }
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # WAL + busy timeout: readers never block the writer, writers queue instead of failing.
