@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+try:  # the PostgreSQL driver is optional (SQLite needs nothing)
+    import psycopg
+except ImportError:  # pragma: no cover - psycopg is a dependency wherever PostgreSQL runs
+    psycopg = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +61,48 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
         body = {"error": {"code": code, "message": message, "fields": fields or {}}}
         return jsonify(body), status
     return render_template("errors/error.html", status=status, message=message), status
+
+
+# Errors that mean "the database cannot be reached right now", not "the request is wrong".
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+)
+if psycopg is not None:
+    _UNREACHABLE += (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def database_unreachable(err: BaseException | None) -> bool:
+    """True when `err`, or the driver error a SQLAlchemy error wraps, is a lost database."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, _UNREACHABLE):
+            return True
+        if isinstance(err, DBAPIError) and err.connection_invalidated:
+            return True
+        if not isinstance(err, SQLAlchemyError):
+            return False  # only follow SQLAlchemy's own wrappers: a bug stays a 500
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _forget_database_state() -> None:
+    """Let the error page render without the database.
+
+    The current user (and the locale chosen from it, and the navigation built from its
+    organisation) is loaded lazily from the database, so rendering the page would hit the
+    same outage again and turn a 503 into a 500: render it as seen by an anonymous visitor.
+    """
+    from techfin.extensions import db
+
+    with contextlib.suppress(Exception):  # rolling back a dead connection can fail too
+        db.session.rollback()
+    manager = getattr(current_app, "login_manager", None)
+    if manager is not None:
+        g._login_user = manager.anonymous_user()
 
 
 def _messages() -> dict[int, str]:
@@ -91,17 +146,47 @@ def init_app(app: Flask) -> None:
             code = "csrf"
         return error_response(status, code, message, fields)
 
-    @app.errorhandler(OperationalError)
-    def _db_down(err: OperationalError):
+    def _db_down(err: BaseException):
         log.error("database unavailable: %s", err)
+        _forget_database_state()
         return error_response(503, "unavailable", _messages()[503])
+
+    for exc_class in _UNREACHABLE:
+        app.register_error_handler(exc_class, _db_down)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         if isinstance(err, HTTPException):
             return _http(err)
+        if database_unreachable(err):
+            return _db_down(err)
         log.exception("unhandled error", exc_info=err)
         return error_response(500, "internal", _messages()[500])
+
+    def _drop_session_if_database_lost() -> None:
+        from techfin.extensions import db
+
+        try:
+            db.session.rollback()
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            log.warning("session dropped after a lost database connection: %s", exc)
+            db.session.registry.clear()
+
+    @app.teardown_request
+    def _end_transaction(_exc: BaseException | None) -> None:
+        # The last registered, so the first to run: the search and matching teardowns, and
+        # Flask-SQLAlchemy's, each start with a rollback. When the database has just dropped
+        # the connection that rollback raises after the response was made, and the client
+        # would get the server's bare 500 instead of it (a 201 for a committed write, or the
+        # 503 above). The pool has invalidated the connection by then: forget the session.
+        _drop_session_if_database_lost()
+
+    @app.teardown_appcontext
+    def _end_session(_exc: BaseException | None) -> None:
+        # The same for CLI commands and for anything a request teardown did afterwards.
+        _drop_session_if_database_lost()
 
     app.register_error_handler(InternalServerError, _http)
     app.register_error_handler(ServiceUnavailable, _http)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -298,6 +299,10 @@ def pending_changes(applied: int, gaps: set[int] | None = None) -> tuple[list[di
 _GAPS: dict[str, dict[int, float]] = {}
 
 
+# (process id, index path) that have synced once: a forked worker starts without its parent's.
+_STARTED: set[tuple[int, str]] = set()
+
+
 def max_seq() -> int:
     return db.session.scalar(select(db.func.max(SearchOutbox.seq))) or 0
 
@@ -316,10 +321,60 @@ def sync() -> int:
         for seq in missing
         if now - (known or {}).get(seq, now) < horizon  # a gap this old was a rollback
     }
-    top = max([applied, *(c["seq"] for c in changes)])
-    if changes:
-        eng.apply(changes, upto_seq=top)
+    fresh = [c for c in changes if c["seq"] > applied]
+    late = [c for c in changes if c["seq"] <= applied]
+    top = max([applied, *(c["seq"] for c in fresh)])
+    if fresh:
+        eng.apply(fresh, upto_seq=top)
+    if late:
+        done = {(c["type"], c["id"]) for c in fresh}
+        _apply_late(eng, [c for c in late if (c["type"], c["id"]) not in done])
     return len(changes)
+
+
+def _version_of(doc: dict[str, Any] | None) -> str | None:
+    return doc["version"] if doc else None
+
+
+# Above this many late documents, compare with the index first instead of rewriting each.
+LATE_DIRECT_MAX = 4
+
+
+def _apply_late(eng: Any, late: list[dict]) -> None:
+    """Write changes numbered at or below the index position.
+
+    PostgreSQL hands out outbox numbers at insert, not at commit, so a change can commit
+    after a larger number was applied. `apply()` skips such numbers by design (that makes
+    replays harmless), so their documents, rebuilt from the database just now, are written
+    one by one. A fresh process re-reads the last IN_FLIGHT minutes, which are mostly
+    applied already: there, only documents that differ from the index are written.
+    """
+    docs = {(c["type"], c["id"]): c["doc"] for c in late}
+    if len(docs) > LATE_DIRECT_MAX:
+        expected = {key: doc["version"] for key, doc in docs.items() if doc is not None}
+        drift = eng.check(expected)
+        differ = set(drift["missing"]) | set(drift["stale"])
+        present = set(drift["extra"])
+        docs = {
+            key: doc
+            for key, doc in docs.items()
+            if (key in differ if doc is not None else key in present)
+        }
+    for _round in range(3):
+        for (doc_type, doc_id), doc in docs.items():
+            if doc is None:
+                eng.remove(doc_type, doc_id)
+            else:
+                eng.index(doc)
+        # A writer that committed this document meanwhile may have applied its newer
+        # version before ours landed: read the committed state again; rewrite what moved.
+        db.session.expire_all()
+        rebuilt = {key: build_doc(*key) for key in docs}
+        docs = {
+            key: doc for key, doc in rebuilt.items() if _version_of(doc) != _version_of(docs[key])
+        }
+        if not docs:
+            return
 
 
 def doc_estimate() -> int:
@@ -343,9 +398,14 @@ def check() -> dict[str, list]:
     return engine().check(expected)
 
 
-def sync_quietly() -> None:
+def sync_quietly(rollback: bool = False) -> None:
     """After a request: best effort, the outbox keeps anything this misses."""
     try:
+        if rollback:
+            # Whatever the view did not commit is discarded now, so the index only ever
+            # sees committed rows. (Inside the try: on a lost database connection the
+            # rollback itself fails, and that must not turn the answer into a 500.)
+            db.session.rollback()
         sync()
     except Exception:  # the index must never break a write that already committed
         log.exception("search sync failed; `flask search sync` will catch up")
@@ -356,8 +416,13 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def _sync_after_write(_exc: BaseException | None) -> None:
-        if db.session.info.pop("search_dirty", False) and not app.config.get("SEARCH_SYNC_OFF"):
-            # Whatever the view did not commit is discarded now, so the index only ever
-            # sees committed rows.
-            db.session.rollback()
-            sync_quietly()
+        dirty = db.session.info.pop("search_dirty", False)
+        if app.config.get("SEARCH_SYNC_OFF"):
+            return
+        # A process's first request also syncs: the worker it replaces may have been killed
+        # between a commit and its sync, and without this its changes would wait for the
+        # next write anywhere (reads never sync).
+        first = (os.getpid(), app.config["INDEX_DIR"]) not in _STARTED
+        if dirty or first:
+            _STARTED.add((os.getpid(), app.config["INDEX_DIR"]))
+            sync_quietly(rollback=True)
