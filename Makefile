@@ -84,6 +84,20 @@ test-postgres: install
 		echo "SKIPPED the PostgreSQL run: no server at $(PG_URL)"; \
 	fi
 
+# Hostile-input run of /api/v1 (schemathesis, tests/integration/api/test_fuzz.py): 200 random
+# cases per operation per role, on SQLite and then on PostgreSQL.
+FUZZ_EXAMPLES ?= 200
+.PHONY: fuzz
+fuzz: install
+	@echo "== API fuzz on SQLite ($(FUZZ_EXAMPLES) cases per operation per role)"
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rA tests/integration/api/test_fuzz.py
+	@if $(BIN)/python -m techfin.tools.pg_ready "$(PG_URL)"; then \
+		echo "== API fuzz on PostgreSQL ($(PG_URL))"; \
+		TEST_DATABASE_URL="$(PG_URL)" FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rA tests/integration/api/test_fuzz.py; \
+	else \
+		echo "SKIPPED the PostgreSQL fuzz run: no server at $(PG_URL)"; \
+	fi
+
 lint: install
 	$(BIN)/ruff check techfin tests bench
 	$(BIN)/ruff format --check techfin tests bench

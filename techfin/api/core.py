@@ -40,6 +40,9 @@ class TechfinApi(Api):
     """flask-smorest with our error envelope documented and no error handler of its own."""
 
     ERROR_SCHEMA = Error
+    # A catch-all `default` response would make any status "documented": each operation
+    # lists the errors it really gives (see errors()), so clients and the fuzz test rely on it.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self) -> None:
         # techfin.errors renders every error (JSON under /api/); smorest's handler would
@@ -170,10 +173,19 @@ def errors(bp: Blueprint, *codes: int):  # noqa: ANN201 - a decorator
     return decorate
 
 
-def body_doc(schema: type[ma.Schema], *, partial: bool = False) -> dict[str, Any]:
-    """requestBody documentation; the body itself is parsed in the view, after access checks."""
+def body_doc(
+    schema: type[ma.Schema], *, partial: bool = False, example: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """requestBody documentation; the body itself is parsed in the view, after access checks.
+
+    The example is a body the demo/sample data accepts: Swagger UI pre-fills it, and the fuzz
+    test sends it, so valid writes are exercised and not only refusals.
+    """
     instance = schema(partial=True) if partial else schema
-    return {"required": True, "content": {"application/json": {"schema": instance}}}
+    media: dict[str, Any] = {"schema": instance}
+    if example is not None:
+        media["example"] = example
+    return {"required": True, "content": {"application/json": media}}
 
 
 def parse_body(schema: type[ma.Schema], *, partial: bool = False) -> dict[str, Any]:

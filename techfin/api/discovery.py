@@ -133,7 +133,15 @@ class Digest(MethodView):
         return _settings(caller())
 
     @me_bp.doc(
-        requestBody={"required": True, "content": {"application/json": {"schema": DigestSettings}}}
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": DigestSettings,
+                    "example": {"period": "weekly", "min_score": 0.6, "locale": "zh_CN"},
+                }
+            },
+        }
     )
     @me_bp.response(200, DigestSettings)
     @errors(me_bp, 400, 422)

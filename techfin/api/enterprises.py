@@ -18,6 +18,7 @@ from techfin.api.core import (
     visible,
 )
 from techfin.api.schemas import (
+    ENTERPRISE_EXAMPLE,
     FINANCIAL_FIELDS,
     EnterpriseCreate,
     EnterpriseOut,
@@ -67,7 +68,7 @@ class Enterprises(MethodView):
         page["items"] = [shown(user, e) for e in page["items"]]
         return page
 
-    @bp.doc(requestBody=body_doc(EnterpriseCreate))
+    @bp.doc(requestBody=body_doc(EnterpriseCreate, example=ENTERPRISE_EXAMPLE))
     @bp.response(201, EnterpriseOut)
     @errors(bp, 400, 403, 409, 422)
     def post(self) -> dict[str, Any]:
@@ -90,7 +91,11 @@ class EnterpriseById(MethodView):
         catalog.log_data_access(user, enterprise.id, "api", what)
         return item
 
-    @bp.doc(requestBody=body_doc(EnterpriseUpdate, partial=True))
+    @bp.doc(
+        requestBody=body_doc(
+            EnterpriseUpdate, partial=True, example={"employees": 120, "stage": "growth"}
+        )
+    )
     @bp.response(200, EnterpriseOut)
     @errors(bp, 400, 403, 404, 409, 422)
     def patch(self, enterprise_id: int) -> dict[str, Any]:

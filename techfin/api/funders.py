@@ -17,7 +17,14 @@ from techfin.api.core import (
     resource_blueprint,
     visible,
 )
-from techfin.api.schemas import FunderCreate, FunderOut, FunderPage, FunderQuery, FunderUpdate
+from techfin.api.schemas import (
+    FUNDER_EXAMPLE,
+    FunderCreate,
+    FunderOut,
+    FunderPage,
+    FunderQuery,
+    FunderUpdate,
+)
 from techfin.models import Funder, User
 from techfin.services import access, catalog
 
@@ -42,7 +49,7 @@ class Funders(MethodView):
         """List verified institutions (and the caller's own)."""
         return page_of(_filtered(caller(), args), args, Funder)
 
-    @bp.doc(requestBody=body_doc(FunderCreate))
+    @bp.doc(requestBody=body_doc(FunderCreate, example=FUNDER_EXAMPLE))
     @bp.response(201, FunderOut)
     @errors(bp, 400, 403, 409, 422)
     def post(self) -> Funder:
@@ -60,7 +67,7 @@ class FunderById(MethodView):
         """One institution."""
         return visible(Funder, funder_id, access.funder_filter(caller()))
 
-    @bp.doc(requestBody=body_doc(FunderUpdate, partial=True))
+    @bp.doc(requestBody=body_doc(FunderUpdate, partial=True, example={"regions": ["4420", "4403"]}))
     @bp.response(200, FunderOut)
     @errors(bp, 400, 403, 404, 422)
     def patch(self, funder_id: int) -> Funder:

@@ -18,7 +18,7 @@ from techfin.api.core import (
     visible,
 )
 from techfin.api.owners import owning_enterprise
-from techfin.api.schemas import NeedCreate, NeedOut, NeedPage, NeedQuery, NeedUpdate
+from techfin.api.schemas import NEED_EXAMPLE, NeedCreate, NeedOut, NeedPage, NeedQuery, NeedUpdate
 from techfin.models import Enterprise, Need, User
 from techfin.services import access, catalog
 
@@ -54,7 +54,7 @@ class Needs(MethodView):
         """List the needs the caller may see (industry and region of the enterprise, by prefix)."""
         return page_of(_filtered(caller(), args), args, Need)
 
-    @bp.doc(requestBody=body_doc(NeedCreate))
+    @bp.doc(requestBody=body_doc(NeedCreate, example=NEED_EXAMPLE))
     @bp.response(201, NeedOut)
     @errors(bp, 400, 403, 409, 422)
     def post(self) -> Need:
@@ -73,7 +73,7 @@ class NeedById(MethodView):
         """One need."""
         return visible(Need, need_id, access.need_filter(caller()))
 
-    @bp.doc(requestBody=body_doc(NeedUpdate, partial=True))
+    @bp.doc(requestBody=body_doc(NeedUpdate, partial=True, example={"amount_cny": 6000000}))
     @bp.response(200, NeedOut)
     @errors(bp, 400, 403, 404, 409, 422)
     def patch(self, need_id: int) -> Need:

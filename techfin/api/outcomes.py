@@ -19,7 +19,14 @@ from techfin.api.core import (
     resource_blueprint,
     visible,
 )
-from techfin.api.schemas import OutcomeCreate, OutcomeOut, OutcomePage, OutcomeQuery, OutcomeUpdate
+from techfin.api.schemas import (
+    OUTCOME_EXAMPLE,
+    OutcomeCreate,
+    OutcomeOut,
+    OutcomePage,
+    OutcomeQuery,
+    OutcomeUpdate,
+)
 from techfin.models import Enterprise, Funder, Need, Outcome, Product, User
 from techfin.services import access, catalog
 
@@ -76,7 +83,7 @@ class Outcomes(MethodView):
         """List the docking steps on the caller's needs or products (operators: all)."""
         return page_of(_filtered(caller(), args), args, Outcome)
 
-    @bp.doc(requestBody=body_doc(OutcomeCreate))
+    @bp.doc(requestBody=body_doc(OutcomeCreate, example=OUTCOME_EXAMPLE))
     @bp.response(201, OutcomeOut)
     @errors(bp, 400, 403, 409, 422)
     def post(self) -> Outcome:
@@ -99,7 +106,7 @@ class OutcomeById(MethodView):
         """One docking step."""
         return visible(Outcome, outcome_id, access.outcome_filter(caller()))
 
-    @bp.doc(requestBody=body_doc(OutcomeUpdate, partial=True))
+    @bp.doc(requestBody=body_doc(OutcomeUpdate, partial=True, example={"note": "补充材料已收到"}))
     @bp.response(200, OutcomeOut)
     @errors(bp, 400, 403, 404, 422)
     def patch(self, outcome_id: int) -> Outcome:

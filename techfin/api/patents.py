@@ -18,7 +18,14 @@ from techfin.api.core import (
     visible,
 )
 from techfin.api.owners import owning_enterprise
-from techfin.api.schemas import PatentCreate, PatentOut, PatentPage, PatentQuery, PatentUpdate
+from techfin.api.schemas import (
+    PATENT_EXAMPLE,
+    PatentCreate,
+    PatentOut,
+    PatentPage,
+    PatentQuery,
+    PatentUpdate,
+)
 from techfin.models import Enterprise, Patent, User
 from techfin.services import access, catalog
 
@@ -48,7 +55,7 @@ class Patents(MethodView):
         """List the patents the caller may see."""
         return page_of(_filtered(caller(), args), args, Patent)
 
-    @bp.doc(requestBody=body_doc(PatentCreate))
+    @bp.doc(requestBody=body_doc(PatentCreate, example=PATENT_EXAMPLE))
     @bp.response(201, PatentOut)
     @errors(bp, 400, 403, 409, 422)
     def post(self) -> Patent:
@@ -67,7 +74,7 @@ class PatentById(MethodView):
         """One patent."""
         return visible(Patent, patent_id, access.patent_filter(caller()))
 
-    @bp.doc(requestBody=body_doc(PatentUpdate, partial=True))
+    @bp.doc(requestBody=body_doc(PatentUpdate, partial=True, example={"status": "granted"}))
     @bp.response(200, PatentOut)
     @errors(bp, 400, 403, 404, 422)
     def patch(self, patent_id: int) -> Patent:

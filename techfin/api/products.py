@@ -18,7 +18,14 @@ from techfin.api.core import (
     visible,
 )
 from techfin.api.owners import owning_funder
-from techfin.api.schemas import ProductCreate, ProductOut, ProductPage, ProductQuery, ProductUpdate
+from techfin.api.schemas import (
+    PRODUCT_EXAMPLE,
+    ProductCreate,
+    ProductOut,
+    ProductPage,
+    ProductQuery,
+    ProductUpdate,
+)
 from techfin.models import Funder, Product, User
 from techfin.services import access, catalog
 
@@ -48,7 +55,7 @@ class Products(MethodView):
         """List active products of verified institutions (and the caller's own)."""
         return page_of(_filtered(caller(), args), args, Product)
 
-    @bp.doc(requestBody=body_doc(ProductCreate))
+    @bp.doc(requestBody=body_doc(ProductCreate, example=PRODUCT_EXAMPLE))
     @bp.response(201, ProductOut)
     @errors(bp, 400, 403, 409, 422)
     def post(self) -> Product:
@@ -67,7 +74,7 @@ class ProductById(MethodView):
         """One product."""
         return visible(Product, product_id, access.product_filter(caller()))
 
-    @bp.doc(requestBody=body_doc(ProductUpdate, partial=True))
+    @bp.doc(requestBody=body_doc(ProductUpdate, partial=True, example={"status": "paused"}))
     @bp.response(200, ProductOut)
     @errors(bp, 400, 403, 404, 422)
     def patch(self, product_id: int) -> Product:

@@ -338,3 +338,39 @@ class ProductPage(Page):
 
 class OutcomePage(Page):
     items = fields.List(fields.Nested(OutcomeOut), required=True)
+
+
+# ------------------------------------------------------------------ request examples
+# Bodies the sample/demo data accepts (refs E-001, F-001, N-001, P-001 exist there).
+
+ENTERPRISE_EXAMPLE = {
+    "name": "深圳示例智能科技有限公司",
+    "industry": "C39",
+    "region": "440300",
+    "high_tech": True,
+    "stage": "growth",
+    "description": "工业视觉检测设备",
+}
+PATENT_EXAMPLE = {
+    "enterprise_ref": "E-001",
+    "number": "201710601862.3",
+    "title": "一种 LED 散热结构",
+    "kind": "invention",
+    "status": "pending",
+}
+NEED_EXAMPLE = {
+    "enterprise_ref": "E-001",
+    "kind": "loan",
+    "amount_cny": 3000000,
+    "term_months": 12,
+    "purpose": "流动资金",
+}
+FUNDER_EXAMPLE = {"name": "示例银行深圳科技支行", "kind": "bank", "regions": ["4403"]}
+PRODUCT_EXAMPLE = {
+    "funder_ref": "F-001",
+    "name": "科技信用贷",
+    "kind": "loan",
+    "min_amount_cny": 500000,
+    "max_amount_cny": 5000000,
+}
+OUTCOME_EXAMPLE = {"need_ref": "N-001", "product_ref": "P-001", "stage": "contacted"}
