@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import (
     DBAPIError,
@@ -144,7 +144,12 @@ def init_app(app: Flask) -> None:
         if status == 400 and "CSRF" in (err.description or ""):
             message = _("The form expired or was sent from elsewhere. Please reload and retry.")
             code = "csrf"
-        return error_response(status, code, message, fields)
+        response = make_response(error_response(status, code, message, fields))
+        # 405 must say what is allowed (RFC 9110 §15.5.6); 429 when to come back.
+        for name, value in err.get_headers():
+            if name in ("Allow", "Retry-After", "WWW-Authenticate"):
+                response.headers[name] = value
+        return response
 
     def _db_down(err: BaseException):
         log.error("database unavailable: %s", err)

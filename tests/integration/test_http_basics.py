@@ -44,6 +44,14 @@ def test_api_errors_are_json_never_html(client):
     assert resp.is_json and resp.json["error"]["code"] == "not_found"
 
 
+def test_405_says_which_methods_are_allowed(client):
+    resp = client.put("/api/v1/enterprises")
+    assert resp.status_code == 405 and resp.is_json
+    assert set(resp.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    resp = client.delete("/auth/login")
+    assert resp.status_code == 405 and "POST" in resp.headers["Allow"]
+
+
 def test_page_errors_are_html(client):
     resp = client.get("/no-such-page")
     assert resp.status_code == 404 and resp.mimetype == "text/html"
