@@ -36,11 +36,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.orm import selectinload, with_polymorphic
 
 from techfin import mail
 from techfin.errors import DomainError
 from techfin.extensions import db
-from techfin.models import User
+from techfin.models import Membership, Organization, User
 from techfin.models.base import utcnow
 from techfin.models.digests import PERIODS, DigestDelivery, DigestSubscription
 from techfin.services import audit
@@ -165,6 +166,10 @@ def new_match_items(
 
     items = matching.new_matches_for_user(user, since, until, min_score=sub.min_score,
                                           scope_ids=sub.scope_ids or None)  # fmt: skip
+    return _best_first(items)
+
+
+def _best_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: -float(i.get("score") or 0))
 
 
@@ -234,13 +239,13 @@ class DigestComposer:
         link = url_for("digests.unsubscribe", token=self._MARK, _external=False)
         self.unsub_pre, _mark, self.unsub_post = (self.base + link).rpartition(self._MARK)
         self.signer = _signer()
-        self.gettext: dict[str, Callable[..., str]] = {}
+        self.translators: dict[str, Callable[..., str]] = {}
 
     def _gettext_for(self, locale: str) -> Callable[..., str]:
-        if locale not in self.gettext:
+        if locale not in self.translators:
             with force_locale(locale):
-                self.gettext[locale] = _newstyle_gettext(get_translations())
-        return self.gettext[locale]
+                self.translators[locale] = _newstyle_gettext(get_translations())
+        return self.translators[locale]
 
     def __call__(
         self, user: User, sub: DigestSubscription, delivery: DigestDelivery, items: list[dict]
@@ -476,22 +481,51 @@ def _batches(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[i : i + size]
 
 
-def _default_items() -> ItemSource:
-    """new_match_items, with the operators' platform summary computed once per window and
-    language instead of once per operator."""
-    summaries: dict[tuple[datetime, datetime, str], list[dict[str, Any]]] = {}
+class _DefaultItems:
+    """new_match_items for a whole run: each batch's matches are looked up together
+    (`prefetch`, a few queries per batch instead of several per user; institutions' once per
+    run), and the operators' platform summary is computed once per window and language
+    instead of once per operator.
+    """
 
-    def items_for(
-        user: User, sub: DigestSubscription, since: datetime, until: datetime
+    def __init__(self) -> None:
+        self.summaries: dict[tuple[datetime, datetime, str], list[dict[str, Any]]] = {}
+        self.ready: dict[tuple[int, datetime, datetime], list[dict[str, Any]]] = {}
+        self.cache: Any = None  # matching.NewMatchCache, made on first use
+
+    def prefetch(self, wanted: list[tuple[User, DigestSubscription, datetime, datetime]]) -> None:
+        """Look up the items of these (user, settings, since, until) in one go; the calls
+        that follow for the same arguments are answered from memory."""
+        from techfin.services import matching
+
+        self.ready.clear()
+        if self.cache is None:
+            self.cache = matching.NewMatchCache()
+        asked = [w for w in wanted if not w[0].is_operator]
+        queries = [
+            matching.NewMatchQuery(user, since, until, sub.min_score,
+                                   tuple(sub.scope_ids) if sub.scope_ids else None)
+            for user, sub, since, until in asked
+        ]  # fmt: skip
+        for (user, _sub, since, until), items in zip(
+            asked, matching.new_matches_for_users(queries, self.cache), strict=True
+        ):
+            self.ready[(user.id, since, until)] = _best_first(items)
+
+    def __call__(
+        self, user: User, sub: DigestSubscription, since: datetime, until: datetime
     ) -> list[dict[str, Any]]:
         if not user.is_operator:
-            return new_match_items(user, sub, since, until)
+            found = self.ready.pop((user.id, since, until), None)
+            return found if found is not None else new_match_items(user, sub, since, until)
         key = (since, until, sub.locale)
-        if key not in summaries:
-            summaries[key] = platform_summary(*key)
-        return [dict(i) for i in summaries[key]]
+        if key not in self.summaries:
+            self.summaries[key] = platform_summary(*key)
+        return [dict(i) for i in self.summaries[key]]
 
-    return items_for
+
+def _default_items() -> ItemSource:
+    return _DefaultItems()
 
 
 def send_due(
@@ -547,32 +581,47 @@ def send_due(
 def _prepare(ids: list[int], period: str, start: datetime, end: datetime, now: datetime,
              lease: int, items_for: ItemSource, report: RunReport,
              dry_run: bool) -> list[_Digest]:  # fmt: skip
-    """Load a batch's users, settings, ledger rows and windows in four queries, and the
-    items of those whose digest this run may still send."""
+    """Load a batch's users (with their organisation), settings, ledger rows and windows in
+    a few queries, and the items of those whose digest this run may still send: in a few
+    more queries for the whole batch when the item source has a `prefetch`."""
     # A fresh identity map per batch keeps memory flat however many subscribers there are.
     db.session.expunge_all()
-    users = {u.id: u for u in db.session.execute(select(User).where(User.id.in_(ids))).scalars()}
+    # Each user's organisation decides what they may see: loaded with the batch (subclass
+    # columns included), not two or three lazy loads per user.
+    org = with_polymorphic(Organization, "*")
+    users = {u.id: u for u in db.session.execute(
+        select(User).where(User.id.in_(ids)).options(
+            selectinload(User.memberships).selectinload(Membership.organization.of_type(org)))
+    ).scalars()}  # fmt: skip
     subs = {s.user_id: s for s in db.session.execute(
         select(DigestSubscription).where(DigestSubscription.user_id.in_(ids))).scalars()}  # fmt: skip
     rows = {r.user_id: r for r in db.session.execute(
         select(DigestDelivery).where(DigestDelivery.user_id.in_(ids), DigestDelivery.period == period,
                                      DigestDelivery.window_start == start)).scalars()}  # fmt: skip
     since = _since_batch(ids, period, start)
-    batch = []
+    # (user, settings, since, until) of each digest this run may still send, in id order.
+    wanted = []
     for uid in ids:
         user = users.get(uid)
         if user is None:  # deleted since the run began
             continue
-        sub = subs.get(uid) or _default_subscription(user)
-        if dry_run:
-            items = items_for(user, sub, since.get(uid, start), end)
-            report.would_send.append((user.email, len(items)))
-            continue
         existing = rows.get(uid)
-        if existing is not None and not _can_take_over(existing, now, lease):
+        if not dry_run and existing is not None and not _can_take_over(existing, now, lease):
             report.skipped += 1
             continue
-        batch.append(_Digest(user, sub, items_for(user, sub, since.get(uid, start), end), existing))
+        wanted.append(
+            (user, subs.get(uid) or _default_subscription(user), since.get(uid, start), end)
+        )
+    prefetch = getattr(items_for, "prefetch", None)
+    if prefetch is not None:  # the whole batch's items in a few queries
+        prefetch(wanted)
+    batch = []
+    for user, sub, user_since, until in wanted:
+        items = items_for(user, sub, user_since, until)
+        if dry_run:
+            report.would_send.append((user.email, len(items)))
+        else:
+            batch.append(_Digest(user, sub, items, rows.get(user.id)))
     return batch
 
 
