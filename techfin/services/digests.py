@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
-from flask_babel import force_locale, get_translations
+from flask_babel import force_locale, get_translations, ngettext
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import pass_context
@@ -54,6 +54,8 @@ DEFAULT_LEASE = 15 * 60
 # Users per claim transaction. Bigger batches mean fewer commits but, after a hard crash,
 # more claims that wait out the lease before another run sends them.
 DEFAULT_BATCH = 200
+# A digest is read, not searched: the best 20, then one link to the full ranked list.
+ITEMS_SHOWN = 20
 
 
 # ------------------------------------------------------------------ subscriptions
@@ -255,9 +257,12 @@ class DigestComposer:
                    "period": delivery.period, "window_start": delivery.window_start,
                    "window_end": delivery.window_end, "unsubscribe_url": unsub,
                    "base_url": self.base, "settings_url": self.settings_url,
-                   "gettext": self._gettext_for(sub.locale)}  # fmt: skip
+                   "gettext": self._gettext_for(sub.locale), "shown": ITEMS_SHOWN,
+                   "all_url": self.base + ("/dealflow/matches" if user.is_institution
+                                           else "/matches")}  # fmt: skip
         with force_locale(sub.locale):
-            subject = _("%(n)s new matches for you on techfin", n=len(items))
+            subject = ngettext("%(num)s new match for you on techfin",
+                               "%(num)s new matches for you on techfin", len(items))  # fmt: skip
         return mail.compose_message(
             user.email, subject, self.text.render(context), self.html.render(context),
             to_name=user.name,

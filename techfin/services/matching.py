@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -815,6 +816,7 @@ class NewMatchCache:
     hidden: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict)
     rendered: dict[tuple, dict[str, Any]] = field(default_factory=dict)
     paths: dict[tuple[str, int], str] = field(default_factory=dict)
+    changes: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _covers(have: tuple[datetime, datetime, float], want: tuple[datetime, datetime, float]) -> bool:
@@ -836,12 +838,23 @@ def _new_match_rows(
     # institution and enterprise, and mapping (and identity-mapping) five objects per match
     # cost more than everything else in the lookup.
     funder_org, enterprise_org = aliased(Organization), aliased(Organization)
+    # The enterprise's latest non-confidential patent added before the pair entered the
+    # ranking: "your new patent raised this match" (a confidential one is never hinted at).
+    patent_added = (
+        select(func.max(Patent.created_at))
+        .where(Patent.enterprise_id == Need.enterprise_id, Patent.confidential.is_(False),
+               Patent.created_at <= Match.first_seen_at)
+        .correlate(Need, Match)
+        .scalar_subquery()
+    )  # fmt: skip
     stmt = (
         select(*(getattr(Match, c.key) for c in Match.__table__.columns),
                Need.ref.label("need_ref"), Need.enterprise_id.label("enterprise_id"),
                Need.status.label("need_status"), Product.name.label("product_name"),
                Product.ref.label("product_ref"), funder_org.name.label("funder_name"),
-               funder_org.ref.label("funder_ref"), enterprise_org.name.label("enterprise_name"))
+               funder_org.ref.label("funder_ref"), enterprise_org.name.label("enterprise_name"),
+               Need.created_at.label("need_created"), Product.created_at.label("product_created"),
+               funder_org.created_at.label("funder_created"), patent_added.label("patent_added"))
         .select_from(Match)
         .join(Need, Match.need_id == Need.id)
         .outerjoin(Product, Match.product_id == Product.id)
@@ -965,9 +978,45 @@ def _user_items(
         if key not in rendered:
             rendered[key] = _new_match_item(row, kind, org, loc, cache)
         item = rendered[key]
+        change = _change_code(row, kind, q.since)
+        if (change, loc) not in cache.changes:
+            with force_locale(loc):
+                cache.changes[(change, loc)] = str(_CHANGES[change])
         items.append({**item, "reasons": list(item["reasons"]), "missing": list(item["missing"]),
-                      "model": dict(item["model"])})  # fmt: skip
+                      "model": dict(item["model"]), "change_code": change,
+                      "change": cache.changes[(change, loc)]})  # fmt: skip
     return items
+
+
+# What made a pair new for this reader since their previous digest (the digest says it).
+_CHANGES = {
+    "new_product": _l("new product"),
+    "new_institution": _l("new institution"),
+    "new_patent": _l("your new patent raised this match"),
+    "your_new_need": _l("for your new need"),
+    "new_need": _l("new financing need"),
+    "your_new_product": _l("for your new product"),
+    "newly_ranked": _l("newly ranked"),
+}
+
+
+def _change_code(row: Row, kind: str, since: datetime) -> str:
+    """Why a pair first seen in the window is new, from the reader's side: the newest cause
+    among the counterpart's new product / institution / need, the reader's own new record,
+    or (enterprises only) a patent they added before the pair entered the ranking."""
+    if kind == "enterprise":
+        if row.product_id is not None and row.product_created >= since:
+            return "new_product"
+        if row.product_id is None and row.funder_created >= since:
+            return "new_institution"
+        if row.patent_added is not None and row.patent_added >= since:
+            return "new_patent"
+        return "your_new_need" if row.need_created >= since else "newly_ranked"
+    if row.need_created >= since:
+        return "new_need"
+    if row.product_id is not None and row.product_created >= since:
+        return "your_new_product"
+    return "newly_ranked"
 
 
 def _new_match_item(row: Row, kind: str, org: int, loc: str, cache: NewMatchCache) -> dict:

@@ -230,7 +230,7 @@ def test_both_languages(app, make_user, smtp_server):
     by_rcpt = {m.envelope_rcpt[0]: m for m in smtp_server.messages}
     zh, en = by_rcpt["zh@x.cn"], by_rcpt["en@x.cn"]
     assert zh["Subject"] == "techfin 为您找到 1 个新匹配"
-    assert en["Subject"] == "1 new matches for you on techfin"
+    assert en["Subject"] == "1 new match for you on techfin"
     assert "您好" in zh.get_body(("plain",)).get_content()
     assert "您好" in zh.get_body(("html",)).get_content()
     assert "Hello" in en.get_body(("plain",)).get_content()
@@ -238,6 +238,30 @@ def test_both_languages(app, make_user, smtp_server):
     for msg in (zh, en):
         html = msg.get_body(("html",)).get_content()
         assert "/digests/settings" in html and "/digests/unsubscribe/" in html
+
+
+def test_a_long_digest_shows_the_best_20_and_links_to_the_rest(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("en@x.cn", "operator")
+    with app.app_context():
+        db.session.execute(db.update(User).filter_by(email="en@x.cn").values(locale="en"))
+        db.session.commit()
+
+    def many(user, sub, since, until):  # noqa: ANN001, ANN202
+        return [{**_items(user, sub, since, until)[0], "ref": f"P-{k}", "title": f"Loan {k:02d}"}
+                for k in range(25)]  # fmt: skip
+
+    with app.app_context():
+        assert digests.send_due("weekly", now=NOW, items_for=many).sent == 1
+    (msg,) = smtp_server.messages
+    assert msg["Subject"] == "25 new matches for you on techfin"
+    text, html = (msg.get_body((k,)).get_content() for k in ("plain", "html"))
+    for body in (text, html):
+        assert "Loan 19" in body and "Loan 20" not in body
+    assert "…and 5 more: http" in text and text.split("…and 5 more: ")[1].split()[0].endswith(
+        "/matches"
+    )
+    assert '/matches">…and 5 more</a>' in html
 
 
 @pytest.mark.parametrize("async_marks", [False, True])  # True has an effect on PostgreSQL
@@ -353,9 +377,11 @@ def test_real_matches_reach_the_right_people_and_nothing_older(
         new_id = db.session.execute(db.select(Product.id).filter_by(ref="P-NEW")).scalar_one()
         for row in db.session.execute(db.select(Match).filter_by(product_id=new_id)).scalars():
             row.first_seen_at = digests.utcnow() + timedelta(days=8)
+        db.session.get(Product, new_id).created_at = digests.utcnow() + timedelta(days=8)
         db.session.commit()
         smtp_server.messages.clear()
         digests.send_due("weekly", now=digests.utcnow() + timedelta(days=14))
     e1 = [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "e1@x.cn"]
     text = e1[0].get_body(("plain",)).get_content()
     assert "石墨烯专利快贷" in text and "知识产权质押贷 ·" not in text
+    assert "新产品" in text  # what changed: a new product, not just "a new match"

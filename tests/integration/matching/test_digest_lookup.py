@@ -154,3 +154,53 @@ def test_batch_items_equal_one_by_one_with_each_users_own_window_score_scope_and
         assert together[0][0]["reasons"] == everything
         if shared is None or secret:
             assert len(together[1][0]["reasons"]) < len(everything)
+
+
+def test_each_item_says_what_made_it_new_for_its_reader(app, sample_data, make_user):
+    """A new product, the enterprise's own new patent (never a confidential one), a new need
+    for the bank, or simply newly ranked: the digest line says which, in the reader's
+    language."""
+    from techfin.extensions import db
+    from techfin.models import Need, Organization, Patent, Product, User
+    from techfin.models.matching import Match
+    from techfin.services import digests, matching
+
+    make_user("e1@x.cn", "enterprise", "E-001")
+    make_user("bank@x.cn", "bank", "F-001")
+    with app.app_context():
+        matching.refresh_all()
+        e1 = db.session.execute(db.select(User).filter_by(email="e1@x.cn")).scalar_one()
+        bank = db.session.execute(db.select(User).filter_by(email="bank@x.cn")).scalar_one()
+        seen = db.session.execute(
+            db.select(Match.first_seen_at).join(Product).where(Product.ref == "P-001")
+        ).scalar_one()
+        since, until = seen - timedelta(days=1), digests.utcnow() + timedelta(minutes=1)
+
+        def changes(user, locale="en"):  # noqa: ANN001, ANN202
+            items = matching.new_matches_for_user(user, since, until, locale=locale)
+            return {i["ref"]: i["change"] for i in items}
+
+        # Everything was just created: the product is what is new to the enterprise, the
+        # need to the bank.
+        assert changes(e1)["P-001"] == "new product"
+        assert changes(e1, "zh_CN")["P-001"] == "新产品"
+        assert changes(bank)["N-001"] == "new financing need"
+
+        # The catalogue is old; E-001 added a (public) patent just before the pair ranked.
+        old = since - timedelta(days=30)
+        for model in (Product, Need, Organization, Patent):
+            db.session.execute(db.update(model).values(created_at=old))
+        patent = db.session.execute(
+            db.select(Patent).join(Organization, Patent.enterprise_id == Organization.id)
+            .where(Organization.ref == "E-001", Patent.confidential.is_(False))
+        ).scalars().first()  # fmt: skip
+        patent.created_at = seen - timedelta(minutes=1)
+        db.session.commit()
+        assert changes(e1)["P-001"] == "your new patent raised this match"
+        assert changes(e1, "zh_CN")["P-001"] == "您新增的专利提升了这条匹配"
+        assert changes(bank)["N-001"] == "newly ranked"  # the bank is told of no patent
+
+        # A confidential patent is never named as the cause.
+        patent.confidential = True
+        db.session.commit()
+        assert changes(e1)["P-001"] == "newly ranked"
