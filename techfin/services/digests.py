@@ -74,6 +74,29 @@ def _default_subscription(user: User) -> DigestSubscription:
                               locale=user.locale or "zh_CN", bounce_reason="")  # fmt: skip
 
 
+def scope_options(user: User) -> list[tuple[int, str]]:
+    """What a digest may be narrowed to: an enterprise's open needs, an institution's
+    products (id, "ref · name"); nothing for operators, whose digest is the platform summary."""
+    from techfin.models import Need, Product
+
+    org = user.organization
+    if org is None:
+        return []
+    if user.is_enterprise:
+        stmt = (
+            select(Need.id, Need.ref, Need.purpose)
+            .where(Need.enterprise_id == org.id, Need.status != "closed")
+            .order_by(Need.id)
+        )
+    elif user.is_institution:
+        stmt = (select(Product.id, Product.ref, Product.name)
+                .where(Product.funder_id == org.id, Product.status != "retired")
+                .order_by(Product.id))  # fmt: skip
+    else:
+        return []
+    return [(i, f"{ref} · {label or ''}"[:80]) for i, ref, label in db.session.execute(stmt)]
+
+
 def update_subscription(user: User, data: dict[str, Any]) -> DigestSubscription:
     errors: dict[str, list[str]] = {}
     period = data.get("period", "weekly")
@@ -92,6 +115,11 @@ def update_subscription(user: User, data: dict[str, Any]) -> DigestSubscription:
     scope = data.get("scope_ids") or []
     if not isinstance(scope, list) or not all(isinstance(i, int) and i > 0 for i in scope):
         errors["scope_ids"] = ["A list of your need or product ids / 需求或产品编号列表"]
+    elif scope and not set(scope) <= {i for i, _label in scope_options(user)}:
+        errors["scope_ids"] = [
+            "Only your own open needs or active products / 只能选择本机构的在办需求或在售产品"
+        ]
+    scope = sorted(set(scope)) if isinstance(scope, list) else []
     if errors:
         raise DomainError("invalid digest settings", errors)
     sub = subscription(user)

@@ -7,8 +7,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SelectField, SubmitField
+from wtforms import DecimalField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from techfin.errors import DomainError
 from techfin.extensions import csrf
@@ -29,6 +30,14 @@ class DigestForm(FlaskForm):
         validators=[Optional(), NumberRange(0, 1)],
     )
     locale = SelectField(_l("Language"), choices=options([("zh_CN", "中文"), ("en", "English")]))
+    scope_ids = SelectMultipleField(
+        _l("Only these needs or products"),
+        coerce=int,
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l("Tick none to hear about all of them."),
+    )
     submit = SubmitField(_l("Save"))
 
 
@@ -40,11 +49,15 @@ bp = Blueprint("digests", __name__, url_prefix="/digests")
 def settings():
     sub = digests.subscription(current_user)
     form = DigestForm(obj=sub)
+    form.scope_ids.choices = digests.scope_options(current_user)
+    if not form.scope_ids.choices:
+        del form.scope_ids  # operators: the platform summary has nothing to narrow
     if form.validate_on_submit():
         try:
             digests.update_subscription(current_user, {
                 "period": form.period.data, "min_score": form.min_score.data,
-                "locale": form.locale.data})  # fmt: skip
+                "locale": form.locale.data,
+                "scope_ids": form.scope_ids.data if "scope_ids" in form else []})  # fmt: skip
         except DomainError as err:
             apply_domain_error(form, err)
         else:

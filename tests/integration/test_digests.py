@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import threading
 from datetime import datetime, timedelta
@@ -341,6 +342,33 @@ def test_settings_page_and_validation(app, make_user, client, auth):
     with app.app_context():
         sub = db.session.execute(db.select(DigestSubscription)).scalar_one()
         assert (sub.period, sub.min_score, sub.locale) == ("daily", 0.5, "en")
+
+
+def test_settings_page_narrows_the_digest_to_chosen_needs(
+    app, sample_data, make_user, client, auth
+):
+    from techfin.models import Need
+
+    make_user("e1@x.cn", "enterprise", "E-001")
+    make_user("op@x.cn", "operator")
+    with app.app_context():
+        own = db.session.execute(db.select(Need.id).filter_by(ref="N-001")).scalar_one()
+        other = db.session.execute(db.select(Need.id).filter_by(ref="N-002")).scalar_one()
+    auth.login("e1@x.cn")
+    html = client.get("/digests/settings").get_data(as_text=True)
+    assert f'value="{own}"' in html and "N-001" in html and "N-002" not in html
+    form = {"period": "weekly", "min_score": "0", "locale": "zh_CN"}
+    resp = client.post("/digests/settings", data={**form, "scope_ids": [str(other)]})
+    assert resp.status_code == 200 and "is-invalid" in resp.get_data(as_text=True)
+    assert (
+        client.post("/digests/settings", data={**form, "scope_ids": [str(own)]}).status_code == 302
+    )
+    with app.app_context():
+        assert db.session.execute(db.select(DigestSubscription)).scalar_one().scope_ids == [own]
+    html = client.get("/digests/settings").get_data(as_text=True)
+    assert re.search(rf'<input checked[^>]*name="scope_ids"[^>]*value="{own}"', html)
+    auth.login("op@x.cn")  # the operators' summary has nothing to narrow
+    assert 'name="scope_ids"' not in client.get("/digests/settings").get_data(as_text=True)
 
 
 def test_real_matches_reach_the_right_people_and_nothing_older(

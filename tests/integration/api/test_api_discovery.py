@@ -63,3 +63,13 @@ def test_digest_settings_round_trip(api, tokens):
     assert resp.status_code == 200 and resp.json["period"] == "daily"
     bad = api("PUT", "/api/v1/me/digest", "enterprise", json={"period": "hourly", "min_score": 3})
     assert bad.status_code == 422 and {"period", "min_score"} <= set(bad.json["error"]["fields"])
+
+
+def test_digest_scope_is_limited_to_the_callers_own_needs(api, tokens, lookup):
+    own, other = lookup("need", "N-001"), lookup("need", "N-002")  # E-001's; E-002's draft
+    resp = api("PUT", "/api/v1/me/digest", "enterprise", json={"scope_ids": [own, own]})
+    assert resp.status_code == 200 and resp.json["scope_ids"] == [own]
+    for wrong in ([other], [own, 99999]):
+        bad = api("PUT", "/api/v1/me/digest", "enterprise", json={"scope_ids": wrong})
+        assert bad.status_code == 422 and "scope_ids" in bad.json["error"]["fields"]
+    assert api.get("/api/v1/me/digest", "enterprise").json["scope_ids"] == [own]
