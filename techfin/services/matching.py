@@ -1126,13 +1126,18 @@ def refresh_after_change() -> None:
     pending = db.session.info.pop("matching_pending", None)
     if not pending or current_app.config.get("MATCHING_REFRESH_OFF"):
         return
-    # Whatever was not committed is discarded first: only committed rows are ranked.
-    db.session.rollback()
-    db.session.info.pop("matching_pending", None)
     try:
+        # Whatever was not committed is discarded first: only committed rows are ranked.
+        # Inside the try: on a dropped connection even this rollback raises, and derived
+        # data must never turn a committed write into an error.
+        db.session.rollback()
+        db.session.info.pop("matching_pending", None)
         apply_pending(pending)
     except Exception:  # matches are derived data: they must never break a committed write
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it
+            db.session.remove()
         log.exception("refreshing matches failed; `flask matching refresh` will catch up")
     finally:
         db.session.info.pop("matching_pending", None)
