@@ -100,24 +100,17 @@ def prepare(database_url: str, tmp: Path, tokens: int = 4) -> list[str]:
     Returns bearer tokens for the writer (one per writing thread: the API's rate limit is
     per token)."""
     from flask_migrate import upgrade
-    from sqlalchemy import text
 
     from techfin import create_app
     from techfin.extensions import db
     from techfin.services import accounts, search_sync
     from techfin.services.interchange import import_file
+    from techfin.tools.empty_tables import empty_tables
 
     app = create_app(_app_config(database_url, tmp))
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
-        tables = list(reversed(db.metadata.sorted_tables))
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(table.delete())
+        empty_tables(db)
         report = import_file(SAMPLE)
         assert report.committed, [str(e) for e in report.errors]
         org = accounts.find_organization("E-001")

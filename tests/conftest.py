@@ -88,14 +88,9 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
 
 
 def _truncate(db) -> None:  # noqa: ANN001
-    tables = [t for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+    from techfin.tools.empty_tables import empty_tables
+
+    empty_tables(db)
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import text
 from werkzeug.security import generate_password_hash
 
 ROLES = ("anonymous", "enterprise", "unverified_institution", "verified_institution", "operator")
@@ -169,17 +168,11 @@ class Matrix:
 
     def reset(self) -> None:
         from techfin.extensions import db
+        from techfin.tools.empty_tables import empty_tables
 
         with self.app.app_context():
             db.session.remove()
-            tables = list(reversed(db.metadata.sorted_tables))
-            with db.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    names = ", ".join(f'"{t.name}"' for t in tables)
-                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-                else:
-                    for table in tables:
-                        conn.execute(table.delete())
+            empty_tables(db)
         self.seed()
 
     def seed(self) -> None:
