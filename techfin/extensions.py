@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -43,13 +41,6 @@ def _client_key() -> str:
 # Rate-limit counters live where RATELIMIT_STORAGE_URI points (config.py): the Redis of
 # REDIS_URL when set, so every gunicorn worker (and host) counts against one budget; without
 # REDIS_URL they are in memory, and each worker process then allows the full limit on its own
-# (2 workers: up to twice the login attempts). If Redis becomes unreachable the workers fall
-# back to their own memory counters instead of failing every limited request.
-# RATELIMIT_KEY_PREFIX namespaces the keys in a Redis shared with other apps or test runs.
-limiter = Limiter(
-    key_func=_client_key,
-    default_limits=[],
-    strategy="fixed-window",
-    key_prefix=os.environ.get("RATELIMIT_KEY_PREFIX", "techfin"),
-    in_memory_fallback_enabled=True,
-)
+# (2 workers: up to twice the login attempts). Key prefix and the in-memory fallback when
+# Redis goes away are set in config.py too (RATELIMIT_KEY_PREFIX, …_FALLBACK_ENABLED).
+limiter = Limiter(key_func=_client_key, default_limits=[], strategy="fixed-window")
