@@ -644,12 +644,10 @@ def _columns(kind: str) -> list[str]:
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas (=, +, -, @) in user text: CSV/XLSX injection."""
+    """A report cell: lists joined, user text neutralised like the interchange export."""
     if isinstance(value, list):
         value = ";".join(str(v) for v in value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return _guard_text(value)
 
 
 _GUARDED = re.compile(r"'*[=+\-@\t\r]")
