@@ -121,7 +121,7 @@ def update_subscription(user: User, data: dict[str, Any]) -> DigestSubscription:
         ]
     scope = sorted(set(scope)) if isinstance(scope, list) else []
     if errors:
-        raise DomainError("invalid digest settings", errors)
+        raise DomainError("Some digest settings are not valid / 部分邮件摘要设置无效", errors)
     sub = subscription(user)
     sub.period, sub.min_score, sub.locale, sub.scope_ids = period, min_score, locale, scope
     # Saving settings is how a user says the address works again after a bounce.

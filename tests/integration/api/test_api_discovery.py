@@ -72,4 +72,5 @@ def test_digest_scope_is_limited_to_the_callers_own_needs(api, tokens, lookup):
     for wrong in ([other], [own, 99999]):
         bad = api("PUT", "/api/v1/me/digest", "enterprise", json={"scope_ids": wrong})
         assert bad.status_code == 422 and "scope_ids" in bad.json["error"]["fields"]
+        assert "部分邮件摘要设置无效" in bad.json["error"]["message"]  # both languages
     assert api.get("/api/v1/me/digest", "enterprise").json["scope_ids"] == [own]
