@@ -29,7 +29,7 @@ from email.message import Message
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, get_translations, ngettext
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -45,6 +45,7 @@ from techfin.models import Membership, Organization, User
 from techfin.models.base import utcnow
 from techfin.models.digests import PERIODS, DigestDelivery, DigestSubscription
 from techfin.services import audit
+from techfin.urls import site_path
 
 log = logging.getLogger(__name__)
 
@@ -264,12 +265,17 @@ class DigestComposer:
         self.text = env.get_template("email/digest.txt")
         self.html = env.get_template("email/digest.html")
         self.base = current_app.config["EXTERNAL_URL"].rstrip("/")
-        self.settings_url = self.base + url_for("digests.settings", _external=False)
+        self.settings_url = self.base + site_path("digests.settings")
         # Tokens are URL-safe, so the link is a fixed prefix + token + suffix.
-        link = url_for("digests.unsubscribe", token=self._MARK, _external=False)
+        link = site_path("digests.unsubscribe", token=self._MARK)
         self.unsub_pre, _mark, self.unsub_post = (self.base + link).rpartition(self._MARK)
         self.signer = _signer()
         self.translators: dict[str, Callable[..., str]] = {}
+        # "…and N more" leads to the whole ranked list: institutions' dealflow, enterprises'.
+        self.all_url = {
+            True: self.base + site_path("matching.dealflow"),
+            False: self.base + site_path("matching.overview"),
+        }
 
     def _gettext_for(self, locale: str) -> Callable[..., str]:
         if locale not in self.translators:
@@ -286,8 +292,7 @@ class DigestComposer:
                    "window_end": delivery.window_end, "unsubscribe_url": unsub,
                    "base_url": self.base, "settings_url": self.settings_url,
                    "gettext": self._gettext_for(sub.locale), "shown": ITEMS_SHOWN,
-                   "all_url": self.base + ("/dealflow/matches" if user.is_institution
-                                           else "/matches")}  # fmt: skip
+                   "all_url": self.all_url[user.is_institution]}  # fmt: skip
         with force_locale(sub.locale):
             subject = ngettext("%(num)s new match for you on techfin",
                                "%(num)s new matches for you on techfin", len(items))  # fmt: skip

@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, has_request_context, url_for
+from flask import Flask, current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -52,6 +52,7 @@ from techfin.models import (
 )
 from techfin.models.base import utcnow
 from techfin.services import access, audit, catalog
+from techfin.urls import site_link, site_path
 
 if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
     from techfin.matching import (
@@ -716,13 +717,6 @@ def _stored_item(row: Match | Row, locale: str, hidden: frozenset[str] = frozens
     }  # fmt: skip
 
 
-def _path(endpoint: str, fallback: str, **values: Any) -> str:
-    try:
-        return url_for(endpoint, **values)
-    except RuntimeError:  # outside a request without SERVER_NAME (a CLI run)
-        return fallback
-
-
 @dataclass(frozen=True)
 class NewMatchQuery:
     """One user's "new matches" question: first seen in [since, until), score ≥ min_score,
@@ -1027,8 +1021,8 @@ def _new_match_item(row: Row, kind: str, org: int, loc: str, cache: NewMatchCach
         ref = row.product_ref if product else row.funder_ref
         path = cache.paths.get(("need", row.need_id))
         if path is None:
-            path = cache.paths[("need", row.need_id)] = _path(
-                "matching.need_matches", f"/needs/{row.need_id}/matches", need_id=row.need_id
+            path = cache.paths[("need", row.need_id)] = site_path(
+                "matching.need_matches", need_id=row.need_id
             )
         hidden: frozenset[str] = frozenset()
     else:
@@ -1036,9 +1030,9 @@ def _new_match_item(row: Row, kind: str, org: int, loc: str, cache: NewMatchCach
         ref = row.need_ref
         path = cache.paths.get(("product", row.product_id))
         if path is None:
-            path = cache.paths[("product", row.product_id)] = _path(
-                "matching.dealflow", f"/dealflow/matches?product_id={row.product_id}",
-                product_id=row.product_id)  # fmt: skip
+            path = cache.paths[("product", row.product_id)] = site_path(
+                "matching.dealflow", product_id=row.product_id
+            )
         hidden = cache.hidden[(org, row.enterprise_id)]
     item = _stored_item(row, loc, hidden)
     item.update(ref=ref, title=title, path=path, change=None)
@@ -1303,10 +1297,9 @@ def express_interest(
         audit.record("interest", need, object_type="need", detail={"funder_id": funder.id})
         db.session.commit()
     if product is not None:
-        path = _path("matching.dealflow", "/dealflow/matches", product_id=product.id)
+        link = site_link("matching.dealflow", product_id=product.id)
     else:
-        path = _path("dealflow.enterprise", "/dealflow", enterprise_id=need.enterprise_id)
-    link = current_app.config["EXTERNAL_URL"].rstrip("/") + path
+        link = site_link("dealflow.enterprise", enterprise_id=need.enterprise_id)
     send = send or mail.send
     recipients = _recipients(funder)
     mailed = bool(recipients)

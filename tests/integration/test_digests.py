@@ -413,3 +413,36 @@ def test_real_matches_reach_the_right_people_and_nothing_older(
     text = e1[0].get_body(("plain",)).get_content()
     assert "石墨烯专利快贷" in text and "知识产权质押贷 ·" not in text
     assert "新产品" in text  # what changed: a new product, not just "a new match"
+
+
+@pytest.mark.app_config(SERVER_NAME=None, EXTERNAL_URL="https://techfin.example.gov.cn")
+def test_the_cron_command_sends_with_links_on_the_external_url(
+    app, sample_data, make_user, runner, smtp_server
+):
+    """`flask digests send` as cron runs it: no request and no SERVER_NAME (the test app
+    sets one, which once hid that building the links needed a request)."""
+    from techfin.services import matching
+
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    make_user("op@x.cn", "operator")
+    make_user("e1@x.cn", "enterprise", "E-001")
+    make_user("bank@x.cn", "bank", "F-001")
+    with app.app_context():
+        matching.refresh_all()
+        # Matches found this week go out in next week's digest: move them into last week.
+        from techfin.models.matching import Match
+
+        start, _end = digests.window_for("weekly", digests.utcnow())
+        db.session.execute(db.update(Match).values(first_seen_at=start + timedelta(hours=1)))
+        db.session.commit()
+    result = runner.invoke(args=["digests", "send", "--period", "weekly"])
+    assert result.exit_code == 0, result.output
+    assert "3 sent" in result.output, result.output
+    by_rcpt = {m.envelope_rcpt[0]: m for m in smtp_server.messages}
+    assert set(by_rcpt) == {"op@x.cn", "e1@x.cn", "bank@x.cn"}
+    site = "https://techfin.example.gov.cn"
+    e1 = by_rcpt["e1@x.cn"].get_body(("plain",)).get_content()
+    assert f"{site}/needs/" in e1 and f"{site}/digests/settings" in e1
+    assert by_rcpt["e1@x.cn"]["List-Unsubscribe"].startswith(f"<{site}/digests/unsubscribe/")
+    bank = by_rcpt["bank@x.cn"].get_body(("plain",)).get_content()
+    assert f"{site}/dealflow/matches?product_id=" in bank
