@@ -678,17 +678,36 @@ class SearchEngine:
     # ---- generations
 
     def _current_gen(self) -> str:
-        try:
-            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SearchUnavailable(f"no search index in {self.root}; run a rebuild") from exc
-        if not name.startswith("gen-") or "/" in name or not (self.root / name).is_dir():
-            raise SearchUnavailable(f"search index generation {name!r} is missing; run a rebuild")
-        return name
+        previous = None
+        # A rebuild may swap CURRENT and delete the generation we just read it as naming;
+        # the name only counts as missing when CURRENT still points at it on a second look.
+        for _ in range(5):
+            try:
+                name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SearchUnavailable(f"no search index in {self.root}; run a rebuild") from exc
+            valid = name.startswith("gen-") and "/" not in name
+            if valid and (self.root / name).is_dir():
+                return name
+            if not valid or name == previous:
+                break
+            previous = name
+        raise SearchUnavailable(f"search index generation {name!r} is missing; run a rebuild")
 
     def _acquire(self) -> _Snapshot:
         """The live snapshot, opened anew when the generation or its commit changed."""
-        gen = self._current_gen()
+        for _ in range(3):
+            gen = self._current_gen()
+            try:
+                return self._acquire_gen(gen)
+            except SearchUnavailable:
+                # A rebuild swapped in a new generation and removed this one between
+                # reading CURRENT and opening it: follow CURRENT instead of failing.
+                if self._current_gen() == gen:
+                    raise
+        return self._acquire_gen(self._current_gen())
+
+    def _acquire_gen(self, gen: str) -> _Snapshot:
         with self._lock:
             snap = self._snap
             try:
