@@ -433,21 +433,24 @@ def kill_workers(
         raise
 
 
-def _damage_index(index_dir: Path) -> None:
-    """A torn write: every file of the live generation replaced by a short run of garbage.
-
-    (Garbage of the original length is not detected by a process that has cached the
-    segment: it keeps answering from its cache, possibly wrongly. An engine limit, not
-    drilled here.)"""
+def _damage_index(index_dir: Path, damage: str) -> None:
+    """`short`: a torn write, every file of the live generation replaced by 64 bytes of
+    garbage. `same-length`: every segment file overwritten in place with garbage of its own
+    length, which Whoosh alone would read as an index (the engine's segment digests refuse
+    it, also in a worker that has the segment cached)."""
     gen = index_dir / (index_dir / "CURRENT").read_text().strip()
     for f in gen.iterdir():
-        if f.is_file():
+        if not f.is_file():
+            continue
+        if damage == "short":
             f.write_bytes(os.urandom(64))
+        elif f.suffix == ".seg":
+            f.write_bytes(os.urandom(f.stat().st_size))
 
 
-def corrupt_index(site: Site, token: str, rounds: int = 6) -> Result:
+def corrupt_index(site: Site, token: str, rounds: int = 6, damage: str = "short") -> Result:
     """Scenario 3 (under gunicorn): garbage over the live index files → 503, reindex → 200."""
-    result = Result("corrupted index")
+    result = Result(f"corrupted index ({damage})")
     web = site.login()
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
@@ -465,7 +468,7 @@ def corrupt_index(site: Site, token: str, rounds: int = 6) -> Result:
     for _is_api, resp in answers():
         if resp.status_code != 200:
             result.problems.append(f"before damage: {resp.status_code}")
-    _damage_index(Path(site.env["INDEX_DIR"]))
+    _damage_index(Path(site.env["INDEX_DIR"]), damage)
     for _ in range(rounds):  # both workers, cached snapshots or not
         for is_api, resp in answers():
             if _clean_503(resp, is_api, "search_unavailable") and "search reindex" in resp.text:
@@ -726,7 +729,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             try:
                 results.append(kill_result)
-                results.append(corrupt_index(site, tokens[0]))
+                for damage in ("short", "same-length"):
+                    results.append(corrupt_index(site, tokens[0], damage=damage))
             finally:
                 site.stop()
         finally:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import hashlib
 import logging
 import math
 import os
@@ -40,7 +41,7 @@ from typing import Any, TypedDict
 import numpy as np
 from whoosh import columns, fields, formats
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher, W3Segment
 from whoosh.filedb.filestore import FileStorage
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import SegmentReader, TermNotFound
@@ -232,6 +233,36 @@ class _Codec(W3Codec):
 
     def __init__(self) -> None:
         super().__init__(blocklimit=256)
+
+    def new_segment(self, storage: Any, indexname: str) -> _Segment:
+        return _Segment(self, indexname)
+
+
+class _Segment(W3Segment):
+    """A Whoosh segment that records a digest of its compound file when it is assembled.
+
+    The segment object is pickled into the commit's table of contents, so the digest commits
+    atomically with the segment; readers compare it with the file before trusting it. Whoosh
+    has no checksums of its own: garbage of the right length would be read as an index.
+    """
+
+    digest: str | None = None
+
+    def create_compound_file(self, storage: Any) -> None:
+        super().create_compound_file(storage)
+        folder = getattr(storage, "folder", None)
+        if folder is not None:
+            self.digest = _file_digest(Path(folder) / self.make_filename(self.COMPOUND_EXT))
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _schema() -> fields.Schema:
@@ -466,6 +497,7 @@ class _Snapshot:
     docs: int
     avg_length: float
     lock: threading.Lock = field(default_factory=threading.Lock)
+    files: dict[Path, tuple[str, tuple[int, int, int]]] = field(default_factory=dict)
     users: int = 0  # reads in flight; the reader is closed once retired and unused
     retired: bool = False
     _df: dict[str, int] = field(default_factory=dict)
@@ -674,6 +706,7 @@ class SearchEngine:
         self._snap: _Snapshot | None = None
         self._segdata: dict[tuple[str, str], _SegmentData] = {}
         self._postings = _PostingCache(posting_cache_mb * 1024 * 1024)
+        self._verdicts: dict[Path, tuple[tuple[int, int, int], bool]] = {}
 
     # ---- generations
 
@@ -717,6 +750,8 @@ class SearchEngine:
                     fresh = self._open_snapshot(gen, ix)
                     self._retire(snap)
                     self._snap = snap = fresh
+                else:
+                    self._verify_files(snap.files)
             except SearchError:
                 raise
             except _STORAGE_ERRORS as exc:
@@ -739,16 +774,40 @@ class SearchEngine:
                 snap.close()
 
     def _open_snapshot(self, gen: str, ix: Any) -> _Snapshot:
-        toc = ix.latest_generation()
-        reader = ix.reader()
+        # ix.reader() inlined, so the digests are checked against the very TOC the reader
+        # opens and before Whoosh opens the files: a failed SegmentReader leaks its file
+        # and ix.reader() retries (and leaks) ten times on any OSError.
+        for attempt in range(10):
+            try:
+                info = ix._read_toc()
+                files = {
+                    self.root / gen / seg.make_filename(seg.COMPOUND_EXT): (digest, (0, 0, 0))
+                    for seg in info.segments
+                    if (digest := getattr(seg, "digest", None)) and seg.is_compound()
+                }
+                self._verify_files(files)
+                reader = ix._reader(ix.storage, info.schema, info.segments, info.generation)
+                break
+            except FileNotFoundError:
+                # A commit replaced the TOC we read, or merged away one of its segments.
+                if attempt == 9:
+                    raise
+                time.sleep(0.05)
         try:
-            return self._load_snapshot(gen, ix, toc, reader)
+            return self._load_snapshot(gen, ix, info.generation, reader, files)
         except BaseException:
             with contextlib.suppress(Exception):
                 reader.close()
             raise
 
-    def _load_snapshot(self, gen: str, ix: Any, toc: int, reader: Any) -> _Snapshot:
+    def _load_snapshot(
+        self,
+        gen: str,
+        ix: Any,
+        toc: int,
+        reader: Any,
+        files: dict[Path, tuple[str, tuple[int, int, int]]],
+    ) -> _Snapshot:
         leaves: list[_Leaf] = []
         total_len = 0.0
         docs = 0
@@ -769,7 +828,37 @@ class SearchEngine:
             del self._segdata[key]
         self._postings.retain(live)
         avg = total_len / docs if docs else 1.0
-        return _Snapshot(gen, self.root / gen, ix, toc, reader, leaves, docs, avg or 1.0)
+        return _Snapshot(
+            gen, self.root / gen, ix, toc, reader, leaves, docs, avg or 1.0, files=files
+        )
+
+    def _verify_files(self, files: dict[Path, tuple[str, tuple[int, int, int]]]) -> None:
+        """Refuse segment files whose content is not what their commit recorded.
+
+        Called with self._lock held on every read: a stat per segment file is the steady
+        cost; a file is hashed again only when its inode, size or mtime moved, which Whoosh
+        never does to a committed segment, so that means damage or a restore from backup.
+        """
+        for path, (digest, seen) in files.items():
+            try:
+                stamp = _file_stamp(path)
+                if stamp == seen:
+                    continue
+                verdict = self._verdicts.get(path)
+                if verdict is None or verdict[0] != stamp:
+                    verdict = self._verdicts[path] = (stamp, _file_digest(path) == digest)
+                    if len(self._verdicts) > 4096:
+                        self._verdicts.pop(next(iter(self._verdicts)))
+            except FileNotFoundError:
+                # A merge committed meanwhile and deleted it; the open reader still reads it
+                # through its descriptor and the next read opens the new commit.
+                continue
+            if not verdict[1]:
+                raise SearchUnavailable(
+                    f"search index file {path.name} in {path.parent.name} is damaged "
+                    "(its content no longer matches its commit); run a rebuild"
+                )
+            files[path] = (digest, stamp)
 
     def _forget(self) -> None:
         with self._lock:

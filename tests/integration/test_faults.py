@@ -53,8 +53,9 @@ def test_killed_workers_lose_no_acknowledged_write(migrated, tmp_path):
     try:
         assert result.ok, _report(result)
         assert result.notes["kills"] == 3 and result.writes_2xx > 0
-        corrupt = drills.corrupt_index(site, tokens[0], rounds=2)
-        assert corrupt.ok and corrupt.clean_503 == 4, _report(corrupt)
+        for damage in ("short", "same-length"):
+            corrupt = drills.corrupt_index(site, tokens[0], rounds=2, damage=damage)
+            assert corrupt.ok and corrupt.clean_503 == 4, _report(corrupt)
     finally:
         site.stop()
 
@@ -164,7 +165,7 @@ def test_a_new_worker_catches_up_what_a_killed_one_committed(app, sample_data, r
 # ---------------------------------------------------------------- corrupted index (in-process)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncate", "empty-generation"])
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "same-length", "empty-generation"])
 def test_corrupted_index_answers_503_until_reindex(app, sample_data, make_user, runner, damage):
     make_user("e1@x.cn", "enterprise", "E-001")
     token = runner.invoke(args=["api-token", "create", "e1@x.cn"]).output.split()[-1]
@@ -182,6 +183,8 @@ def test_corrupted_index_answers_503_until_reindex(app, sample_data, make_user, 
             f.write_bytes(os.urandom(64))
         elif damage == "truncate":
             f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])
+        elif damage == "same-length" and f.suffix == ".seg":  # read as an index without digests
+            f.write_bytes(os.urandom(f.stat().st_size))
     if damage == "empty-generation":
         shutil.rmtree(gen)
         gen.mkdir()

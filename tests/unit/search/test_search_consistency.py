@@ -327,3 +327,59 @@ def test_corrupt_index_is_unavailable_until_rebuilt(fresh: SearchEngine, damage:
     fresh.rebuild(DOCS, upto_seq=0)
     assert SearchEngine(fresh.root).search("芯片", OPERATOR)["total"] == 3
     assert fresh.check(expected_versions(DOCS)) == CLEAN
+
+
+# ---------------------------------------------------------------- damage of the right length
+
+
+def _segment_files(eng: SearchEngine) -> list[Path]:
+    gen = eng.root / (eng.root / "CURRENT").read_text(encoding="utf-8").strip()
+    return sorted(gen.glob("*.seg"))
+
+
+def _overwrite_same_length(path: Path) -> None:
+    size = path.stat().st_size
+    path.write_bytes(os.urandom(size))
+
+
+def test_same_length_garbage_is_refused_by_a_reader_that_cached_the_segment(
+    fresh: SearchEngine,
+) -> None:
+    assert fresh.search("芯片", OPERATOR)["total"] == 3  # arrays and postings now cached
+    files = _segment_files(fresh)
+    assert files
+    for path in files:
+        _overwrite_same_length(path)
+    with pytest.raises(SearchUnavailable, match="damaged"):
+        fresh.search("芯片", OPERATOR)
+    with pytest.raises(SearchUnavailable):
+        SearchEngine(fresh.root).search("芯片", OPERATOR)  # a worker opening it afresh
+    assert not fresh.available()
+    fresh.rebuild(DOCS, upto_seq=0)
+    assert fresh.search("芯片", OPERATOR)["total"] == 3
+
+
+def test_a_touched_but_intact_segment_is_still_trusted(fresh: SearchEngine) -> None:
+    fresh.search("芯片", OPERATOR)
+    for path in _segment_files(fresh):
+        os.utime(path, ns=(1, 1))  # as a backup restore that keeps the bytes would
+    assert fresh.search("芯片", OPERATOR)["total"] == 3
+
+
+@pytest.mark.parametrize("how", ["apply", "multiprocess rebuild"])
+def test_every_committed_segment_carries_a_digest(fresh: SearchEngine, how: str) -> None:
+    from techfin.search import engine as engine_module
+
+    if how == "apply":
+        for seq in range(1, 4):
+            fresh.apply([upsert(seq, need(seq))], seq)
+    else:
+        fresh.build_pass_docs = 1000
+        fresh.rebuild(corpus(2500), upto_seq=1)
+    ix = engine_module._open_index(fresh.root / (fresh.root / "CURRENT").read_text().strip())
+    segments = ix._segments()
+    assert len(segments) >= 2
+    for segment in segments:
+        assert segment.is_compound()
+        path = Path(ix.storage.folder) / segment.make_filename(segment.COMPOUND_EXT)
+        assert segment.digest == engine_module._file_digest(path)
