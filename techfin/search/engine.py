@@ -11,6 +11,10 @@ Layout of ``index_dir``::
     CURRENT            name of the live generation (replaced atomically by rebuild)
     gen-…/             one Whoosh index; the applied outbox position is a document in it
     .rebuild.lock      one rebuild at a time
+
+Every segment carries a digest of its compound file in the commit (TOC) that adds it;
+readers refuse a segment whose bytes no longer match, because Whoosh would read garbage of
+the right length as an index and answer wrongly instead of failing.
 """
 
 from __future__ import annotations
