@@ -226,44 +226,42 @@ def test_rebuild_swaps_atomically_while_searching(fresh: SearchEngine) -> None:
     assert fresh.check({("need", i): "r" for i in range(1, 2501)}) == CLEAN
 
 
-def test_reader_follows_a_swap_that_lands_after_it_read_current(
-    fresh: SearchEngine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("moment", ["after it read CURRENT", "before it opens the index"])
+def test_reader_follows_a_swap_that_lands_while_it_opens(
+    fresh: SearchEngine, monkeypatch: pytest.MonkeyPatch, moment: str
 ) -> None:
-    """The race CI once hit: CURRENT read, then the rebuild swaps and deletes that generation."""
-    reader = SearchEngine(fresh.root)
-    real_read_text = Path.read_text
-    swapped: list[str] = []
-
-    def read_then_rebuild(self: Path, *args: object, **kwargs: object) -> str:
-        text = real_read_text(self, *args, **kwargs)
-        if self.name == "CURRENT" and not swapped:
-            swapped.append(text.strip())
-            fresh.rebuild(corpus(40), upto_seq=3)  # old generation is gone when we return
-        return text
-
-    monkeypatch.setattr(Path, "read_text", read_then_rebuild)
-    assert reader.search("融资", OPERATOR)["total"] == 40
-    assert not (fresh.root / swapped[0]).exists()
-
-
-def test_reader_follows_a_swap_that_lands_before_it_opens(
-    fresh: SearchEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    """The race CI once hit: CURRENT read, then a rebuild swaps and deletes that generation."""
     from techfin.search import engine as engine_module
 
     reader = SearchEngine(fresh.root)
-    real_open = engine_module._open_index
-    opened: list[str] = []
+    old_gen = (fresh.root / "CURRENT").read_text(encoding="utf-8").strip()
+    swapped: list[bool] = []
 
-    def rebuild_then_open(path: Path) -> object:
-        if not opened:
-            fresh.rebuild(corpus(30), upto_seq=4)
-        opened.append(path.name)
-        return real_open(path)
+    def swap_once() -> None:
+        if not swapped:
+            swapped.append(True)
+            fresh.rebuild(corpus(40), upto_seq=3)  # the old generation is gone on return
 
-    monkeypatch.setattr(engine_module, "_open_index", rebuild_then_open)
-    assert reader.search("融资", OPERATOR)["total"] == 30
-    assert len(opened) == 2 and opened[0] != opened[1]
+    if moment == "after it read CURRENT":
+        real_read_text = Path.read_text
+
+        def read_then_swap(self: Path, *args: object, **kwargs: object) -> str:
+            text = real_read_text(self, *args, **kwargs)
+            if self.name == "CURRENT":
+                swap_once()
+            return text
+
+        monkeypatch.setattr(Path, "read_text", read_then_swap)
+    else:
+        real_open = engine_module._open_index
+
+        def swap_then_open(path: Path) -> object:
+            swap_once()
+            return real_open(path)
+
+        monkeypatch.setattr(engine_module, "_open_index", swap_then_open)
+    assert reader.search("融资", OPERATOR)["total"] == 40
+    assert swapped and not (fresh.root / old_gen).exists()
 
 
 def test_a_generation_that_stays_missing_is_still_unavailable(fresh: SearchEngine) -> None:
