@@ -46,6 +46,15 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=uri.startswith("sqlite"), compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    if app.config["PRODUCTION"] and not app.config.get("REDIS_URL"):
+        import logging
+
+        # Not fatal (a single-worker intranet install is fine), but easy to miss otherwise.
+        logging.getLogger(__name__).warning(
+            "REDIS_URL is not set: the login, sign-up and reset limits count in each "
+            "worker's memory, so N gunicorn workers allow N times the limit. "
+            "Set REDIS_URL in production."
+        )
     auth_session.init_app(app)
     i18n.init_app(app)
     Bootstrap5(app)

@@ -64,3 +64,18 @@ def test_default_database_is_sqlite_in_instance(monkeypatch, tmp_path):
     cfg = load_config({"INSTANCE_DIR": str(tmp_path)})
     assert cfg["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'techfin.db'}"
     assert normalise_database_url("postgres://h/db") == "postgresql+psycopg://h/db"
+
+
+@pytest.mark.parametrize("redis_url", ["", "redis://127.0.0.1:6379/0"])
+def test_production_without_redis_warns_that_limits_are_per_worker(
+    monkeypatch, tmp_path, caplog, redis_url
+):
+    monkeypatch.setenv("TECHFIN_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    with caplog.at_level("WARNING", logger="techfin"):
+        create_app({"INSTANCE_DIR": str(tmp_path), "DATABASE_URL": db})
+    warned = [r for r in caplog.records if "REDIS_URL is not set" in r.getMessage()]
+    assert len(warned) == (0 if redis_url else 1)
