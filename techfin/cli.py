@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -148,6 +150,18 @@ def demo_data(enterprises: int, seed: int, accounts: bool) -> None:
 search_cli = AppGroup("search", help="The search index: rebuild, catch up, check.")
 
 
+@contextlib.contextmanager
+def _search_errors_as_messages() -> Iterator[None]:
+    """A missing, damaged or busy index is an operator's situation, not a crash: one line
+    that says what to do, exit status 1 (cron mails it), no traceback."""
+    from techfin.search import SearchError
+
+    try:
+        yield
+    except SearchError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @search_cli.command("reindex")
 def search_reindex() -> None:
     """Rebuild the index from the database and swap it in atomically."""
@@ -163,7 +177,9 @@ def search_sync_cmd() -> None:
     """Apply pending changes from the outbox (safe to run from cron)."""
     from techfin.services import search_sync
 
-    click.echo(f"applied {search_sync.sync()} change(s)")
+    with _search_errors_as_messages():
+        applied = search_sync.sync()
+    click.echo(f"applied {applied} change(s)")
 
 
 @search_cli.command("check")
@@ -171,7 +187,8 @@ def search_check() -> None:
     """Compare the index with the database; exit 1 on drift."""
     from techfin.services import search_sync
 
-    drift = search_sync.check()
+    with _search_errors_as_messages():
+        drift = search_sync.check()
     total = sum(len(v) for v in drift.values())
     for kind, keys in drift.items():
         for key in keys[:50]:
