@@ -84,6 +84,11 @@ test-postgres: install
 		echo "SKIPPED the PostgreSQL run: no server at $(PG_URL)"; \
 	fi
 
+# The README's pictures: the browser journeys, saving their shots into docs/screenshots.
+.PHONY: screenshots
+screenshots: install browser
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
+
 # Hostile-input run of /api/v1 (schemathesis, tests/integration/api/test_fuzz.py): 200 random
 # cases per operation per role, on SQLite and then on PostgreSQL.
 FUZZ_EXAMPLES ?= 200

@@ -6,8 +6,10 @@ Playwright cannot download its own browsers here, so it drives /usr/bin/chromium
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,13 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# `make screenshots` refreshes the README's pictures; an ordinary test run writes its shots to
+# a temp dir, so `make test` leaves the working tree clean.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "techfin-screenshots"
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -98,7 +106,8 @@ def page(browser, live_server):  # noqa: ANN001, ANN201
 def shot(page, name: str) -> None:  # noqa: ANN001
     """Keep a screenshot of a main page for the README."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    png = page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000, f"{name}: a blank screenshot"
 
 
 def login(page, email: str, password: str = "demo-pass-2026") -> None:  # noqa: ANN001
