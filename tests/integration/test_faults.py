@@ -193,6 +193,11 @@ def test_corrupted_index_answers_503_until_reindex(app, sample_data, make_user, 
     assert "flask search reindex" in page.get_data(as_text=True)
     body = api.get("/api/v1/search?q=照明", headers=bearer)
     assert body.status_code == 503 and body.json["error"]["code"] == "search_unavailable"
+    # Writes do not depend on the index: committed and acknowledged, indexed after the rebuild.
+    created = api.post("/api/v1/needs", headers=bearer,
+                       json={"kind": "loan", "amount_cny": 2_000_000, "term_months": 12,
+                             "purpose": "损坏期间的融资需求", "ref": f"N-DAMAGE-{damage}"})  # fmt: skip
+    assert created.status_code == 201, created.json
     for command in ("check", "sync"):  # one clear line for the operator, not a traceback
         result = runner.invoke(args=["search", command])
         assert result.exit_code == 1 and result.exception is not None
@@ -201,6 +206,8 @@ def test_corrupted_index_answers_503_until_reindex(app, sample_data, make_user, 
     assert runner.invoke(args=["search", "reindex"]).exit_code == 0
     assert web.get("/search/?q=照明").status_code == 200
     assert api.get("/api/v1/search?q=照明", headers=bearer).json["total"] >= 1
+    with app.app_context():
+        assert db.session.get(Need, created.json["id"]).purpose == "损坏期间的融资需求"
     assert runner.invoke(args=["search", "check"]).exit_code == 0
 
 
