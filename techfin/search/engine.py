@@ -780,7 +780,8 @@ class SearchEngine:
     def _open_snapshot(self, gen: str, ix: Any) -> _Snapshot:
         # ix.reader() inlined, so the digests are checked against the very TOC the reader
         # opens and before Whoosh opens the files: a failed SegmentReader leaks its file
-        # and ix.reader() retries (and leaks) ten times on any OSError.
+        # and ix.reader() retries (and leaks) ten times on any OSError. _read_toc/_reader
+        # are Whoosh internals; pyproject pins whoosh-reloaded==2.7.5, so they cannot move.
         for attempt in range(10):
             try:
                 info = ix._read_toc()
