@@ -1,0 +1,162 @@
+"""The institution's ranked dealflow and its pipeline steps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from techfin import reference
+from techfin.errors import Conflict, DomainError, Forbidden, NotFound
+from techfin.extensions import db
+from techfin.models import (
+    OUTCOME_STAGES,
+    Funder,
+    Need,
+    Outcome,
+    Product,
+    User,
+)
+from techfin.services import access, catalog
+
+if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
+    pass
+
+from techfin.services.matching.common import LOAN_KINDS, MAX_LIMIT, NEXT_STAGES, product_summary
+from techfin.services.matching.live import matches_for_product
+from techfin.services.matching.snapshot import scorer, snapshot
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------ dealflow
+
+
+@dataclass
+class DealflowRow:
+    need: dict[str, Any]
+    product: dict[str, Any]
+    score: float
+    eligible: bool
+    reasons: list[str]
+    missing: list[str]
+    stage: str | None = None
+    stage_date: date | None = None
+    next_stages: tuple[str, ...] = ()
+
+
+@dataclass
+class Dealflow:
+    products: list[Product]
+    selected: Product | None
+    rows: list[DealflowRow]
+    model: dict[str, Any]
+
+
+def dealflow_products(user: User) -> list[Product]:
+    """Products a dealflow may rank for: the institution's own (not retired); operators:
+    every active product of a verified institution."""
+    stmt = select(Product).join(Funder, Product.funder_id == Funder.id)
+    if user.is_operator:
+        stmt = stmt.where(Product.status == "active", Funder.status == "verified")
+    else:
+        stmt = stmt.where(Product.funder_id == access.org_id(user), Product.status != "retired")
+    return list(db.session.execute(stmt.order_by(Funder.name, Product.name, Product.id)).scalars())
+
+
+def current_stages(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, date]]:
+    """The latest recorded stage of each (need_id, product_id) pair."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    needs = {n for n, _ in pairs}
+    products = {p for _, p in pairs}
+    rows = db.session.execute(
+        select(Outcome.need_id, Outcome.product_id, Outcome.stage, Outcome.date)
+        .where(Outcome.need_id.in_(needs), Outcome.product_id.in_(products))
+        .order_by(Outcome.date, Outcome.id)
+    )
+    out = {}
+    for need_id, product_id, stage, day in rows:
+        if (need_id, product_id) in pairs:
+            out[(need_id, product_id)] = (stage, day)
+    return out
+
+
+def dealflow(
+    user: User,
+    product_id: int | None = None,
+    *,
+    kind: str | None = None,
+    region: str | None = None,
+    min_score: float | None = None,
+    limit: int = 50,
+    locale: str | None = None,
+) -> Dealflow:
+    """Ranked published needs for one of the user's products (or all of them), with each
+    pair's current pipeline stage; filtered by kind, enterprise region and minimum score."""
+    if not (user.is_operator or access.is_verified_institution(user)):
+        raise Forbidden("Your institution is not verified yet / 机构尚未通过认证")
+    products = dealflow_products(user)
+    selected = next((p for p in products if p.id == product_id), None)
+    if selected is None and user.is_operator:
+        selected = products[0] if products else None
+    chosen = [selected] if selected is not None else products
+    rows: list[DealflowRow] = []
+    model: dict[str, Any] = dict(scorer().info)
+    for product in chosen:
+        if kind and product.kind != kind:
+            continue
+        result = matches_for_product(user, product, MAX_LIMIT, locale=locale)
+        model = result["model"]
+        summary = product_summary(snapshot().product_by_id[product.id])
+        for m in result["matches"]:
+            rows.append(DealflowRow(m["need"], summary, m["score"], m["eligible"],
+                                    m["reasons"], m["missing"]))  # fmt: skip
+    if region:
+        rows = [
+            r for r in rows if reference.region_matches(r.need["enterprise"]["region"], [region])
+        ]
+    if min_score:
+        rows = [r for r in rows if r.score >= min_score]
+    rows.sort(key=lambda r: (not r.eligible, -r.score))
+    rows = rows[:limit]
+    stages = current_stages((r.need["id"], r.product["id"]) for r in rows)
+    for r in rows:
+        r.stage, r.stage_date = stages.get((r.need["id"], r.product["id"]), (None, None))
+        r.next_stages = NEXT_STAGES.get(r.stage, ())
+    return Dealflow(products, selected, rows, model)
+
+
+def move_stage(user: User, need: Need, product: Product, data: dict[str, Any]) -> Outcome:
+    """Move a (need, product) pair to its next pipeline stage: one outcome row.
+
+    `data` in interchange fields: stage, note, and for funded: amount_cny (required), and
+    for a loan (kind loan / ip_pledge) rate, issued, matures and repayment (required).
+    """
+    stage = data.get("stage")
+    if stage not in OUTCOME_STAGES:
+        raise DomainError("stage", {"stage": ["Choose a stage / 请选择阶段"]})
+    if not (user.is_operator or access.can_edit_product(user, product)):
+        raise Forbidden("Not your product / 非本机构产品")
+    if not access.can_view_need(user, need) or need.status != "published":
+        raise NotFound("no such need")
+    current = current_stages([(need.id, product.id)]).get((need.id, product.id))
+    allowed = NEXT_STAGES.get(current[0] if current else None, ())
+    if stage not in allowed:
+        raise Conflict("transition", {"stage": [
+            "This step does not follow the current stage / 该阶段不能接在当前阶段之后"]})  # fmt: skip
+    if stage == "funded":
+        needed = ["amount_cny"]
+        if need.kind in LOAN_KINDS:
+            needed += ["rate", "issued", "matures", "repayment"]
+        missing = {k: ["Required for a funded step / 放款时必填"] for k in needed
+                   if data.get(k) in (None, "")}  # fmt: skip
+        if missing:
+            raise DomainError("funded", missing)
+    keep = ("stage", "note", "amount_cny", "rate", "issued", "matures", "repayment", "date")
+    clean = {k: v for k, v in data.items() if k in keep and v not in (None, "")}
+    return catalog.record_outcome(user, need, product, clean)

@@ -1,0 +1,186 @@
+"""Live, access-checked rankings for one need or one product."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from techfin.errors import Forbidden, NotFound
+from techfin.extensions import db
+from techfin.models import (
+    Need,
+    Product,
+    User,
+)
+from techfin.services import access
+
+if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
+    pass
+
+from techfin.services.matching.common import (
+    ALMOST,
+    _funder_public,
+    _limit,
+    _locale,
+    names,
+    need_summary,
+    product_summary,
+)
+from techfin.services.matching.new_matches import _hidden_codes
+from techfin.services.matching.snapshot import Snapshot, scorer, snapshot
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------ live rankings
+
+
+def _check_need(user: User, need: Need) -> None:
+    if not access.can_view_need(user, need):
+        raise NotFound("no such need")
+    if not (user.is_operator or access.can_edit_need(user, need)):
+        raise Forbidden("Only the enterprise sees its matches / 仅企业本身可查看需求的匹配")
+
+
+def matches_for_need(
+    user: User,
+    need: Need,
+    limit: Any = 20,
+    *,
+    locale: str | None = None,
+    include_mandates: bool = False,
+    include_almost: bool = True,
+) -> dict[str, Any]:
+    """Products (and, with include_mandates, VC / guidance-fund mandates) for one need.
+
+    Only the enterprise owning the need and operators may ask (others: NotFound or
+    Forbidden). Shape (interchange.md): {"model": {"kind", "version"}, "matches": [{"type":
+    "product", "product": {"id", "ref", "name", …, "funder": {…}}, "score", "eligible",
+    "reasons", "missing"}]}; a mandate entry has "type": "mandate" and "funder" instead of
+    "product". Eligible entries first (best first), then almost-eligible ones.
+    """
+    from techfin.matching import rank_products_for_need
+
+    _check_need(user, need)
+    snap, current = snapshot(), scorer()
+    record = snap.need_by_id.get(need.id)
+    if record is None:
+        raise NotFound("no such need")
+    n = _limit(limit)
+    extra = 0 if include_mandates else snap.mandate_count
+    ranking = rank_products_for_need(
+        record, snap.candidates, current, snap.history, locale=_locale(locale),
+        limit=n + extra, include_almost=include_almost, almost_limit=ALMOST + extra,
+        names=names(),
+    )  # fmt: skip
+    eligible, almost = [], []
+    for m in ranking.matches:
+        if m.type == "mandate" and not include_mandates:
+            continue
+        entry = {"type": m.type, "score": round(m.score, 4), "eligible": m.eligible,
+                 "reasons": list(m.reasons), "missing": list(m.missing)}  # fmt: skip
+        if m.type == "mandate":
+            entry["funder"] = _funder_public(snap.funder_by_id[m.id])
+        else:
+            entry["product"] = product_summary(snap.product_by_id[m.id])
+        (eligible if m.eligible else almost).append(entry)
+    return {"model": dict(current.info), "matches": eligible[:n] + almost[:ALMOST]}
+
+
+def _check_product(user: User, product: Product) -> None:
+    if user.is_operator or access.can_edit_product(user, product):
+        return
+    visible = db.session.scalar(
+        select(Product.id).where(Product.id == product.id, access.product_filter(user))
+    )
+    if visible:
+        raise Forbidden("Only the institution sees its product's matches / 仅本机构可查看")
+    raise NotFound("no such product")
+
+
+class _Visibility:
+    """Which reason codes an institution may read for an enterprise (cached per request)."""
+
+    def __init__(self, user: User, snap: Snapshot) -> None:
+        self.user, self.snap = user, snap
+        self._cache: dict[int, frozenset[str]] = {}
+
+    def preload(self, enterprise_ids: Iterable[int]) -> None:
+        """The rules of every listed enterprise in one query (access.sharing's choice: the
+        funder's own rule wins over the 'all' rule), not one query per ranked need."""
+        from techfin.models import SharingRule
+
+        wanted = set(enterprise_ids) - self._cache.keys()
+        funder_id = access.org_id(self.user)
+        if self.user.is_operator or not wanted or funder_id is None:
+            return
+        chosen: dict[int, Any] = {}
+        rules = db.session.execute(
+            select(SharingRule).where(
+                SharingRule.enterprise_id.in_(wanted),
+                (SharingRule.funder_id == funder_id) | SharingRule.funder_id.is_(None),
+            )
+        ).scalars()
+        for rule in rules:
+            if rule.funder_id == funder_id or rule.enterprise_id not in chosen:
+                chosen[rule.enterprise_id] = rule
+        for enterprise_id in wanted:
+            rule = chosen.get(enterprise_id)
+            self._store(enterprise_id, (rule.financials, rule.patents) if rule else (False, False))
+
+    def _store(self, enterprise_id: int, shared: tuple[bool, bool]) -> None:
+        self._cache[enterprise_id] = _hidden_codes(shared, enterprise_id in self.snap.confidential)
+
+    def hidden(self, enterprise_id: int) -> frozenset[str]:
+        if self.user.is_operator:
+            return frozenset()
+        if enterprise_id not in self._cache:
+            self._store(enterprise_id, access.sharing(enterprise_id, access.org_id(self.user)))
+        return self._cache[enterprise_id]
+
+
+def _need_entries(user: User, snap: Snapshot, ranking: Any) -> list[dict[str, Any]]:
+    seen = _Visibility(user, snap)
+    seen.preload(snap.need_by_id[m.id]["enterprise"]["id"] for m in ranking.matches)
+    out = []
+    for m in ranking.matches:
+        record = snap.need_by_id[m.id]
+        hidden = seen.hidden(record["enterprise"]["id"])
+        reasons = [t for r, t in zip(m.reason_codes, m.reasons, strict=True)
+                   if r.code not in hidden]  # fmt: skip
+        out.append({"type": "need", "need": need_summary(record), "score": round(m.score, 4),
+                    "eligible": m.eligible, "reasons": reasons, "missing": list(m.missing)})  # fmt: skip
+    return out
+
+
+def matches_for_product(
+    user: User,
+    product: Product,
+    limit: Any = 20,
+    *,
+    locale: str | None = None,
+    include_almost: bool = True,
+) -> dict[str, Any]:
+    """Published needs for one product: the institution owning it (verified) and operators.
+
+    Same shape as matches_for_need with "need" entries ({"id", "ref", "name" (the
+    enterprise), "kind", "amount_cny", …, "enterprise": {…}}); reasons that would disclose
+    financials or patents the enterprise does not share with this institution are left out.
+    An unverified institution gets no matches.
+    """
+    from techfin.matching import rank_needs_for_product
+
+    _check_product(user, product)
+    snap, current = snapshot(), scorer()
+    if not (user.is_operator or access.is_verified_institution(user)):
+        return {"model": dict(current.info), "matches": []}
+    record = snap.product_by_id.get(product.id)
+    if record is None:
+        raise NotFound("no such product")
+    ranking = rank_needs_for_product(
+        record, snap.needs, current, snap.history, locale=_locale(locale), limit=_limit(limit),
+        include_almost=include_almost, almost_limit=ALMOST, names=names(),
+    )  # fmt: skip
+    return {"model": dict(current.info), "matches": _need_entries(user, snap, ranking)}
