@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # cookies) come from X-Forwarded-*; only as many hops as configured are believed.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
+    register_tasks(app)
     register_blueprints(app)
     register_search(app)
     register_digests(app)
@@ -64,6 +65,12 @@ def register_extensions(app: Flask) -> None:
 
         with app.app_context():
             enable_wal(db.engine)
+
+
+def register_tasks(app: Flask) -> None:
+    from techfin.tasks import init_app as init_tasks
+
+    init_tasks(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,6 +217,9 @@ def digests_send(period: str | None, dry_run: bool) -> None:
     click.echo(report.summary())
 
 
+from techfin.tasks.worker import worker  # noqa: E402 - the command lives with the queue
+
+
 def init_app(app: Flask) -> None:
     for command in (
         import_data,
@@ -226,6 +230,7 @@ def init_app(app: Flask) -> None:
         search_cli,
         digests_cli,
         matching_cli,
+        worker,
     ):
         app.cli.add_command(command)
 
@@ -266,8 +271,8 @@ def matching_train(force: bool) -> None:
                    "(--force saves it anyway)")  # fmt: skip
         return
     click.echo(f"saved model {result.model.version} to {result.path}")
-    if result.refresh is not None:
-        click.echo(result.refresh.summary())
+    click.echo("every stored ranking marked stale: the task workers recompute them "
+               "(`flask matching refresh` does it in this process)")  # fmt: skip
 
 
 @matching_cli.command("evaluate")
@@ -287,8 +292,20 @@ def matching_evaluate() -> None:
 
 
 @matching_cli.command("refresh")
-def matching_refresh() -> None:
-    """Recompute every need's stored matches (after a bulk import, or from cron)."""
+@click.option("--queue", "queued", is_flag=True,
+              help="Mark every need stale for the workers instead of computing here.")  # fmt: skip
+def matching_refresh(queued: bool) -> None:
+    """Recompute every need's stored matches now, with a progress bar (or, with --queue,
+    leave it to the task workers, which share the chunks)."""
+    from techfin.extensions import db
     from techfin.services import matching
 
-    click.echo(matching.refresh_all().summary())
+    if queued:
+        matching.mark_all_dirty(db.session)
+        db.session.commit()
+        click.echo("every need marked stale: the task workers recompute them")
+        return
+    with click.progressbar(length=matching.need_count(), label="stored matches",
+                           file=sys.stderr) as bar:  # fmt: skip
+        report = matching.refresh_all(progress=bar.update)
+    click.echo(report.summary())

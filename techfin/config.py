@@ -132,6 +132,23 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DIGEST_LEASE_SECONDS": max(60, _int_env("DIGEST_LEASE_SECONDS", 900)),
         "DIGEST_MESSAGES_PER_CONNECTION": max(1, _int_env("DIGEST_MESSAGES_PER_CONNECTION", 1000)),
         "DIGEST_ASYNC_MARKS": _bool("DIGEST_ASYNC_MARKS"),
+        # The task queue (techfin.tasks): Redis when REDIS_URL is set, otherwise an SQLite
+        # file beside the database, so `make run` needs no other server.
+        "TASK_QUEUE_URL": os.environ.get("TASK_QUEUE_URL")
+        or redis_url
+        or f"sqlite:///{instance / 'tasks.db'}",
+        "TASK_QUEUE_NAME": os.environ.get("TASK_QUEUE_NAME", "techfin"),
+        "TASK_WORKERS": max(1, _int_env("TASK_WORKERS", 2)),
+        # Needs whose stored matches one task recomputes per transaction.
+        "MATCHES_CHUNK": max(1, _int_env("MATCHES_CHUNK", 200)),
+        # Scheduled jobs, as crontab lines in Beijing time (minute hour day month weekday).
+        "SCHEDULE": {
+            "digests_daily": os.environ.get("SCHEDULE_DIGESTS_DAILY", "0 8 * * *"),
+            "digests_weekly": os.environ.get("SCHEDULE_DIGESTS_WEEKLY", "30 8 * * 1"),
+            "retrain": os.environ.get("SCHEDULE_RETRAIN", "30 2 * * *"),
+            "search_check": os.environ.get("SCHEDULE_SEARCH_CHECK", "17 * * * *"),
+            "sweep": os.environ.get("SCHEDULE_SWEEP", "* * * * *"),
+        },
     }
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # WAL + busy timeout: readers never block the writer, writers queue instead of failing.

@@ -66,6 +66,10 @@ def make_config(database_url: str, tmp: Path, **extra: object) -> dict[str, obje
         "SMTP_PORT": 1,  # nothing listens: a test that mails starts its own server
         # Index upkeep after each request costs ~0.1 s; search tests switch it back on.
         "SEARCH_SYNC_OFF": True,
+        # Tasks run inline when enqueued, so derived data is there when the request ends;
+        # tests/integration/tasks run a real worker against Redis and the SQLite store.
+        "TASK_QUEUE_URL": "immediate",
+        "MATCHING_HISTORY_TTL": 0,
     }
     config.update(extra)
     return config

@@ -46,6 +46,13 @@ class TextSpace:
         self._idf = (
             np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer is not None else None
         )
+        # The idf a word unseen in the fitted corpus would get (sklearn's smooth idf with
+        # df = 0), recovered from the rarest word's (df = 1): ln((1+n)/2)+1 = max idf.
+        self._unseen_idf = (
+            float(np.log(np.exp(self._idf.max() - 1.0) * 2.0) + 1.0)
+            if self._idf is not None and self._idf.size
+            else 0.0
+        )
 
     @staticmethod
     def _vectorizer() -> TfidfVectorizer:
@@ -97,18 +104,26 @@ class TextSpace:
         """(columns, weights) of one text: transform()'s arithmetic without the sklearn
         call overhead (~1.5 ms), which would dominate ranking one need."""
         counts: dict[int, int] = {}
+        unseen: dict[str, int] = {}
         if self.vectorizer is not None and text:
             vocab = self._vocab
             for tok in _tokens(text):
                 j = vocab.get(tok)
                 if j is not None:
                     counts[j] = counts.get(j, 0) + 1
+                else:
+                    unseen[tok] = unseen.get(tok, 0) + 1
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         w = (np.log(tf) + 1.0) * self._idf[idx]  # sublinear_tf, then idf, as sklearn does
-        return idx, w / np.sqrt(np.dot(w, w))
+        # Words the space never saw still count in the length: a text sharing one word
+        # with the products among twenty others must not look as close as one made of it
+        # (a space fitted on the products alone would otherwise inflate every cosine).
+        tf_unseen = np.fromiter(unseen.values(), dtype=np.float64, count=len(unseen))
+        w_unseen = (np.log(tf_unseen) + 1.0) * self._unseen_idf
+        return idx, w / np.sqrt(np.dot(w, w) + np.dot(w_unseen, w_unseen))
 
     def dense(self, text: str) -> np.ndarray:
         v = np.zeros(self.size, dtype=np.float64)

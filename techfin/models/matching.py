@@ -45,6 +45,8 @@ class Match(db.Model):
             postgresql_where=text("product_id IS NULL"),
         ),
         Index("ix_matches_funder_first_seen", "funder_id", "first_seen_at"),
+        # A product's dealflow: its active pairs, best first (a few rows per page).
+        Index("ix_matches_product_active_score", "product_id", "active", "score"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

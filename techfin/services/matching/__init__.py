@@ -1,21 +1,20 @@
 """Matching wired into the platform: database rows → the matching library's plain dicts,
-per-process cached candidate sets, the model store, access-checked rankings, persisted
-matches (for "new since") and their refresh, training and evaluation.
+the per-process product catalogue, the model store, access-checked rankings, the stored
+matches (for "new since", counts and the dealflow) and the task that keeps them fresh,
+training and evaluation, express interest, the dealflow pipeline.
 
-The library (techfin.matching) never sees Flask or SQLAlchemy; this module is the only
-bridge. Rankings are computed live from a snapshot of the catalogue that is rebuilt when
-the catalogue's fingerprint (row counts and latest updated_at of products, funders,
-needs, enterprises, patents and outcomes) changes, so every worker sees a change on its
-next request. The `matches` table keeps each need's latest ranking; it is refreshed after
-any request (or CLI command) that changed a need, product, patent, enterprise or funder,
-after `flask matching train`, and in full by `flask matching refresh`.
+The library (techfin.matching) never sees Flask or SQLAlchemy; this package is the only
+bridge. A need's products are ranked live against the in-memory catalogue; every need's
+stored ranking is recomputed by the task queue from dirty marks written in the same
+transaction as the change (dirty.py), so no request does work that grows with the number
+of needs or enterprises.
 """
 
 from __future__ import annotations
 
 from techfin.services.matching.common import (  # noqa: F401
+    _NAMES,
     ALMOST,
-    AUTO_REFRESH_MAX,
     FINANCIAL_REASONS,
     KEEP,
     LOAN_KINDS,
@@ -44,14 +43,26 @@ from techfin.services.matching.dealflow import (  # noqa: F401
     dealflow_products,
     move_stage,
 )
-from techfin.services.matching.hooks import (  # noqa: F401
-    _collect,
-    _Pending,
+from techfin.services.matching.dirty import (  # noqa: F401
+    _PENDING,
+    _SQLITE_CLAIM,
+    _WOKEN,
+    Progress,
+    _claim,
+    _expand_everything,
+    _expand_products,
+    _forget,
+    _marks_for,
+    _record,
     _touch_organizations,
-    apply_pending,
     init_app,
     install_hooks,
-    refresh_after_change,
+    is_stale,
+    mark_all_dirty,
+    pending_marks,
+    process_dirty,
+    process_once,
+    wake_after_change,
 )
 from techfin.services.matching.interest import (  # noqa: F401
     Interest,
@@ -62,7 +73,6 @@ from techfin.services.matching.interest import (  # noqa: F401
 from techfin.services.matching.live import (  # noqa: F401
     _check_need,
     _check_product,
-    _need_entries,
     _Visibility,
     matches_for_need,
     matches_for_product,
@@ -83,32 +93,35 @@ from techfin.services.matching.new_matches import (  # noqa: F401
     new_matches_for_users,
 )
 from techfin.services.matching.snapshot import (  # noqa: F401
-    _CATALOGUE,
-    _FINGERPRINTED,
+    _IN_CHUNK,
     Snapshot,
-    _load_outcomes,
+    _history_ttl,
     _State,
     _state,
-    _with_new_outcomes,
+    confidential_enterprises,
     fingerprint,
+    load_catalogue,
+    load_history,
+    load_outcomes,
     load_snapshot,
     model_info,
+    need_records,
     scorer,
     snapshot,
 )
 from techfin.services.matching.stored import (  # noqa: F401
+    _UPDATED,
     RefreshReport,
     _key,
     _rank_for_storage,
     _refresh_chunk,
     _render,
-    _store_need,
     _stored_item,
+    _upsert,
+    need_count,
     need_match_count,
-    needs_affected_by_products,
     refresh_all,
     refresh_needs,
-    refresh_products,
     stored_matches,
 )
 from techfin.services.matching.training import (  # noqa: F401

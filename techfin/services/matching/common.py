@@ -25,7 +25,6 @@ MANDATE_FUNDER_KINDS = ("vc", "guidance_fund")  # as techfin.matching.profiles
 KEEP = 50  # eligible matches persisted per need
 ALMOST = 5  # "almost eligible" matches persisted / shown per need or product
 MAX_LIMIT = 100
-AUTO_REFRESH_MAX = 2000  # more needs than this after one change: leave it to `matching refresh`
 # Reason codes that disclose an enterprise's financials or patents: an institution sees
 # them only where the enterprise shares that data with it (confidential patents never).
 FINANCIAL_REASONS = frozenset({"revenue", "staff", "sme_size"})

@@ -1,4 +1,5 @@
-"""Live, access-checked rankings for one need or one product."""
+"""Access-checked rankings: a need's products ranked live against the in-memory catalogue
+(one need read from the database), a product's needs read from the stored matches."""
 
 from __future__ import annotations
 
@@ -10,11 +11,7 @@ from sqlalchemy import select
 
 from techfin.errors import Forbidden, NotFound
 from techfin.extensions import db
-from techfin.models import (
-    Need,
-    Product,
-    User,
-)
+from techfin.models import Enterprise, Match, Need, Product, User
 from techfin.services import access
 
 if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
@@ -25,12 +22,21 @@ from techfin.services.matching.common import (
     _funder_public,
     _limit,
     _locale,
+    enterprise_dict,
     names,
+    need_dict,
     need_summary,
     product_summary,
 )
 from techfin.services.matching.new_matches import _hidden_codes
-from techfin.services.matching.snapshot import Snapshot, scorer, snapshot
+from techfin.services.matching.snapshot import (
+    Snapshot,
+    confidential_enterprises,
+    need_records,
+    scorer,
+    snapshot,
+)
+from techfin.services.matching.stored import _stored_item
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,7 @@ def matches_for_need(
 
     _check_need(user, need)
     snap, current = snapshot(), scorer()
-    record = snap.need_by_id.get(need.id)
+    record = need_records([need.id]).get(need.id)
     if record is None:
         raise NotFound("no such need")
     n = _limit(limit)
@@ -103,9 +109,11 @@ def _check_product(user: User, product: Product) -> None:
 class _Visibility:
     """Which reason codes an institution may read for an enterprise (cached per request)."""
 
-    def __init__(self, user: User, snap: Snapshot) -> None:
-        self.user, self.snap = user, snap
+    def __init__(self, user: User, snap: Snapshot | None = None) -> None:
+        self.user = user
         self._cache: dict[int, frozenset[str]] = {}
+        self._confidential: set[int] = set()
+        self._checked: set[int] = set()
 
     def preload(self, enterprise_ids: Iterable[int]) -> None:
         """The rules of every listed enterprise in one query (access.sharing's choice: the
@@ -116,6 +124,7 @@ class _Visibility:
         funder_id = access.org_id(self.user)
         if self.user.is_operator or not wanted or funder_id is None:
             return
+        self._load_confidential(wanted)
         chosen: dict[int, Any] = {}
         rules = db.session.execute(
             select(SharingRule).where(
@@ -130,8 +139,14 @@ class _Visibility:
             rule = chosen.get(enterprise_id)
             self._store(enterprise_id, (rule.financials, rule.patents) if rule else (False, False))
 
+    def _load_confidential(self, enterprise_ids: set[int]) -> None:
+        todo = enterprise_ids - self._checked
+        self._confidential |= confidential_enterprises(todo)
+        self._checked |= todo
+
     def _store(self, enterprise_id: int, shared: tuple[bool, bool]) -> None:
-        self._cache[enterprise_id] = _hidden_codes(shared, enterprise_id in self.snap.confidential)
+        self._load_confidential({enterprise_id})
+        self._cache[enterprise_id] = _hidden_codes(shared, enterprise_id in self._confidential)
 
     def hidden(self, enterprise_id: int) -> frozenset[str]:
         if self.user.is_operator:
@@ -139,20 +154,6 @@ class _Visibility:
         if enterprise_id not in self._cache:
             self._store(enterprise_id, access.sharing(enterprise_id, access.org_id(self.user)))
         return self._cache[enterprise_id]
-
-
-def _need_entries(user: User, snap: Snapshot, ranking: Any) -> list[dict[str, Any]]:
-    seen = _Visibility(user, snap)
-    seen.preload(snap.need_by_id[m.id]["enterprise"]["id"] for m in ranking.matches)
-    out = []
-    for m in ranking.matches:
-        record = snap.need_by_id[m.id]
-        hidden = seen.hidden(record["enterprise"]["id"])
-        reasons = [t for r, t in zip(m.reason_codes, m.reasons, strict=True)
-                   if r.code not in hidden]  # fmt: skip
-        out.append({"type": "need", "need": need_summary(record), "score": round(m.score, 4),
-                    "eligible": m.eligible, "reasons": reasons, "missing": list(m.missing)})  # fmt: skip
-    return out
 
 
 def matches_for_product(
@@ -170,17 +171,29 @@ def matches_for_product(
     financials or patents the enterprise does not share with this institution are left out.
     An unverified institution gets no matches.
     """
-    from techfin.matching import rank_needs_for_product
-
     _check_product(user, product)
-    snap, current = snapshot(), scorer()
+    current = scorer()
     if not (user.is_operator or access.is_verified_institution(user)):
         return {"model": dict(current.info), "matches": []}
-    record = snap.product_by_id.get(product.id)
-    if record is None:
-        raise NotFound("no such product")
-    ranking = rank_needs_for_product(
-        record, snap.needs, current, snap.history, locale=_locale(locale), limit=_limit(limit),
-        include_almost=include_almost, almost_limit=ALMOST, names=names(),
+    n, loc = _limit(limit), _locale(locale)
+    base = (
+        select(Match, Need, Enterprise)
+        .join(Need, Match.need_id == Need.id)
+        .join(Enterprise, Need.enterprise_id == Enterprise.id)
+        .where(Match.product_id == product.id, Match.active.is_(True),
+               Need.status == "published")
+        .order_by(Match.score.desc(), Match.id)
     )  # fmt: skip
-    return {"model": dict(current.info), "matches": _need_entries(user, snap, ranking)}
+    rows = list(db.session.execute(base.where(Match.eligible.is_(True)).limit(n)))
+    if include_almost:
+        rows += list(db.session.execute(base.where(Match.eligible.is_(False)).limit(ALMOST)))
+    seen = _Visibility(user)
+    seen.preload(e.id for _m, _n, e in rows)
+    out = []
+    for match, need, enterprise in rows:
+        record = need_dict(need, enterprise_dict(enterprise, []))
+        item = _stored_item(match, loc, seen.hidden(enterprise.id))
+        out.append({"type": "need", "need": need_summary(record), "score": item["score"],
+                    "eligible": match.eligible, "reasons": item["reasons"],
+                    "missing": item["missing"]})  # fmt: skip
+    return {"model": dict(current.info), "matches": out}

@@ -1,33 +1,33 @@
-"""The per-process catalogue snapshot and the model store."""
+"""The per-process catalogue snapshot (products, institutions, their track records) and
+the model store.
+
+A web worker keeps only the product side in memory: a few thousand products and mandates
+vectorised once, plus the institutions' track records (History). A need's ranking reads
+that one need from the database, so no request costs O(all needs); the needs' side of the
+catalogue is ranked by the task worker into the stored matches (stored.py), which the
+dealflow reads. The catalogue is rebuilt when products or institutions change (row count
+or latest updated_at); the track records follow the outcomes, at most every
+MATCHING_HISTORY_TTL seconds in a web request (a funder's approval rate moving a few
+seconds late is harmless; re-reading every outcome after each pipeline step was not).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from sqlalchemy import func, select
 
 from techfin.extensions import db
-from techfin.models import (
-    Enterprise,
-    Funder,
-    Need,
-    Outcome,
-    Patent,
-    Product,
-)
+from techfin.models import Enterprise, Funder, Need, Outcome, Patent, Product
 
 if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
-    from techfin.matching import (
-        CandidateSet,
-        History,
-        NeedSet,
-        Scorer,
-    )
+    from techfin.matching import CandidateSet, History, Scorer
 
 from techfin.services.matching.common import (
     MANDATE_FUNDER_KINDS,
@@ -39,22 +39,18 @@ from techfin.services.matching.common import (
 
 log = logging.getLogger(__name__)
 
-# ------------------------------------------------------------------ the cached snapshot
-
 
 @dataclass
 class Snapshot:
-    """The catalogue as the library sees it, built once per fingerprint."""
+    """The product side of the catalogue as the library sees it."""
 
     key: tuple
     candidates: CandidateSet
-    needs: NeedSet
-    need_by_id: dict[int, dict[str, Any]]
     product_by_id: dict[int, dict[str, Any]]
     funder_by_id: dict[int, dict[str, Any]]
-    outcomes: list[dict[str, Any]]
     history: History
-    confidential: set[int]  # enterprises holding a confidential granted patent
+    history_key: tuple = ()
+    history_at: float = 0.0
 
     @property
     def mandate_count(self) -> int:
@@ -83,60 +79,29 @@ def _state() -> _State:
     return state
 
 
-_FINGERPRINTED = (Product, Funder, Need, Enterprise, Patent, Outcome)
-
-
 def fingerprint() -> tuple:
-    """Row counts and latest updated_at of everything a ranking reads (one query)."""
+    """(products, funders) and outcomes: row counts and latest updated_at, one query."""
     cols = []
-    for model in _FINGERPRINTED:
+    for model in (Product, Funder, Outcome):
         cols.append(select(func.count(model.id)).scalar_subquery())
         cols.append(select(func.max(model.updated_at)).scalar_subquery())
     return tuple(db.session.execute(select(*cols)).one())
 
 
-def load_snapshot(key: tuple = ()) -> Snapshot:
-    """Read the catalogue and build the library's sets (one jieba pass over all texts)."""
-    from techfin.matching import History, build_sets
+# ------------------------------------------------------------------ loading
 
+
+def load_catalogue() -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Every product (funder embedded) and every funder as the library's dicts."""
     funders = {f.id: funder_dict(f) for f in db.session.execute(select(Funder)).scalars()}
-    patents: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    confidential: set[int] = set()
-    rows = db.session.execute(
-        select(
-            Patent.enterprise_id,
-            Patent.kind,
-            Patent.status,
-            Patent.valuation_cny,
-            Patent.confidential,
-        )  # fmt: skip
-    )
-    for eid, kind, status, value, secret in rows:
-        patents[eid].append({"kind": kind, "status": status, "valuation_cny": value})
-        if secret and status == "granted":
-            confidential.add(eid)
-    enterprises = {
-        e.id: enterprise_dict(e, patents.get(e.id, []))
-        for e in db.session.execute(select(Enterprise)).scalars()
-    }
-    needs = [
-        need_dict(n, enterprises[n.enterprise_id])
-        for n in db.session.execute(select(Need).order_by(Need.id)).scalars()
-    ]
     products = [
         product_dict(p, funders[p.funder_id])
         for p in db.session.execute(select(Product).order_by(Product.id)).scalars()
     ]
-    outcomes = _load_outcomes()
-    candidates, need_set = build_sets(products, needs, list(funders.values()))
-    need_by_id = {n["id"]: n for n in needs}
-    product_by_id = {p["id"]: p for p in products}
-    history = History.from_outcomes(outcomes, need_by_id, product_by_id)
-    return Snapshot(key, candidates, need_set, need_by_id, product_by_id, funders, outcomes,
-                    history, confidential)  # fmt: skip
+    return products, funders
 
 
-def _load_outcomes() -> list[dict[str, Any]]:
+def load_outcomes() -> list[dict[str, Any]]:
     return [
         {"need_id": n, "product_id": p, "stage": s, "date": d}
         for n, p, s, d in db.session.execute(
@@ -145,35 +110,105 @@ def _load_outcomes() -> list[dict[str, Any]]:
     ]
 
 
-# Outcome is fingerprinted last: its two columns are the only ones a pipeline step changes.
-_CATALOGUE = 2 * (len(_FINGERPRINTED) - 1)
+def load_history(product_by_id: dict[int, dict[str, Any]]) -> History:
+    """Institutions' track records from the outcomes; each decided need contributes only
+    its enterprise's id and industry section (two columns, not the whole need)."""
+    from techfin.matching import History, pair_labels
+
+    labels = pair_labels(load_outcomes())
+    wanted = {lab.need_id for lab in labels}
+    needs: dict[int, dict[str, Any]] = {}
+    if wanted:
+        rows = db.session.execute(
+            select(Need.id, Enterprise.id, Enterprise.industry)
+            .join(Enterprise, Need.enterprise_id == Enterprise.id)
+            .where(Need.id.in_(select(Outcome.need_id).distinct()))
+        )
+        for nid, eid, industry in rows:
+            needs[nid] = {"id": nid, "enterprise": {"id": eid, "industry": industry}}
+    return History.from_labels(labels, needs, product_by_id)
 
 
-def _with_new_outcomes(snap: Snapshot, key: tuple) -> Snapshot:
-    """The same catalogue with the current outcome history: a docking step or an "express
-    interest" changes only the history, and re-reading and re-vectorising the whole
-    catalogue in every worker after each one cost more than the pages that followed."""
-    from techfin.matching import History
+_IN_CHUNK = 5000
 
-    outcomes = _load_outcomes()
-    history = History.from_outcomes(outcomes, snap.need_by_id, snap.product_by_id)
-    return replace(snap, key=key, outcomes=outcomes, history=history)
+
+def need_records(need_ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
+    """These needs as the library reads them (enterprise and all its patents embedded),
+    in three queries whatever their number. Confidential patents count for eligibility;
+    nothing here is ever shown."""
+    ids = sorted(set(need_ids))
+    if not ids:
+        return {}
+    if len(ids) > _IN_CHUNK:  # SQLite refuses more bound parameters than this per statement
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            out.update(need_records(ids[start : start + _IN_CHUNK]))
+        return out
+    needs = list(db.session.execute(select(Need).where(Need.id.in_(ids))).scalars())
+    eids = {n.enterprise_id for n in needs}
+    patents: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = db.session.execute(
+        select(Patent.enterprise_id, Patent.kind, Patent.status, Patent.valuation_cny)
+        .where(Patent.enterprise_id.in_(eids))
+    )  # fmt: skip
+    for eid, kind, status, value in rows:
+        patents[eid].append({"kind": kind, "status": status, "valuation_cny": value})
+    enterprises = {
+        e.id: enterprise_dict(e, patents.get(e.id, []))
+        for e in db.session.execute(select(Enterprise).where(Enterprise.id.in_(eids))).scalars()
+    }
+    return {n.id: need_dict(n, enterprises[n.enterprise_id]) for n in needs}
+
+
+def confidential_enterprises(enterprise_ids: set[int]) -> set[int]:
+    """Those of these enterprises holding a confidential granted patent."""
+    if not enterprise_ids:
+        return set()
+    return set(
+        db.session.execute(
+            select(Patent.enterprise_id).distinct().where(
+                Patent.enterprise_id.in_(enterprise_ids), Patent.confidential.is_(True),
+                Patent.status == "granted")
+        ).scalars()
+    )  # fmt: skip
+
+
+def load_snapshot(key: tuple = ()) -> Snapshot:
+    """Read the products and institutions and vectorise them (a TF-IDF space of their own
+    texts; a need's text is projected into it when it is ranked)."""
+    from techfin.matching import CandidateSet
+
+    products, funders = load_catalogue()
+    candidates = CandidateSet.from_products(products, list(funders.values()))
+    product_by_id = {p["id"]: p for p in products}
+    history = load_history(product_by_id)
+    return Snapshot(key[:4], candidates, product_by_id, funders, history, key[4:],
+                    time.monotonic())  # fmt: skip
+
+
+def _history_ttl() -> float:
+    # Commands and tasks always read the latest outcomes; pages may lag by the TTL.
+    if not has_request_context():
+        return 0.0
+    return float(current_app.config.get("MATCHING_HISTORY_TTL", 30.0))
 
 
 def snapshot() -> Snapshot:
-    """The current snapshot, rebuilt when the catalogue changed since it was built."""
+    """The current snapshot: rebuilt when products or institutions changed, its track
+    records re-read when outcomes changed (in a request, at most every TTL seconds)."""
     state = _state()
     key = fingerprint()
     snap = state.snapshot
-    if snap is not None and snap.key == key:
+    if snap is not None and snap.key == key[:4] and snap.history_key == key[4:]:
         return snap
     with state.lock:
         snap = state.snapshot
-        if snap is None or snap.key != key:
-            if snap is not None and snap.key[:_CATALOGUE] == key[:_CATALOGUE]:
-                state.snapshot = _with_new_outcomes(snap, key)
-            else:
-                state.snapshot = load_snapshot(key)
+        if snap is None or snap.key != key[:4]:
+            state.snapshot = load_snapshot(key)
+        elif snap.history_key != key[4:] and time.monotonic() - snap.history_at >= _history_ttl():
+            history = load_history(snap.product_by_id)
+            state.snapshot = replace(snap, history=history, history_key=key[4:],
+                                     history_at=time.monotonic())  # fmt: skip
         return state.snapshot
 
 

@@ -1,32 +1,32 @@
-"""Stored matches: each need's latest ranking, kept for "new since" and counts."""
+"""Stored matches: each need's latest ranking, computed by the task worker.
+
+They serve "new since" (digests), counts, and the institution's side: a product's dealflow
+lists the needs whose stored ranking holds it (a need keeps its best KEEP products and
+ALMOST near misses), so no page ranks every need. Rows are written with one upsert per
+chunk, keyed by the (need, product) and (need, fund) unique indexes: first_seen_at is set
+by the insert and never touched again, so a pair that comes back is not "new" again.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 
 from techfin.extensions import db
-from techfin.models import (
-    Match,
-    Need,
-)
+from techfin.models import Match, Need
 from techfin.models.base import utcnow
 
 if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
-    from techfin.matching import (
-        Scorer,
-    )
+    from techfin.matching import Scorer
 
 from techfin.services.matching.common import ALMOST, KEEP, _jsonable, _locale, names
-from techfin.services.matching.snapshot import Snapshot, scorer, snapshot
+from techfin.services.matching.snapshot import Snapshot, need_records, scorer, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -60,47 +60,87 @@ def _rank_for_storage(snap: Snapshot, current: Scorer, record: dict[str, Any] | 
     return ranking.matches
 
 
-def _store_need(
-    need_id: int,
-    matches: list,
-    snap: Snapshot,
-    info: dict[str, Any],
-    now: datetime,
-    existing: dict[tuple[str, int], Match],
-    report: RefreshReport,
+_UPDATED = ("score", "rank", "eligible", "active", "model_kind", "model_version", "reasons",
+            "missing", "last_seen_at")  # fmt: skip
+
+
+def _upsert(rows: list[dict[str, Any]], mandate: bool) -> None:
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Match)
+    where = text("product_id IS NULL") if mandate else text("product_id IS NOT NULL")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["need_id", "funder_id"] if mandate else ["need_id", "product_id"],
+        index_where=where,
+        set_={name: getattr(stmt.excluded, name) for name in _UPDATED},
+    )
+    db.session.execute(stmt, rows)
+
+
+def _refresh_chunk(
+    ids: list[int], snap: Snapshot, current: Scorer, info: dict, report: RefreshReport
 ) -> None:
-    seen = set()
-    for position, m in enumerate(matches, start=1):
-        if m.type == "mandate":
-            product_id, funder_id = None, m.id
-        else:
-            product_id, funder_id = m.id, snap.product_by_id[m.id]["funder"]["id"]
-        key = _key(m.type, product_id, funder_id)
-        seen.add(key)
-        values = {
-            "score": float(m.score), "rank": position, "eligible": bool(m.eligible),
-            "active": True, "model_kind": str(info.get("kind")),
-            "model_version": str(info.get("version"))[:40],
-            "reasons": _jsonable([r.to_dict() for r in m.reason_codes]),
-            "missing": _jsonable([g.to_dict() for g in m.gaps]), "last_seen_at": now,
-        }  # fmt: skip
-        row = existing.get(key)
-        if row is None:
-            db.session.add(Match(need_id=need_id, product_id=product_id, funder_id=funder_id,
-                                 kind=m.type, first_seen_at=now, **values))  # fmt: skip
-            report.inserted += 1
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-            report.updated += 1
-    for key, row in existing.items():
-        if key not in seen and row.active:
-            row.active = False
-            report.deactivated += 1
+    now = utcnow()
+    records = need_records(ids)
+    existing: dict[int, dict[tuple[str, int], bool]] = {}
+    for nid, kind, pid, fid, active in db.session.execute(
+        select(Match.need_id, Match.kind, Match.product_id, Match.funder_id, Match.active)
+        .where(Match.need_id.in_(ids))
+    ):  # fmt: skip
+        existing.setdefault(nid, {})[_key(kind, pid, fid)] = active
+    products: list[dict[str, Any]] = []
+    mandates: list[dict[str, Any]] = []
+    model_kind, model_version = str(info.get("kind")), str(info.get("version"))[:40]
+    for need_id in ids:
+        record, had = records.get(need_id), existing.get(need_id, {})
+        if record is None and not had:
+            continue
+        report.needs += 1
+        seen = set()
+        for position, m in enumerate(_rank_for_storage(snap, current, record), start=1):
+            if m.type == "mandate":
+                product_id, funder_id = None, m.id
+            else:
+                product_id, funder_id = m.id, snap.product_by_id[m.id]["funder"]["id"]
+            key = _key(m.type, product_id, funder_id)
+            seen.add(key)
+            if key in had:
+                report.updated += 1
+            else:
+                report.inserted += 1
+            (mandates if m.type == "mandate" else products).append({
+                "need_id": need_id, "product_id": product_id, "funder_id": funder_id,
+                "kind": m.type, "score": float(m.score), "rank": position,
+                "eligible": bool(m.eligible), "active": True, "model_kind": model_kind,
+                "model_version": model_version,
+                "reasons": _jsonable([r.to_dict() for r in m.reason_codes]),
+                "missing": _jsonable([g.to_dict() for g in m.gaps]),
+                "first_seen_at": now, "last_seen_at": now,
+            })  # fmt: skip
+        report.deactivated += sum(1 for k, active in had.items() if active and k not in seen)
+    _upsert(products, mandate=False)
+    _upsert(mandates, mandate=True)
+    # Pairs this refresh did not rank again are kept (inactive), so coming back is not new.
+    db.session.execute(
+        update(Match)
+        .where(Match.need_id.in_(ids), Match.active.is_(True), Match.last_seen_at != now)
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
-def refresh_needs(need_ids: Iterable[int] | None = None, *, chunk: int = 200) -> RefreshReport:
-    """Recompute the persisted matches of these needs (None: every need) and commit.
+def refresh_needs(
+    need_ids: Iterable[int] | None = None,
+    *,
+    chunk: int = 200,
+    report: RefreshReport | None = None,
+    commit: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> RefreshReport:
+    """Recompute the stored matches of these needs (None: every need), committing after
+    each chunk unless `commit` is off (the dirty-mark task commits with its marks).
 
     New pairs get first_seen_at = now; pairs ranked again keep theirs and get a new
     last_seen_at, score and reasons; pairs no longer ranked (or of a closed need) are kept
@@ -108,69 +148,28 @@ def refresh_needs(need_ids: Iterable[int] | None = None, *, chunk: int = 200) ->
     """
     snap, current = snapshot(), scorer()
     info = dict(current.info)
-    ids = sorted(snap.need_by_id) if need_ids is None else sorted(set(need_ids))
-    report = RefreshReport()
+    if need_ids is None:
+        ids = list(db.session.execute(select(Need.id).order_by(Need.id)).scalars())
+    else:
+        ids = sorted(set(need_ids))
+    report = report if report is not None else RefreshReport()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        for attempt in (1, 2):
-            try:
-                _refresh_chunk(part, snap, current, info, report)
-                db.session.commit()
-                break
-            except IntegrityError:  # another worker inserted the same pair meanwhile
-                db.session.rollback()
-                if attempt == 2:
-                    raise
+        _refresh_chunk(part, snap, current, info, report)
+        if commit:
+            db.session.commit()
+        if progress:
+            progress(len(part))
     return report
 
 
-def _refresh_chunk(
-    ids: list[int], snap: Snapshot, current: Scorer, info: dict, report: RefreshReport
-) -> None:
-    now = utcnow()
-    existing: dict[int, dict[tuple[str, int], Match]] = defaultdict(dict)
-    for row in db.session.execute(select(Match).where(Match.need_id.in_(ids))).scalars():
-        existing[row.need_id][_key(row.kind, row.product_id, row.funder_id)] = row
-    for need_id in ids:
-        record = snap.need_by_id.get(need_id)
-        if record is None and not existing.get(need_id):
-            continue
-        matches = _rank_for_storage(snap, current, record)
-        _store_need(need_id, matches, snap, info, now, existing[need_id], report)
-        report.needs += 1
+def refresh_all(progress: Callable[[int], None] | None = None) -> RefreshReport:
+    """Every need's stored matches, now, in this process (`flask matching refresh`)."""
+    return refresh_needs(None, progress=progress)
 
 
-def needs_affected_by_products(product_ids: Iterable[int]) -> set[int]:
-    """Needs whose stored ranking a change of these products may alter: those that list
-    one of them now, those it ranks now (eligible or almost), and drafts of its kind."""
-    from techfin.matching import rank_needs_for_product
-
-    snap = snapshot()
-    wanted = set(product_ids)
-    out = set(
-        db.session.execute(select(Match.need_id).where(Match.product_id.in_(wanted))).scalars()
-    )
-    kinds = set()
-    for pid in wanted:
-        record = snap.product_by_id.get(pid)
-        if record is None:
-            continue
-        kinds.add(record["kind"])
-        ranking = rank_needs_for_product(record, snap.needs, None, snap.history,
-                                         limit=len(snap.need_by_id) + 1,
-                                         almost_limit=len(snap.need_by_id) + 1)  # fmt: skip
-        out.update(m.id for m in ranking.matches)
-    out.update(n["id"] for n in snap.need_by_id.values()
-               if n["status"] == "draft" and n["kind"] in kinds)  # fmt: skip
-    return out
-
-
-def refresh_products(product_ids: Iterable[int]) -> RefreshReport:
-    return refresh_needs(needs_affected_by_products(product_ids))
-
-
-def refresh_all() -> RefreshReport:
-    return refresh_needs(None)
+def need_count() -> int:
+    return int(db.session.scalar(select(func.count(Need.id))) or 0)
 
 
 def need_match_count(need: Need) -> int:

@@ -15,8 +15,10 @@ if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on fir
         TrainedModel,
     )
 
-from techfin.services.matching.snapshot import _state, load_snapshot
-from techfin.services.matching.stored import RefreshReport, refresh_all
+from techfin.extensions import db
+from techfin.services.matching.dirty import mark_all_dirty
+from techfin.services.matching.snapshot import _state, load_catalogue, load_outcomes, need_records
+from techfin.services.matching.stored import RefreshReport
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,15 @@ def training_examples() -> Examples:
     """One row per decided (need, product) pair, from every recorded outcome."""
     from techfin.matching import build_examples
 
-    snap = load_snapshot()
-    return build_examples(snap.need_by_id, snap.product_by_id, snap.outcomes)
+    outcomes = load_outcomes()
+    products, _funders = load_catalogue()
+    needs = need_records({o["need_id"] for o in outcomes})
+    return build_examples(needs, {p["id"]: p for p in products}, outcomes)
 
 
 def train_model(directory: str | Path | None = None, *, force: bool = False) -> TrainResult:
-    """Train from the recorded outcomes and save with skops into MODEL_DIR; then refresh
-    every stored ranking. Too few outcomes, or a model whose hold-out ROC AUC does not beat
+    """Train from the recorded outcomes and save with skops into MODEL_DIR; then mark
+    every stored ranking stale for the task queue. Too few outcomes, or a model whose hold-out ROC AUC does not beat
     the rule-based prior's (unless forced): nothing is saved and the Prior stays."""
     from techfin.matching import NotEnoughOutcomes, save_model, train
 
@@ -64,7 +68,10 @@ def train_model(directory: str | Path | None = None, *, force: bool = False) -> 
         return result
     result.path = save_model(model, directory or current_app.config["MODEL_DIR"])
     _state().store.refresh()
-    result.refresh = refresh_all()
+    # Every stored ranking is now stale: the queue recomputes them in shared chunks (the
+    # wake-up goes out when this command or task ends).
+    mark_all_dirty(db.session)
+    db.session.commit()
     return result
 
 

@@ -28,13 +28,34 @@ def test_chinese_text_is_segmented_not_kept_as_one_run() -> None:
 
 def test_single_text_vector_equals_sklearn_transform() -> None:
     space = TextSpace.fit(DOCS)
-    for text in [*DOCS, "芯片 芯片 芯片 知识产权", "完全无关的文字", ""]:
+    for text in [*DOCS, "芯片 芯片 芯片", "完全无关的文字", ""]:
         dense = space.transform([text]).toarray()[0]
         np.testing.assert_allclose(space.dense(text), dense, rtol=1e-12, atol=1e-15)
         w = space.weights(text)
         np.testing.assert_allclose(
             [w.get(j, 0.0) for j in range(space.size)], dense, rtol=1e-12, atol=1e-15
         )
+
+
+def test_unseen_words_count_in_the_length_with_the_idf_of_an_unseen_word() -> None:
+    space = TextSpace.fit(DOCS)
+    text = "芯片 芯片 芯片 知识产权"  # 知识产权 is not in DOCS' vocabulary
+    assert "知识产权" not in space.vectorizer.vocabulary_
+    sklearn = space.transform([text]).toarray()[0]  # drops the unseen word before norming
+    ours = space.dense(text)
+    # Same direction, shorter by exactly the unseen words' share of the length.
+    from collections import Counter
+
+    from techfin.matching.text import _tokens
+
+    vocab, idf = space.vectorizer.vocabulary_, space.vectorizer.idf_
+    counts = Counter(_tokens(text))
+    seen = [(np.log(c) + 1) * idf[vocab[t]] for t, c in counts.items() if t in vocab]
+    unseen_idf = np.log((1 + len(DOCS)) / 1) + 1  # sklearn's smooth idf for df = 0
+    unseen = [(np.log(c) + 1) * unseen_idf for t, c in counts.items() if t not in vocab]
+    assert seen and unseen
+    share = np.linalg.norm(seen) / np.hypot(np.linalg.norm(seen), np.linalg.norm(unseen))
+    np.testing.assert_allclose(ours, sklearn * share, rtol=1e-12)
 
 
 def test_relevance_prefers_related_text() -> None:

@@ -1,0 +1,156 @@
+"""The tasks and the schedule.
+
+Wake-ups: `refresh_matches` works through the dirty marks (stored matches). Scheduled jobs
+(crontab lines in Beijing time, config SCHEDULE): digests daily and weekly, nightly
+retraining, the search index check with automatic sync, and the minute sweep that finds
+marks whose wake-up was lost. Every scheduler fires every job; a JobRun row per (job, slot)
+lets exactly one of them run it (techfin.services.jobs).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from huey import crontab
+from huey.signals import SIGNAL_ERROR
+
+from techfin.tasks import app, huey, task, wake
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ wake-ups
+
+
+@task(retries=3, retry_delay=5)
+def refresh_matches() -> dict[str, int]:
+    """Recompute what the dirty marks name; enqueue itself again while marks remain, and
+    one extra copy when there is a long backlog, so every worker shares the chunks."""
+    from techfin.services import matching
+
+    progress = matching.process_dirty(float(app().config.get("MATCHES_TASK_SECONDS", 20)))
+    if progress.remaining:
+        wake(refresh_matches)
+        if progress.remaining > 10 * int(app().config.get("MATCHES_CHUNK", 200)):
+            wake(refresh_matches)
+    return {"marks": progress.marks, "remaining": progress.remaining}
+
+
+# ------------------------------------------------------------------ the schedule
+
+
+def beijing_cron(job: str) -> Any:
+    """A validate function for huey.periodic_task that reads the job's crontab line from
+    the app config each time (Beijing time; Huey hands it UTC timestamps)."""
+    parsed: dict[str, Any] = {}
+
+    def validate(timestamp: datetime) -> bool:
+        from techfin.services.jobs import to_beijing
+
+        line = app().config["SCHEDULE"].get(job, "")
+        if not line:
+            return False
+        if parsed.get("line") != line:
+            minute, hour, day, month, weekday = line.split()
+            parsed.update(line=line, cron=crontab(minute, hour, day, month, weekday))
+        return bool(parsed["cron"](to_beijing(timestamp)))
+
+    return validate
+
+
+def _scheduled(job: str) -> Any:
+    def decorate(fn: Any) -> Any:
+        def run() -> None:
+            from techfin.extensions import db
+            from techfin.services import jobs
+
+            with app().app_context():
+                try:
+                    jobs.run_once(job, fn)
+                finally:
+                    db.session.remove()
+
+        run.__name__ = fn.__name__
+        return huey.periodic_task(beijing_cron(job), name=f"scheduled_{job}")(run)
+
+    return decorate
+
+
+@_scheduled("digests_daily")
+def digests_daily() -> str:
+    from techfin.services import digests
+
+    return digests.send_due("daily").summary()
+
+
+@_scheduled("digests_weekly")
+def digests_weekly() -> str:
+    from techfin.services import digests
+
+    return digests.send_due("weekly").summary()
+
+
+@_scheduled("retrain")
+def retrain() -> str:
+    """Nightly: kept only when it beats the prior; a kept model marks every ranking stale."""
+    from techfin.services import matching
+
+    result = matching.train_model()
+    if result.path is None:
+        return f"not kept: {result.reason or 'no model'}"
+    return f"kept {result.model.version}; full recompute queued"  # type: ignore[union-attr]
+
+
+@_scheduled("search_check")
+def search_check() -> str:
+    from techfin.services import search_sync
+
+    drift = search_sync.check()
+    if not any(drift.values()):
+        return "index consistent"
+    applied = search_sync.sync()
+    left = search_sync.check()
+    counts = {k: len(v) for k, v in drift.items()}
+    if any(left.values()):
+        return f"drift {counts}; sync applied {applied}; still differs: reindex"
+    return f"drift {counts}; sync applied {applied}; consistent"
+
+
+@_scheduled("sweep")
+def sweep() -> str:
+    """Every minute: marks left by a lost wake-up get one now."""
+    from techfin.services import matching
+
+    waiting = matching.pending_marks()
+    if waiting:
+        wake(refresh_matches)
+    return f"{waiting} mark(s) waiting"
+
+
+SCHEDULED = {
+    "digests_daily": digests_daily,
+    "digests_weekly": digests_weekly,
+    "retrain": retrain,
+    "search_check": search_check,
+    "sweep": sweep,
+}
+RETRYABLE = {"refresh_matches": refresh_matches}
+
+
+# ------------------------------------------------------------------ failures
+
+
+@huey.signal(SIGNAL_ERROR)
+def _record_failure(signal: str, task_obj: Any, exc: BaseException | None = None) -> None:
+    """A task out of retries is kept for the system page (with a retry button)."""
+    if getattr(task_obj, "retries", 0):
+        return  # Huey will try again
+    try:
+        from techfin.services import jobs
+
+        with app().app_context():
+            jobs.record_failure(task_obj.name, list(task_obj.args or ()), repr(exc))
+    except Exception:  # noqa: BLE001 - the log still has it
+        log.exception("could not record the failure of task %s", task_obj.name)
