@@ -48,9 +48,10 @@ index: demo
 model: index
 	@if $(FLASK) matching --help >/dev/null 2>&1; then $(FLASK) matching train; fi
 
-# One BLAS/OpenMP thread per worker: two workers on two cores must not fight over them.
+# The web server and the task worker (Procfile, run by honcho); one BLAS/OpenMP thread per
+# process: two workers on two cores must not fight over them.
 serve:
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/gunicorn --workers 2 --preload --bind 127.0.0.1:8000 --access-logfile - wsgi:app
+	$(BIN)/honcho start -f Procfile
 
 run: model
 	@echo "techfin on http://127.0.0.1:8000  (demo logins above; password demo-pass-2026)"

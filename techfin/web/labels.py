@@ -6,6 +6,18 @@ from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
 LABELS: dict[str, dict[str, object]] = {
+    "job": {
+        "digests_daily": _l("Daily digests"),
+        "digests_weekly": _l("Weekly digests"),
+        "retrain": _l("Retrain the ranking model"),
+        "search_check": _l("Search index check"),
+        "sweep": _l("Stored-matches sweep"),
+    },
+    "job_status": {
+        "running": _l("Running"),
+        "ok": _l("Done"),
+        "failed": _l("Failed"),
+    },
     "need_kind": {
         "equity": _l("Equity investment"),
         "loan": _l("Loan"),

@@ -112,7 +112,9 @@ def overview():
         .order_by(Need.created_at.desc(), Need.id.desc())
     ).scalars()  # fmt: skip
     items = [(n, service.need_match_count(n)) for n in needs]
-    return render_template("matching/overview.html", items=items, model=service.model_info())
+    updating = service.is_stale([n.id for n, _count in items], current_org().id)
+    return render_template("matching/overview.html", items=items, model=service.model_info(),
+                           updating=updating)  # fmt: skip
 
 
 def _need_or_404(need_id: int) -> Need:
@@ -188,7 +190,7 @@ def dealflow():
     )
     view = service.dealflow(acting_user(), **_filters(form))
     return render_template("matching/dealflow.html", form=form, view=view,
-                           model=service.model_info())  # fmt: skip
+                           model=service.model_info(), updating=service.any_marks())  # fmt: skip
 
 
 @bp.route("/dealflow/matches/move", methods=["POST"])

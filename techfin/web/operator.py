@@ -136,3 +136,31 @@ def reference_data():
         "sme_rules": len(reference.sme_rules()),
     }
     return render_template("operator/reference.html", counts=counts, rules=reference.sme_rules())
+
+
+# ------------------------------------------------------------------ system (task queue)
+
+
+@bp.route("/system")
+def system():
+    from flask import current_app
+
+    from techfin.services import jobs
+
+    status = jobs.system_status(current_app.config["SCHEDULE"])
+    return render_template("operator/system.html", status=status)
+
+
+@bp.route("/system/failures/<id:failure_id>/retry", methods=["POST"])
+def retry_task(failure_id: int):
+    from techfin.services import jobs
+
+    try:
+        jobs.retry_failure(acting_user(), failure_id)
+    except DomainError as err:
+        if err.status == 404:
+            abort(404)
+        flash_domain_error(err)
+        return redirect(url_for("operator.system"))
+    flash(_("The task is back on the queue."), "success")
+    return redirect(url_for("operator.system"))

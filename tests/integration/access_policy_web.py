@@ -43,6 +43,9 @@ URLS: dict[tuple[str, str], str] = {
     ("GET", "/auth/reset/<token>"): "/auth/reset/not-a-valid-token",
     ("POST", "/auth/reset/<token>"): "/auth/reset/not-a-valid-token",
     ("GET", "/reference/<any(regions, industries):kind>"): "/reference/regions?q=中山",
+    ("POST", "/operator/system/failures/<id:failure_id>/retry"): (
+        "/operator/system/failures/999999/retry"
+    ),
 }
 
 
@@ -150,4 +153,6 @@ WEB_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/operator/users/<id:user_id>/reactivate"): OPERATOR_ACT,
     ("GET", "/operator/audit"): OPERATOR,
     ("GET", "/operator/reference"): OPERATOR,
+    ("GET", "/operator/system"): OPERATOR,
+    ("POST", "/operator/system/failures/<id:failure_id>/retry"): _s(LOGIN, 403, 403, 403, 404),
 }

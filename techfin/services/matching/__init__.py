@@ -55,6 +55,7 @@ from techfin.services.matching.dirty import (  # noqa: F401
     _marks_for,
     _record,
     _touch_organizations,
+    any_marks,
     init_app,
     install_hooks,
     is_stale,

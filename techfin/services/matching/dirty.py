@@ -267,3 +267,8 @@ def is_stale(need_ids: list[int], enterprise_id: int | None = None) -> bool:
         conds.append((DirtyMark.kind == "enterprise") & (DirtyMark.object_id == enterprise_id))
     conds.append(DirtyMark.kind == "product")
     return db.session.scalar(select(DirtyMark.id).where(db.or_(*conds)).limit(1)) is not None
+
+
+def any_marks() -> bool:
+    """Whether any stored ranking is waiting to be recomputed (the dealflow says so)."""
+    return db.session.scalar(select(DirtyMark.id).limit(1)) is not None
