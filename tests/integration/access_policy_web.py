@@ -37,15 +37,13 @@ ROW_REFS: dict[str, tuple[str, str]] = {
     "rule_id": ("sharing_rule", "E-001"),
     "token": ("invite_token", "invitee@f001.test"),
     "kind": ("literal", "regions"),
+    "failure_id": ("literal", "999999"),  # no failed task: the operator gets a 404
 }
 
 URLS: dict[tuple[str, str], str] = {
     ("GET", "/auth/reset/<token>"): "/auth/reset/not-a-valid-token",
     ("POST", "/auth/reset/<token>"): "/auth/reset/not-a-valid-token",
     ("GET", "/reference/<any(regions, industries):kind>"): "/reference/regions?q=中山",
-    ("POST", "/operator/system/failures/<id:failure_id>/retry"): (
-        "/operator/system/failures/999999/retry"
-    ),
 }
 
 

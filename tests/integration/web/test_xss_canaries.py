@@ -61,6 +61,9 @@ URL_COLUMNS: frozenset[tuple[str, str]] = frozenset({("docking_events", "link")}
 # Codes, enumerations, validated identifiers and secrets: never free text.
 NOT_USER_TEXT: frozenset[tuple[str, str]] = frozenset({
     ("organizations", "type"), ("organizations", "contact_email"), ("search_outbox", "doc_type"),
+    # Task-queue bookkeeping: codes, host names and exception text, shown escaped to operators.
+    ("dirty_marks", "kind"), ("job_runs", "detail"), ("job_runs", "host"), ("job_runs", "job"),
+    ("job_runs", "status"), ("task_failures", "error"), ("task_failures", "task"),
     ("users", "email"), ("users", "password_hash"), ("users", "role"), ("users", "locale"),
     ("api_tokens", "token_hash"), ("audit_entries", "action"), ("audit_entries", "object_type"),
     ("audit_entries", "ip"), ("digest_deliveries", "period"), ("digest_deliveries", "status"),
