@@ -141,6 +141,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "TASK_WORKERS": max(1, _int_env("TASK_WORKERS", 2)),
         # Needs whose stored matches one task recomputes per transaction.
         "MATCHES_CHUNK": max(1, _int_env("MATCHES_CHUNK", 200)),
+        # One task works this long, then re-enqueues itself, so a full recompute never
+        # holds a worker thread for minutes and other tasks interleave.
+        "MATCHES_TASK_SECONDS": max(1, _int_env("MATCHES_TASK_SECONDS", 20)),
+        "MATCHING_HISTORY_TTL": max(0, _int_env("MATCHING_HISTORY_TTL", 30)),
         # Scheduled jobs, as crontab lines in Beijing time (minute hour day month weekday).
         "SCHEDULE": {
             "digests_daily": os.environ.get("SCHEDULE_DIGESTS_DAILY", "0 8 * * *"),
