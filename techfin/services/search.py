@@ -68,6 +68,7 @@ def search(user: User, args: dict[str, Any]) -> dict[str, Any]:
     doc_type = args.get("type") if args.get("type") in TYPES else None
     sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
     filters = {k: str(args[k])[:20] for k in FACET_PARAMS if args.get(k)}
+    search_sync.catch_up()
     try:
         result = search_sync.engine().search(
             q, viewer_for(user), type=doc_type, filters=filters, sort=sort,
