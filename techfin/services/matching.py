@@ -1086,6 +1086,12 @@ class _Pending:
         return bool(self.needs or self.products or self.enterprises or self.everything)
 
 
+def mark_all_dirty(session: Session) -> None:
+    """Every stored ranking may have changed in this transaction (a bulk write that went
+    around the flush hooks, e.g. import-data)."""
+    session.info["matching_pending"] = _Pending(everything=True)
+
+
 def install_hooks() -> None:
     if not event.contains(Session, "before_flush", _touch_organizations):
         event.listen(Session, "before_flush", _touch_organizations)
