@@ -24,6 +24,11 @@ def _domain_message(err: DomainError) -> str:
     return f"{err.message} ({details})" if details else err.message
 
 
+def _progressbar(length: int, label: str):  # noqa: ANN202 - click's ProgressBar
+    """On stderr, so that stdout keeps only the summary that scripts read."""
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
 @click.command("import-data")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Commit the valid records, report the rest.")
@@ -37,7 +42,8 @@ def import_data(file: Path, skip_invalid: bool) -> None:
     except InterchangeFormatError as exc:
         _fail(str(exc))
     if len(records) > 2000:
-        with click.progressbar(length=len(records), label="Validating", file=None) as bar:
+        # Each record is counted twice: validated, then written (or found unchanged).
+        with _progressbar(2 * len(records), "Importing") as bar:
             report = import_records(records, skip_invalid=skip_invalid, progress=bar.update,
                                     actor=f"import:{file.name}")  # fmt: skip
     else:
@@ -133,11 +139,14 @@ def api_token_revoke(email: str) -> None:
 def demo_data(enterprises: int, seed: int, accounts: bool) -> None:
     """Load a realistic, deterministic demo data set through the import path."""
     from techfin.services import demo
-
-    records = demo.generate(enterprises=enterprises, seed=seed)
     from techfin.services.interchange import import_records
 
-    report = import_records(records, actor="demo-data")
+    records = list(demo.generate(enterprises=enterprises, seed=seed))
+    if len(records) > 2000:
+        with _progressbar(2 * len(records), "Importing") as bar:
+            report = import_records(records, actor="demo-data", progress=bar.update)
+    else:
+        report = import_records(records, actor="demo-data")
     if not report.committed:
         for error in report.errors[:20]:
             click.echo(str(error), err=True)

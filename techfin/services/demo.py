@@ -60,6 +60,41 @@ FUNDERS: list[dict[str, Any]] = [
     {"ref": "F-INS-PICC", "name": "人保财险中山分公司（科技保险）", "kind": "insurer", "regions": ["44"]},
 ]  # fmt: skip
 
+# Institutions a region-scale platform adds as it grows (one per EXTRA_FUNDER_EVERY
+# enterprises, all 16 from 80 000 on, so 100 000 enterprises meet 30 institutions).
+EXTRA_FUNDERS: list[dict[str, Any]] = [
+    {"ref": "F-ICBC-GZ", "name": "工商银行广州科技支行", "kind": "bank", "regions": ["4401"]},
+    {"ref": "F-CCB-SZ", "name": "建设银行深圳科技金融创新中心", "kind": "bank", "regions": ["4403"]},
+    {"ref": "F-BOCOM-SH", "name": "交通银行上海张江科技支行", "kind": "bank", "regions": ["31"]},
+    {"ref": "F-CIB-HZ", "name": "兴业银行杭州科技支行", "kind": "bank", "regions": ["3301"]},
+    {"ref": "F-ABC-WH", "name": "农业银行武汉光谷科技支行", "kind": "bank", "regions": ["4201"]},
+    {"ref": "F-CITIC-BJ", "name": "中信银行北京中关村科技支行", "kind": "bank", "regions": ["11"]},
+    {"ref": "F-HSB-HF", "name": "徽商银行合肥科技支行", "kind": "bank", "regions": ["3401"]},
+    {"ref": "F-XAB-XA", "name": "西安银行高新科技支行", "kind": "bank", "regions": ["6101"]},
+    {"ref": "F-VC-NJ", "name": "南京紫金科技创业投资基金", "kind": "vc", "regions": ["32"]},
+    {"ref": "F-VC-CS", "name": "长沙麓谷创业投资有限公司", "kind": "vc", "regions": ["4301"]},
+    {"ref": "F-GF-CQ", "name": "重庆市产业引导股权投资基金", "kind": "guidance_fund", "regions": ["50"]},
+    {"ref": "F-GU-TJ", "name": "天津滨海科技融资担保有限公司", "kind": "guarantee", "regions": ["12"]},
+    {"ref": "F-GU-QD", "name": "青岛高创科技融资担保有限公司", "kind": "guarantee", "regions": ["3702"]},
+    {"ref": "F-ML-DL", "name": "大连高新区科技小额贷款有限公司", "kind": "microloan", "regions": ["2102"]},
+    {"ref": "F-ML-MY", "name": "绵阳科技城小额贷款有限公司", "kind": "microloan", "regions": ["5107"]},
+    {"ref": "F-INS-CPIC", "name": "太平洋财险科技保险事业部", "kind": "insurer", "regions": []},
+]  # fmt: skip
+EXTRA_FUNDER_EVERY = 5000
+# One product per this many enterprises (at least the hand-written ones): 2 000 at 100 000.
+ENTERPRISES_PER_PRODUCT = 50
+# Needs with a recorded docking history. Up to this many every published or closed need
+# has one (the small demo trains the model on them); a region-scale platform imported most
+# of its needs from registries, so beyond it a need has a history with proportionally
+# lower odds, which keeps the outcomes near one per enterprise at 100 000.
+DOCKED_NEEDS = 22000
+# What each kind of institution offers, for the generated products.
+FUNDER_PRODUCT_KINDS = {
+    "bank": ["loan", "loan", "ip_pledge"], "vc": ["equity"], "guidance_fund": ["equity"],
+    "guarantee": ["guarantee"], "microloan": ["loan"], "insurer": ["insurance"],
+}  # fmt: skip
+SERIES = ["成长", "创新", "专精特新", "科创", "高企", "首贷", "续贷", "人才", "园区", "出口"]
+
 PRODUCTS: list[dict[str, Any]] = [
     {"funder_ref": "F-BOC-ZS", "name": "科技贷（风险准备金合作）", "kind": "loan", "min": 100, "max": 1000, "tmin": 6, "tmax": 36, "rmin": 3.85, "rmax": 5.2, "industries": ["C", "I65"], "requires_high_tech": True, "desc": "中山市科技贷款风险准备金合作产品，面向推荐入库的科技型中小企业，免抵押"},
     {"funder_ref": "F-BOC-ZS", "name": "知识产权质押贷", "kind": "ip_pledge", "min": 100, "max": 1000, "tmin": 12, "tmax": 36, "rmin": 3.85, "rmax": 5.5, "requires_patent": True, "desc": "以已授权发明专利、实用新型专利质押，评估价值的 30%-50% 授信"},
@@ -96,15 +131,78 @@ def _uscc(rng: random.Random, region: str) -> str:
     return body + stdnum_uscc.calc_check_digit(body + "0")
 
 
+PATENT_SERIAL_MAX = 9_999_999  # CNIPA numbers carry a 7-digit serial per year and type
+
+
 def _patent_number(year: int, kind_digit: int, serial: int) -> str:
+    """CNIPA application number: year, type digit, 7-digit serial, "." and check character."""
+    if not 0 <= serial <= PATENT_SERIAL_MAX:
+        # A wider serial would make a 13-digit number that no validator accepts.
+        raise ValueError(f"patent serial {serial} does not fit in 7 digits")
     digits = f"{year}{kind_digit}{serial:07d}"
     weights = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]
     check = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
     return f"{digits}.{'X' if check == 10 else check}"
 
 
+class PatentSerials:
+    """Serials as CNIPA hands them out: one increasing sequence per (year, type), with gaps
+    for applications filed by others. One sequence for all years and types (as before)
+    passed 7 digits at about 20 000 enterprises."""
+
+    def __init__(self, rng: random.Random, start: int = 100000, max_gap: int = 900) -> None:
+        self.rng, self.start, self.max_gap = rng, start, max_gap
+        self.last: dict[tuple[int, int], int] = {}
+
+    def next(self, year: int, kind_digit: int) -> str:
+        serial = self.last.get((year, kind_digit), self.start) + self.rng.randint(1, self.max_gap)
+        self.last[(year, kind_digit)] = serial
+        return _patent_number(year, kind_digit, serial)
+
+
+def _extra_products(
+    rng: random.Random, funders: list[dict[str, Any]], count: int, first: int
+) -> Iterator[dict[str, Any]]:
+    """Products a region-scale platform lists beyond the hand-written ones: variants of
+    those, offered by institutions whose kind fits, in each institution's own regions."""
+    templates: dict[str, list[dict[str, Any]]] = {}
+    for p in PRODUCTS:
+        templates.setdefault(p["kind"], []).append(p)
+    sector_codes = sorted({code for code, _noun, _blurbs in SECTORS})
+    for i in range(first, first + count):
+        funder = funders[i % len(funders)]
+        kind = rng.choice(FUNDER_PRODUCT_KINDS[funder["kind"]])
+        t = rng.choice(templates[kind])
+        scale = rng.choice([0.5, 1, 1, 2])
+        low, high = max(10, int(t["min"] * scale)), max(20, int(t["max"] * scale))
+        rec = {"type": "product", "ref": f"P-{i:03d}", "funder_ref": funder["ref"],
+               "name": f"{t['name']}·{rng.choice(SERIES)}{i % 97 + 1}号",
+               "kind": kind, "min_amount_cny": low * 10000, "max_amount_cny": high * 10000,
+               "description": t["desc"],
+               "industries": sorted(rng.sample(sector_codes, rng.randint(1, 3)))
+               if rng.random() < 0.4 else [],
+               "regions": list(funder["regions"]),
+               "stages": t.get("stages", []), "requires_patent": t.get("requires_patent", False),
+               "requires_collateral": rng.random() < 0.15,
+               "requires_high_tech": t.get("requires_high_tech", False) or rng.random() < 0.1}  # fmt: skip
+        for key, src in (("min_term_months", "tmin"), ("max_term_months", "tmax"),
+                         ("rate_min", "rmin"), ("rate_max", "rmax")):  # fmt: skip
+            if src in t:
+                rec[key] = t[src]
+        yield rec
+
+
+def _region_fits(product: dict[str, Any], region: str) -> bool:
+    return not product["regions"] or any(region.startswith(r) for r in product["regions"])
+
+
 def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (location, record) pairs for import_records; the same seed gives the same data."""
+    """Yield (location, record) pairs for import_records; the same seed gives the same data.
+
+    Per enterprise about 1.3 needs and 1.8 patents; institutions and products grow with the
+    number of enterprises (30 and 2 000 at 100 000), docking outcomes about one per
+    enterprise at that size (see DOCKED_NEEDS).
+    """
     rng = random.Random(seed)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
@@ -116,7 +214,8 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
         n += 1
         return f"demo {n}", record
 
-    for f in FUNDERS:
+    funders = FUNDERS + EXTRA_FUNDERS[: enterprises // EXTRA_FUNDER_EVERY]
+    for f in funders:
         yield emit({"type": "funder", **f, "description": f["name"] + "，科技金融合作机构",
                     "contact_email": f"{f['ref'].lower()}@demo.techfin.cn", "verified": True})  # fmt: skip
     products = []
@@ -134,8 +233,13 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
                 rec[key] = p[src]
         products.append(rec)
         yield emit(rec)
+    extra = max(0, enterprises // ENTERPRISES_PER_PRODUCT - len(PRODUCTS))
+    for rec in _extra_products(rng, funders, extra, len(PRODUCTS) + 1):
+        products.append(rec)
+        yield emit(rec)
 
-    serial = 100000
+    serials = PatentSerials(rng)
+    usccs: set[str] = set()
     needs: list[tuple[dict[str, Any], dict[str, Any], int]] = []
     for i in range(1, enterprises + 1):
         industry, noun, blurbs = rng.choice(SECTORS)
@@ -149,8 +253,12 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
         revenue = employees * rng.randint(20, 120) * 10000
         high_tech = rng.random() < (0.25 if stage in ("seed", "startup") else 0.6)
         founded = today - timedelta(days=rng.randint(365, 365 * 20))
+        uscc = _uscc(rng, region)
+        while uscc in usccs:  # unique by law; a repeat is unlikely but would fail the import
+            uscc = _uscc(rng, region)
+        usccs.add(uscc)
         ent_ref = f"E-{i:04d}"
-        yield emit({"type": "enterprise", "ref": ent_ref, "name": name, "uscc": _uscc(rng, region),
+        yield emit({"type": "enterprise", "ref": ent_ref, "name": name, "uscc": uscc,
                     "industry": industry, "region": region, "founded": founded.isoformat(),
                     "employees": employees, "revenue_cny": revenue,
                     "total_assets_cny": int(revenue * rng.uniform(0.6, 1.8)), "high_tech": high_tech,
@@ -159,26 +267,30 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
                                    f"{'国家高新技术企业，' if high_tech else ''}员工 {employees} 人。",
                     "contact_email": f"contact{i}@demo-ent.techfin.cn"})  # fmt: skip
         granted_value = 0
-        for j in range(rng.choices([0, 1, 2, 3, 5], [3, 3, 2, 1, 1])[0]):
+        for j in range(rng.choices([0, 1, 2, 3, 5], [2, 3, 2, 2, 1])[0]):
             kind = rng.choices(["invention", "utility_model", "design"], [4, 4, 2])[0]
             year = rng.randint(2012, 2025)
-            serial += rng.randint(1, 900)
+            kind_digit = {"invention": 1, "utility_model": 2, "design": 3}[kind]
+            number = serials.next(year, kind_digit)
             status = rng.choices(["granted", "pending", "lapsed"], [6, 3, 1])[0]
             filed = date(year, rng.randint(1, 12), rng.randint(1, 28))
+            granted = filed + timedelta(days=rng.randint(200, 900))
+            if status == "granted" and granted > today:
+                status = "pending"  # examination takes time: no grant dates in the future
             value = rng.randint(20, 800) * 10000 if status == "granted" else None
             if value and kind == "invention":
                 granted_value += value
             rec = {"type": "patent", "ref": f"PT-{i:04d}-{j + 1}", "enterprise_ref": ent_ref,
-                   "number": _patent_number(year, {"invention": 1, "utility_model": 2, "design": 3}[kind], serial),
+                   "number": number,
                    "title": f"一种{rng.choice(blurbs)}的{rng.choice(['方法', '装置', '系统', '结构'])}",
                    "kind": kind, "status": status, "filed": filed.isoformat(),
                    "confidential": rng.random() < 0.15,
                    "abstract": f"本{'发明' if kind == 'invention' else '实用新型'}涉及{noun}领域。"}  # fmt: skip
             if status == "granted":
-                rec["granted"] = (filed + timedelta(days=rng.randint(200, 900))).isoformat()
+                rec["granted"] = granted.isoformat()
                 rec["valuation_cny"] = value
             yield emit(rec)
-        for k in range(rng.choices([0, 1, 2], [2, 6, 2])[0]):
+        for k in range(rng.choices([0, 1, 2, 3], [3, 9, 7, 1])[0]):
             kind = rng.choices(["loan", "ip_pledge", "equity", "guarantee", "insurance"],
                                [5, 3 if granted_value else 1, 2, 1, 1])[0]  # fmt: skip
             amount = rng.choice([30, 50, 100, 200, 300, 500, 800, 1000, 2000, 3000]) * 10000
@@ -198,10 +310,18 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
 
     # Historical dockings: approvals follow a hidden but sensible rule, so the model has
     # something real to learn (IP loans need valuation ≥ 2× amount; banks like high-tech).
-    for need, ent, _i in needs:
-        if need["status"] == "draft":
+    decided = [item for item in needs if item[0]["status"] != "draft"]
+    docked_odds = min(1.0, DOCKED_NEEDS / max(1, len(decided)))
+    candidates: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for need, ent, _i in decided:
+        if docked_odds < 1.0 and rng.random() >= docked_odds:
             continue
-        same_kind = [p for p in products if p["kind"] == need["kind"]]
+        key = (need["kind"], ent["region"])
+        if key not in candidates:  # same kind, serving the enterprise's region
+            candidates[key] = [
+                p for p in products if p["kind"] == need["kind"] and _region_fits(p, ent["region"])
+            ]
+        same_kind = candidates[key]
         for p in rng.sample(same_kind, min(len(same_kind), rng.randint(0, 4))):
             start = date.fromisoformat(need["created"]) + timedelta(days=rng.randint(1, 20))
             if start >= today:
@@ -215,14 +335,14 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
                 score = 0.85 if ent["ip_value"] >= 2 * need["amount_cny"] else 0.1
             if p["max_amount_cny"] and need["amount_cny"] > p["max_amount_cny"]:
                 score -= 0.4
-            decided = start + timedelta(days=rng.randint(10, 60))
-            if decided >= today:
+            decided_on = start + timedelta(days=rng.randint(10, 60))
+            if decided_on >= today:
                 continue
             if rng.random() < score:
                 yield emit({"type": "outcome", "need_ref": need["ref"], "product_ref": p["ref"],
-                            "stage": "approved", "date": decided.isoformat(),
+                            "stage": "approved", "date": decided_on.isoformat(),
                             "amount_cny": need["amount_cny"]})  # fmt: skip
-                issued = decided + timedelta(days=rng.randint(3, 20))
+                issued = decided_on + timedelta(days=rng.randint(3, 20))
                 if issued < today and need["kind"] != "equity":
                     term = need.get("term_months") or 12
                     yield emit({"type": "outcome", "need_ref": need["ref"], "product_ref": p["ref"],
@@ -234,7 +354,7 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
                                 "repayment": rng.choice(["bullet", "equal_installment", "interest_only"])})  # fmt: skip
             else:
                 yield emit({"type": "outcome", "need_ref": need["ref"], "product_ref": p["ref"],
-                            "stage": "declined", "date": decided.isoformat(),
+                            "stage": "declined", "date": decided_on.isoformat(),
                             "note": "不符合授信条件"})  # fmt: skip
 
 

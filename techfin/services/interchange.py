@@ -18,10 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from marshmallow import ValidationError, fields
+from sqlalchemy import bindparam, insert, select, update
 
 from techfin import reference
 from techfin.extensions import db
-from techfin.models import Enterprise, Funder, Need, Outcome, Patent, Product
+from techfin.models import (
+    Enterprise,
+    Funder,
+    Need,
+    Organization,
+    Outcome,
+    Patent,
+    Product,
+    SearchOutbox,
+    SharingRule,
+)
+from techfin.models.base import utcnow
 from techfin.services import audit
 from techfin.services.records import SCHEMAS, TYPE_ORDER
 
@@ -228,29 +240,31 @@ def validate_record(
     raw: dict[str, Any],
 ) -> tuple[str | None, dict[str, Any], list[tuple[str, str]]]:
     """Return (type, clean data, [(field, reason)])."""
-    if "__error__" in raw:
-        return None, {}, [("record", raw["__error__"])]
-    kind = raw.get("type")
-    if kind not in SCHEMAS:
-        return None, {}, [("type", f"must be one of {', '.join(TYPE_ORDER)}")]
-    body = {k: v for k, v in raw.items() if k != "type"}
-    try:
-        data = SCHEMAS[kind]().load(body)
-    except ValidationError as exc:
-        return kind, {}, list(_flatten(exc.messages))
-    return kind, data, []
+    return _validate(raw, {})
 
 
 # ---------------------------------------------------------------- applying
+#
+# Import runs in two passes. The plan pass resolves every reference and compares every
+# record with the stored row in memory (stored rows are read with one SELECT per table),
+# so a file with errors is refused before anything is written. The write pass then sends
+# batched INSERTs (RETURNING the new ids) and UPDATEs by primary key. That skips the ORM
+# unit of work and with it the flush hooks, so what they would have done is done here:
+# search outbox rows for every changed indexed record (search_sync._affected's rules),
+# organisations' updated_at (matching._touch_organizations) and the matching invalidation.
 
+BATCH = 5000  # rows per executemany call; also the progress bar's step while writing
+LOOKUP_BATCH = 2000  # refs per "ref IN (…)" (SQLite before 3.32 allows 999 parameters)
 
-def _set(obj: Any, values: dict[str, Any]) -> bool:
-    changed = False
-    for key, value in values.items():
-        if getattr(obj, key) != value:
-            setattr(obj, key, value)
-            changed = True
-    return changed
+_ORG = Organization.__table__
+_ENT = Enterprise.__table__
+_FUN = Funder.__table__
+_PAT = Patent.__table__
+_NEED = Need.__table__
+_PROD = Product.__table__
+_OUT = Outcome.__table__
+# Enterprise / funder values stored on the shared organizations table.
+_ORG_KEYS = ("name", "description", "contact_email")
 
 
 def _enterprise_values(d: dict[str, Any]) -> dict[str, Any]:
@@ -270,10 +284,10 @@ def _enterprise_values(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _funder_values(d: dict[str, Any], existing: Funder | None) -> dict[str, Any]:
+def _funder_values(d: dict[str, Any], existing_status: str | None) -> dict[str, Any]:
     verified = d.get("verified", True)
     status = "verified" if verified else "pending"
-    if not verified and existing is not None and existing.status == "rejected":
+    if not verified and existing_status == "rejected":
         status = "rejected"
     return {
         "name": d["name"].strip(),
@@ -343,22 +357,80 @@ def _outcome_values(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cols(table: Any, keys: Iterable[str]) -> list[Any]:
+    return [table.c[k] for k in keys]
+
+
+_ENT_KEYS = tuple(_enterprise_values(
+    {"name": "", "industry": "", "region": ""}).keys())  # fmt: skip
+_FUN_KEYS = tuple(_funder_values({"name": "", "kind": ""}, None).keys())
+_PAT_KEYS = ("title", "kind", "status", "filed", "granted", "valuation_cny", "confidential",
+             "abstract", "number")  # fmt: skip
+_NEED_KEYS = tuple(_need_values({"kind": "", "amount_cny": 0}).keys())
+_PROD_KEYS = tuple(_product_values({"name": "", "kind": ""}).keys())
+_OUT_KEYS = tuple(_outcome_values({}).keys())
+
+
+@dataclass
+class _Stored:
+    """One table's stored rows: ref (or outcome key) → (id, comparable values)."""
+
+    rows: dict[Any, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+
 class _Index:
-    """ref → row maps, loaded once per import so a large file costs no query per line."""
+    """Stored rows of every imported table, read once per import with plain SELECTs (no
+    ORM objects), plus the refs this file adds, so resolving a reference costs no query."""
 
     def __init__(self) -> None:
         s = db.session
-        self.enterprise = {e.ref: e for e in s.execute(db.select(Enterprise)).scalars()}
-        self.funder = {f.ref: f for f in s.execute(db.select(Funder)).scalars()}
-        self.patent = {p.ref: p for p in s.execute(db.select(Patent)).scalars()}
-        self.need = {n.ref: n for n in s.execute(db.select(Need)).scalars()}
-        self.product = {p.ref: p for p in s.execute(db.select(Product)).scalars()}
-        self.outcome = {
-            (o.need_id, o.product_id, o.stage, o.date): o
-            for o in s.execute(db.select(Outcome)).scalars()
+        org_ent = _ORG.join(_ENT, _ENT.c.id == _ORG.c.id)
+        org_fun = _ORG.join(_FUN, _FUN.c.id == _ORG.c.id)
+        self.enterprise = self._load(
+            select(_ORG.c.id, _ORG.c.ref, *_cols(_ORG, _ORG_KEYS),
+                   *_cols(_ENT, [k for k in _ENT_KEYS if k not in _ORG_KEYS])).select_from(org_ent)
+        )  # fmt: skip
+        self.funder = self._load(
+            select(_ORG.c.id, _ORG.c.ref, *_cols(_ORG, _ORG_KEYS),
+                   *_cols(_FUN, [k for k in _FUN_KEYS if k not in _ORG_KEYS])).select_from(org_fun)
+        )  # fmt: skip
+        self.patent = self._load(
+            select(_PAT.c.id, _PAT.c.ref, *_cols(_PAT, _PAT_KEYS),
+                   _ORG.c.ref.label("enterprise_ref")).join(_ORG, _ORG.c.id == _PAT.c.enterprise_id)
+        )  # fmt: skip
+        self.need = self._load(
+            select(_NEED.c.id, _NEED.c.ref, *_cols(_NEED, _NEED_KEYS),
+                   _ORG.c.ref.label("enterprise_ref")).join(_ORG, _ORG.c.id == _NEED.c.enterprise_id)
+        )  # fmt: skip
+        self.product = self._load(
+            select(_PROD.c.id, _PROD.c.ref, *_cols(_PROD, _PROD_KEYS),
+                   _ORG.c.ref.label("funder_ref")).join(_ORG, _ORG.c.id == _PROD.c.funder_id)
+        )  # fmt: skip
+        need_ref, prod_ref = _NEED.c.ref.label("need_ref"), _PROD.c.ref.label("product_ref")
+        self.outcome: dict[Any, tuple[int, dict[str, Any]]] = {}
+        query = (
+            select(_OUT.c.id, need_ref, prod_ref, _OUT.c.stage, _OUT.c.date,
+                   *_cols(_OUT, _OUT_KEYS))
+            .join(_NEED, _NEED.c.id == _OUT.c.need_id)
+            .join(_PROD, _PROD.c.id == _OUT.c.product_id)
+        )  # fmt: skip
+        for row in s.execute(query).mappings():
+            key = (row["need_ref"], row["product_ref"], row["stage"], row["date"])
+            self.outcome[key] = (row["id"], {k: row[k] for k in _OUT_KEYS})
+        self.uscc = {v["uscc"]: ref for ref, (_i, v) in self.enterprise.items() if v["uscc"]}
+        # refs accepted so far: stored, or valid in this file (parents come first)
+        self.known: dict[str, set[str]] = {
+            k: set(getattr(self, k)) for k in ("enterprise", "funder", "need", "product")
         }
-        self.uscc = {e.uscc: e.ref for e in self.enterprise.values() if e.uscc}
         self.invalid: dict[tuple[str, str], Location] = {}
+
+    @staticmethod
+    def _load(query: Any) -> dict[str, tuple[int, dict[str, Any]]]:
+        out = {}
+        for row in db.session.execute(query).mappings():
+            values = dict(row)
+            out[values.pop("ref")] = (values.pop("id"), values)
+        return out
 
     def missing(self, kind: str, ref: str) -> str:
         """Why a reference does not resolve: unknown, or refused earlier in this file."""
@@ -368,6 +440,106 @@ class _Index:
         return f"no {kind} with ref {ref!r}"
 
 
+@dataclass
+class _Changes:
+    """What the write pass must do for one type."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+Problem = tuple[str, str] | None
+
+
+def _classify(
+    report: ImportReport, kind: str, changes: _Changes, stored: Any, values: dict[str, Any]
+) -> None:
+    if stored is None:
+        changes.inserts.append(values)
+        report.bump(report.created, kind)
+    elif any(stored[1].get(k) != v for k, v in values.items() if k != "ref"):
+        changes.updates.append((stored[0], values))
+        report.bump(report.updated, kind)
+    else:
+        report.bump(report.unchanged, kind)
+
+
+def _plan_enterprise(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    values = _enterprise_values(d)
+    owner = idx.uscc.get(values["uscc"]) if values["uscc"] else None
+    if owner is not None and owner != d["ref"]:
+        return "uscc", f"already used by enterprise {owner}"
+    _classify(report, "enterprise", ch, idx.enterprise.get(d["ref"]), {"ref": d["ref"], **values})
+    idx.known["enterprise"].add(d["ref"])
+    if values["uscc"]:
+        idx.uscc[values["uscc"]] = d["ref"]
+    return None
+
+
+def _plan_funder(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    stored = idx.funder.get(d["ref"])
+    values = _funder_values(d, stored[1]["status"] if stored else None)
+    _classify(report, "funder", ch, stored, {"ref": d["ref"], **values})
+    idx.known["funder"].add(d["ref"])
+    return None
+
+
+def _plan_patent(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    if d["enterprise_ref"] not in idx.known["enterprise"]:
+        return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
+    values = {"ref": d["ref"], **_patent_values(d), "enterprise_ref": d["enterprise_ref"]}
+    _classify(report, "patent", ch, idx.patent.get(d["ref"]), values)
+    return None
+
+
+def _plan_need(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    if d["enterprise_ref"] not in idx.known["enterprise"]:
+        return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
+    values = {"ref": d["ref"], **_need_values(d), "enterprise_ref": d["enterprise_ref"]}
+    _classify(report, "need", ch, idx.need.get(d["ref"]), values)
+    idx.known["need"].add(d["ref"])
+    return None
+
+
+def _plan_product(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    if d["funder_ref"] not in idx.known["funder"]:
+        return "funder_ref", idx.missing("funder", d["funder_ref"])
+    values = {"ref": d["ref"], **_product_values(d), "funder_ref": d["funder_ref"]}
+    _classify(report, "product", ch, idx.product.get(d["ref"]), values)
+    idx.known["product"].add(d["ref"])
+    return None
+
+
+def _plan_outcome(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    if d["need_ref"] not in idx.known["need"]:
+        return "need_ref", idx.missing("need", d["need_ref"])
+    if d["product_ref"] not in idx.known["product"]:
+        return "product_ref", idx.missing("product", d["product_ref"])
+    key = (d["need_ref"], d["product_ref"], d["stage"], d["date"])
+    values = {"need_ref": d["need_ref"], "product_ref": d["product_ref"], "stage": d["stage"],
+              "date": d["date"], **_outcome_values(d)}  # fmt: skip
+    stored = idx.outcome.get(key)
+    if stored is None:
+        ch.inserts.append(values)
+        report.bump(report.created, "outcome")
+    elif any(stored[1][k] != values[k] for k in _OUT_KEYS):
+        ch.updates.append((stored[0], values))
+        report.bump(report.updated, "outcome")
+    else:
+        report.bump(report.unchanged, "outcome")
+    return None
+
+
+_PLANNERS: dict[str, Callable[[_Index, dict, ImportReport, _Changes], Problem]] = {
+    "enterprise": _plan_enterprise,
+    "funder": _plan_funder,
+    "patent": _plan_patent,
+    "need": _plan_need,
+    "product": _plan_product,
+    "outcome": _plan_outcome,
+}
+
+
 def import_records(
     records: Iterable[tuple[Location, dict[str, Any]]],
     *,
@@ -375,15 +547,21 @@ def import_records(
     progress: Progress | None = None,
     actor: str = "import",
 ) -> ImportReport:
-    """Validate and upsert records; commit only when all are valid (or skip_invalid)."""
+    """Validate and upsert records; commit only when all are valid (or skip_invalid).
+
+    `progress` is called with a number of records, twice per record in all (once when it
+    is validated, once when it is written or found unchanged or refused).
+    """
     report = ImportReport()
     by_type: dict[str, list[tuple[Location, dict[str, Any]]]] = {k: [] for k in TYPE_ORDER}
     seen: dict[tuple[str, Any], Location] = {}
     invalid: dict[tuple[str, str], Location] = {}
+    schemas: dict[str, Any] = {}
+    step = _Stepper(progress)
     for location, raw in records:
-        kind, data, problems = validate_record(raw)
-        if progress:
-            progress(1)
+        kind, data, problems = _validate(raw, schemas)
+        step(1)
+        step.total += 1
         if problems:
             report.errors.extend(ImportError_(location, f, r) for f, r in problems)
             if kind and isinstance(raw.get("ref"), str):
@@ -402,125 +580,213 @@ def import_records(
             continue
         seen[key] = location
         by_type[kind].append((location, data))
+    step.flush()
 
+    db.session.flush()  # pending ORM changes go first, through their own hooks
     idx = _Index()
     idx.invalid = invalid
-    handlers = {
-        "enterprise": _apply_enterprise,
-        "funder": _apply_funder,
-        "patent": _apply_patent,
-        "need": _apply_need,
-        "product": _apply_product,
-        "outcome": _apply_outcome,
-    }
-    with db.session.no_autoflush:
-        for kind in TYPE_ORDER:
-            for location, data in by_type[kind]:
-                problem = handlers[kind](idx, data, report)
-                if problem:
-                    report.errors.append(ImportError_(location, problem[0], problem[1]))
+    changes = {kind: _Changes() for kind in TYPE_ORDER}
+    for kind in TYPE_ORDER:
+        planner, plan = _PLANNERS[kind], changes[kind]
+        for location, data in by_type[kind]:
+            problem = planner(idx, data, report, plan)
+            if problem:
+                report.errors.append(ImportError_(location, problem[0], problem[1]))
     if report.errors and not skip_invalid:
         db.session.rollback()
+        step(step.total)  # nothing more to do: the bar ends full
+        step.flush()
         return report
-    if report.changed:
-        audit.record(
-            "import", object_type="file", actor=actor, detail={"summary": report.summary()}
-        )
-    db.session.commit()
+    # Records that will not be written (unchanged or refused) count as done now.
+    step(step.total - sum(len(c.inserts) + len(c.updates) for c in changes.values()))
+    try:
+        _write(idx, changes, step)
+        if report.changed:
+            audit.record(
+                "import", object_type="file", actor=actor, detail={"summary": report.summary()}
+            )
+        db.session.commit()
+    except Exception:
+        # A statement refused halfway (a constraint, a lost connection): none of the file
+        # stays, whichever batches went through before it.
+        db.session.rollback()
+        raise
     report.committed = True
     return report
 
 
-def _upsert(
-    report: ImportReport, kind: str, existing: Any, make: Callable[[], Any], values: dict
-) -> Any:
-    if existing is None:
-        obj = make()
-        _set(obj, values)
-        db.session.add(obj)
-        report.bump(report.created, kind)
-        return obj
-    if _set(existing, values):
-        report.bump(report.updated, kind)
-    else:
-        report.bump(report.unchanged, kind)
-    return existing
+class _Stepper:
+    """Calls `progress` in steps of about BATCH records, not once per record."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress, self.done = progress, 0
+        self.total = 0  # records read
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.progress and self.done >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.progress and self.done:
+            self.progress(self.done)
+        self.done = 0
 
 
-def _apply_enterprise(idx: _Index, d: dict, report: ImportReport) -> tuple[str, str] | None:
-    values = _enterprise_values(d)
-    owner = idx.uscc.get(values["uscc"]) if values["uscc"] else None
-    if owner is not None and owner != d["ref"]:
-        return "uscc", f"already used by enterprise {owner}"
-    obj = _upsert(
-        report, "enterprise", idx.enterprise.get(d["ref"]), lambda: Enterprise(ref=d["ref"]), values
-    )
-    idx.enterprise[d["ref"]] = obj
-    if values["uscc"]:
-        idx.uscc[values["uscc"]] = d["ref"]
-    return None
+def _validate(
+    raw: dict[str, Any], schemas: dict[str, Any]
+) -> tuple[str | None, dict[str, Any], list[tuple[str, str]]]:
+    """validate_record with one schema instance per type (building one costs 3× a load)."""
+    if "__error__" in raw:
+        return None, {}, [("record", raw["__error__"])]
+    kind = raw.get("type")
+    if kind not in SCHEMAS:
+        return None, {}, [("type", f"must be one of {', '.join(TYPE_ORDER)}")]
+    schema = schemas.get(kind)
+    if schema is None:
+        schema = schemas[kind] = SCHEMAS[kind]()
+    body = {k: v for k, v in raw.items() if k != "type"}
+    try:
+        data = schema.load(body)
+    except ValidationError as exc:
+        return kind, {}, list(_flatten(exc.messages))
+    return kind, data, []
 
 
-def _apply_funder(idx: _Index, d: dict, report: ImportReport) -> tuple[str, str] | None:
-    existing = idx.funder.get(d["ref"])
-    obj = _upsert(
-        report, "funder", existing, lambda: Funder(ref=d["ref"]), _funder_values(d, existing)
-    )
-    idx.funder[d["ref"]] = obj
-    return None
+def _batches(rows: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), BATCH):
+        yield rows[start : start + BATCH]
 
 
-def _apply_patent(idx: _Index, d: dict, report: ImportReport) -> tuple[str, str] | None:
-    owner = idx.enterprise.get(d["enterprise_ref"])
-    if owner is None:
-        return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
-    values = _patent_values(d) | {"enterprise": owner}
-    idx.patent[d["ref"]] = _upsert(
-        report, "patent", idx.patent.get(d["ref"]), lambda: Patent(ref=d["ref"]), values
-    )
-    return None
+def _insert(
+    table: Any, rows: list[dict[str, Any]], step: _Stepper | None, *, ids: bool, **where: Any
+) -> dict[str, int]:
+    """INSERT in batches (one executemany each); with ids, return {ref: new id}.
+
+    The ids are read back by ref afterwards instead of with INSERT … RETURNING: RETURNING
+    makes SQLAlchemy send one many-rows VALUES statement per 1 000 rows, and psycopg then
+    spends more time parsing those unique statements than PostgreSQL spends inserting.
+    `where` narrows the read-back (organizations holds refs of two types).
+    """
+    for batch in _batches(rows):
+        db.session.execute(insert(table), batch)
+        if step:
+            step(len(batch))
+    if not ids:
+        return {}
+    new: dict[str, int] = {}
+    query = select(table.c.ref, table.c.id).where(*(table.c[k] == v for k, v in where.items()))
+    refs = [r["ref"] for r in rows]
+    for start in range(0, len(refs), LOOKUP_BATCH):
+        chunk = refs[start : start + LOOKUP_BATCH]
+        for ref, id_ in db.session.execute(query.where(table.c.ref.in_(chunk))):
+            new[ref] = id_
+    return new
 
 
-def _apply_need(idx: _Index, d: dict, report: ImportReport) -> tuple[str, str] | None:
-    owner = idx.enterprise.get(d["enterprise_ref"])
-    if owner is None:
-        return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
-    values = _need_values(d) | {"enterprise": owner}
-    idx.need[d["ref"]] = _upsert(
-        report, "need", idx.need.get(d["ref"]), lambda: Need(ref=d["ref"]), values
-    )
-    return None
+def _update(table: Any, rows: list[dict[str, Any]], step: _Stepper | None) -> None:
+    """UPDATE … WHERE id = :row_id, one executemany per batch (all rows set the same keys)."""
+    stmt = update(table).where(table.c.id == bindparam("row_id"))
+    for batch in _batches(rows):
+        db.session.execute(stmt, batch)
+        if step:
+            step(len(batch))
 
 
-def _apply_product(idx: _Index, d: dict, report: ImportReport) -> tuple[str, str] | None:
-    owner = idx.funder.get(d["funder_ref"])
-    if owner is None:
-        return "funder_ref", idx.missing("funder", d["funder_ref"])
-    values = _product_values(d) | {"funder": owner}
-    idx.product[d["ref"]] = _upsert(
-        report, "product", idx.product.get(d["ref"]), lambda: Product(ref=d["ref"]), values
-    )
-    return None
+def _write(idx: _Index, changes: dict[str, _Changes], step: _Stepper) -> None:
+    now = utcnow()
+    stamp = {"created_at": now, "updated_at": now}
+    ids = {k: {ref: row[0] for ref, row in getattr(idx, k).items()} for k in idx.known}
+    outbox: set[tuple[str, int]] = set()
+
+    # Organisations: a row in organizations, then one in enterprises / funders with its id.
+    for kind, sub, keys in (("enterprise", _ENT, _ENT_KEYS), ("funder", _FUN, _FUN_KEYS)):
+        ch = changes[kind]
+        sub_keys = [k for k in keys if k not in _ORG_KEYS]
+        org_rows = [{"type": kind, "ref": v["ref"], **{k: v[k] for k in _ORG_KEYS}, **stamp}
+                    for v in ch.inserts]  # fmt: skip
+        new = _insert(_ORG, org_rows, None, ids=True, type=kind)
+        ids[kind].update(new)
+        _insert(sub, [{"id": new[v["ref"]], **{k: v[k] for k in sub_keys}} for v in ch.inserts],
+                step, ids=False)  # fmt: skip
+        # The shared updated_at moves with any change (as matching._touch_organizations does).
+        _update(_ORG, [{"row_id": i, **{k: v[k] for k in _ORG_KEYS}, "updated_at": now}
+                       for i, v in ch.updates], None)  # fmt: skip
+        _update(sub, [{"row_id": i, **{k: v[k] for k in sub_keys}} for i, v in ch.updates], step)
+        outbox.update((kind, i) for i in (*new.values(), *(i for i, _v in ch.updates)))
+
+    # Children: the parent's id comes from the stored rows or from the inserts above.
+    for kind, table, keys, parent, fk in (
+        ("patent", _PAT, _PAT_KEYS, "enterprise", "enterprise_id"),
+        ("need", _NEED, _NEED_KEYS, "enterprise", "enterprise_id"),
+        ("product", _PROD, _PROD_KEYS, "funder", "funder_id"),
+    ):
+        ch, parent_ids = changes[kind], ids[parent]
+        ref_key = f"{parent}_ref"
+        inserts = [{"ref": v["ref"], **{k: v[k] for k in keys}, fk: parent_ids[v[ref_key]],
+                    **stamp} for v in ch.inserts]  # fmt: skip
+        new = _insert(table, inserts, step, ids=True)
+        ids.setdefault(kind, {}).update(new)
+        updates = [{"row_id": i, **{k: v[k] for k in keys}, fk: parent_ids[v[ref_key]],
+                    "updated_at": now} for i, v in ch.updates]  # fmt: skip
+        _update(table, updates, step)
+        outbox.update((kind, i) for i in (*new.values(), *(i for i, _v in ch.updates)))
+        if kind == "need":
+            # An enterprise's document says whether it has a published need.
+            outbox.update(("enterprise", parent_ids[v[ref_key]]) for v in ch.inserts)
+            outbox.update(("enterprise", parent_ids[v[ref_key]]) for _i, v in ch.updates)
+            # …and so does the one a moved need leaves.
+            outbox.update(("enterprise", parent_ids[idx.need[v["ref"]][1][ref_key]])
+                          for _i, v in ch.updates)  # fmt: skip
+
+    out = changes["outcome"]
+    out_rows = [
+        {"need_id": ids["need"][v["need_ref"]], "product_id": ids["product"][v["product_ref"]],
+         "stage": v["stage"], "date": v["date"], **{k: v[k] for k in _OUT_KEYS}, **stamp}
+        for v in out.inserts
+    ]  # fmt: skip
+    _insert(_OUT, out_rows, step, ids=False)
+    _update(_OUT, [{"row_id": i, **{k: v[k] for k in _OUT_KEYS}, "updated_at": now}
+                   for i, v in out.updates], step)  # fmt: skip
+    step.flush()
+
+    _search_outbox(idx, changes, ids, outbox, now)
+    if any(changes[k].inserts or changes[k].updates for k in TYPE_ORDER if k != "outcome"):
+        # Outcomes train the model; they do not change stored rankings (see matching._collect).
+        from techfin.services import matching  # late: matching imports much of the app
+
+        matching.mark_all_dirty(db.session)
 
 
-def _apply_outcome(idx: _Index, d: dict, report: ImportReport) -> tuple[str, str] | None:
-    need = idx.need.get(d["need_ref"])
-    if need is None:
-        return "need_ref", idx.missing("need", d["need_ref"])
-    product = idx.product.get(d["product_ref"])
-    if product is None:
-        return "product_ref", idx.missing("product", d["product_ref"])
-    if need.id is None or product.id is None:
-        db.session.flush()
-    key = (need.id, product.id, d["stage"], d["date"])
-    idx.outcome[key] = _upsert(
-        report,
-        "outcome",
-        idx.outcome.get(key),
-        lambda: Outcome(need=need, product=product, stage=d["stage"], date=d["date"]),
-        _outcome_values(d),
-    )
-    return None
+def _search_outbox(
+    idx: _Index,
+    changes: dict[str, _Changes],
+    ids: dict[str, dict[str, int]],
+    keys: set[tuple[str, int]],
+    now: Any,
+) -> None:
+    """Outbox rows for what search_sync's flush hook would have recorded."""
+    if db.session.info.get("search_outbox_off"):
+        return
+    # A changed enterprise's name, industry and region are in its needs' and patents'
+    # documents; a changed institution's in its products' (new children are in `keys`).
+    moved = {v["ref"] for _i, v in changes["enterprise"].updates}
+    if moved:
+        keys.update(("need", i) for i, v in idx.need.values() if v["enterprise_ref"] in moved)
+        keys.update(("patent", i) for i, v in idx.patent.values() if v["enterprise_ref"] in moved)
+    funders = {v["ref"] for _i, v in changes["funder"].updates}
+    if funders:
+        keys.update(("product", i) for i, v in idx.product.values() if v["funder_ref"] in funders)
+    if changes["funder"].inserts or funders:
+        # Patents shared with "every verified institution" change audience with the roster.
+        shared = select(SharingRule.enterprise_id).where(SharingRule.funder_id.is_(None))
+        patents = db.session.execute(select(_PAT.c.id).where(_PAT.c.enterprise_id.in_(shared)))
+        keys.update(("patent", i) for i in patents.scalars())
+    rows = [{"doc_type": t, "doc_id": i, "created_at": now} for t, i in sorted(keys)]
+    for batch in _batches(rows):
+        db.session.execute(insert(SearchOutbox.__table__), batch)
+    if rows:
+        db.session.info["search_dirty"] = True
 
 
 def import_file(

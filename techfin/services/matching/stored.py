@@ -82,6 +82,13 @@ def _upsert(rows: list[dict[str, Any]], mandate: bool) -> None:
 def _refresh_chunk(
     ids: list[int], snap: Snapshot, current: Scorer, info: dict, report: RefreshReport
 ) -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two workers may hold marks for the same need (it changed twice): the second waits
+        # here for the first to commit, then reads the newer rows, so an older ranking can
+        # never be committed after a newer one. (Ordered by id: no deadlock between them.)
+        db.session.execute(
+            select(Need.id).where(Need.id.in_(ids)).order_by(Need.id).with_for_update()
+        ).all()
     now = utcnow()
     records = need_records(ids)
     existing: dict[int, dict[tuple[str, int], bool]] = {}
