@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import text
 
 from techfin.extensions import db
-from techfin.models import Enterprise, Funder, Need, Outcome, Patent, Product, SearchOutbox
+from techfin.models import (
+    DirtyMark,
+    Enterprise,
+    Funder,
+    Need,
+    Outcome,
+    Patent,
+    Product,
+    SearchOutbox,
+)
 from techfin.services import demo, interchange, search_sync
 from techfin.services.interchange import export_records, import_records
 
@@ -99,8 +108,10 @@ def test_demo_import_twice_changes_nothing_the_second_time(app):
     with app.app_context():
         first = import_records(records)
         assert first.committed and first.updated == {} and first.unchanged == {}
-        assert db.session.info["matching_pending"].everything  # mark_all_dirty was called
-        db.session.info.pop("matching_pending")
+        marks = db.session.execute(db.select(DirtyMark.kind)).scalars().all()
+        assert "everything" in marks  # mark_all_dirty was called
+        db.session.execute(db.delete(DirtyMark))
+        db.session.commit()
         stamps = {n.ref: n.updated_at for n in db.session.execute(db.select(Need)).scalars()}
         outbox = len(_outbox())
         exported = list(export_records())
@@ -110,7 +121,7 @@ def test_demo_import_twice_changes_nothing_the_second_time(app):
         assert sum(again.unchanged.values()) == len(records)
         # Nothing changed: no outbox rows, no matching work, no timestamps moved.
         assert len(_outbox()) == outbox
-        assert "matching_pending" not in db.session.info
+        assert db.session.execute(db.select(DirtyMark.id)).first() is None
         assert {
             n.ref: n.updated_at for n in db.session.execute(db.select(Need)).scalars()
         } == stamps
