@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from techfin.models import (
     Enterprise,
@@ -13,10 +13,6 @@ from techfin.models import (
     Need,
     Product,
 )
-
-if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
-    pass
-
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
-from techfin import reference
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import (
@@ -22,12 +21,8 @@ from techfin.models import (
     User,
 )
 from techfin.services import access, catalog
-
-if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
-    pass
-
-from techfin.services.matching.common import LOAN_KINDS, MAX_LIMIT, NEXT_STAGES, product_summary
-from techfin.services.matching.live import matches_for_product
+from techfin.services.matching.common import LOAN_KINDS, NEXT_STAGES, product_summary
+from techfin.services.matching.live import stored_need_entries
 from techfin.services.matching.snapshot import scorer, snapshot
 
 log = logging.getLogger(__name__)
@@ -105,25 +100,19 @@ def dealflow(
     if selected is None and user.is_operator:
         selected = products[0] if products else None
     chosen = [selected] if selected is not None else products
-    rows: list[DealflowRow] = []
-    model: dict[str, Any] = dict(scorer().info)
-    for product in chosen:
-        if kind and product.kind != kind:
-            continue
-        result = matches_for_product(user, product, MAX_LIMIT, locale=locale)
-        model = result["model"]
-        summary = product_summary(snapshot().product_by_id[product.id])
-        for m in result["matches"]:
-            rows.append(DealflowRow(m["need"], summary, m["score"], m["eligible"],
-                                    m["reasons"], m["missing"]))  # fmt: skip
-    if region:
-        rows = [
-            r for r in rows if reference.region_matches(r.need["enterprise"]["region"], [region])
-        ]
-    if min_score:
-        rows = [r for r in rows if r.score >= min_score]
+    chosen = [p for p in chosen if not kind or p.kind == kind]
+    snap = snapshot()
+    summaries = {p.id: product_summary(snap.product_by_id[p.id]) for p in chosen}
+    entries = stored_need_entries(user, list(summaries), limit=limit, locale=locale,
+                                  region=region, min_score=min_score)  # fmt: skip
+    rows = [
+        DealflowRow(m["need"], summaries[pid], m["score"], m["eligible"], m["reasons"],
+                    m["missing"])
+        for pid, m in entries
+    ]  # fmt: skip
     rows.sort(key=lambda r: (not r.eligible, -r.score))
     rows = rows[:limit]
+    model: dict[str, Any] = dict(scorer().info)
     stages = current_stages((r.need["id"], r.product["id"]) for r in rows)
     for r in rows:
         r.stage, r.stage_date = stages.get((r.need["id"], r.product["id"]), (None, None))

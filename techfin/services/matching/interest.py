@@ -7,7 +7,6 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -25,12 +24,8 @@ from techfin.models import (
     User,
 )
 from techfin.services import access, audit, catalog
-from techfin.urls import site_link
-
-if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
-    pass
-
 from techfin.services.matching.common import MANDATE_FUNDER_KINDS
+from techfin.urls import site_link
 
 log = logging.getLogger(__name__)
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
+from techfin import reference
 from techfin.errors import Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import Enterprise, Match, Need, Product, User
 from techfin.services import access
-
-if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
-    pass
-
 from techfin.services.matching.common import (
     ALMOST,
     _funder_public,
@@ -175,16 +172,40 @@ def matches_for_product(
     current = scorer()
     if not (user.is_operator or access.is_verified_institution(user)):
         return {"model": dict(current.info), "matches": []}
-    n, loc = _limit(limit), _locale(locale)
+    entries = stored_need_entries(user, [product.id], limit=_limit(limit), locale=locale,
+                                  include_almost=include_almost)  # fmt: skip
+    return {"model": dict(current.info), "matches": [entry for _pid, entry in entries]}
+
+
+def stored_need_entries(
+    user: User,
+    product_ids: list[int],
+    *,
+    limit: int,
+    locale: str | None = None,
+    include_almost: bool = True,
+    region: str | None = None,
+    min_score: float | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """(product id, "need" entry) of the stored matches of these products, published needs
+    only, best first: at most `limit` eligible ones, then up to ALMOST near misses. One
+    query each, with the filters in SQL, so a page costs what it shows."""
+    if not product_ids:
+        return []
+    loc = _locale(locale)
     base = (
         select(Match, Need, Enterprise)
         .join(Need, Match.need_id == Need.id)
         .join(Enterprise, Need.enterprise_id == Enterprise.id)
-        .where(Match.product_id == product.id, Match.active.is_(True),
+        .where(Match.product_id.in_(product_ids), Match.active.is_(True),
                Need.status == "published")
         .order_by(Match.score.desc(), Match.id)
     )  # fmt: skip
-    rows = list(db.session.execute(base.where(Match.eligible.is_(True)).limit(n)))
+    if region:
+        base = base.where(Enterprise.region.startswith(reference.region_prefix(region)))
+    if min_score:
+        base = base.where(Match.score >= min_score)
+    rows = list(db.session.execute(base.where(Match.eligible.is_(True)).limit(limit)))
     if include_almost:
         rows += list(db.session.execute(base.where(Match.eligible.is_(False)).limit(ALMOST)))
     seen = _Visibility(user)
@@ -193,7 +214,8 @@ def matches_for_product(
     for match, need, enterprise in rows:
         record = need_dict(need, enterprise_dict(enterprise, []))
         item = _stored_item(match, loc, seen.hidden(enterprise.id))
-        out.append({"type": "need", "need": need_summary(record), "score": item["score"],
-                    "eligible": match.eligible, "reasons": item["reasons"],
-                    "missing": item["missing"]})  # fmt: skip
-    return {"model": dict(current.info), "matches": out}
+        out.append((match.product_id, {
+            "type": "need", "need": need_summary(record), "score": item["score"],
+            "eligible": match.eligible, "reasons": item["reasons"], "missing": item["missing"],
+        }))  # fmt: skip
+    return out

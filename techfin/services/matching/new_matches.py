@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -24,13 +24,10 @@ from techfin.models import (
     User,
 )
 from techfin.services import access
-from techfin.urls import site_path
-
-if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
-    pass
-
 from techfin.services.matching.common import FINANCIAL_REASONS, PATENT_REASONS
+from techfin.services.matching.snapshot import confidential_enterprises
 from techfin.services.matching.stored import _stored_item
+from techfin.urls import site_path
 
 log = logging.getLogger(__name__)
 
@@ -190,13 +187,7 @@ def _load_hidden(pairs: set[tuple[int, int]], cache: NewMatchCache) -> None:
     if not pairs:
         return
     enterprise_ids = {eid for _fid, eid in pairs}
-    confidential = set(
-        db.session.execute(
-            select(Patent.enterprise_id).distinct().where(
-                Patent.enterprise_id.in_(enterprise_ids), Patent.confidential.is_(True),
-                Patent.status == "granted")
-        ).scalars()
-    )  # fmt: skip
+    confidential = confidential_enterprises(enterprise_ids)
     shared = _sharing_batch({fid for fid, _eid in pairs}, enterprise_ids)
     for fid, eid in pairs:
         cache.hidden[(fid, eid)] = _hidden_codes(
