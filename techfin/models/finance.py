@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -110,7 +111,11 @@ class Outcome(TimestampMixin, db.Model):
     """One step of a docking between a need and a product; the rows of a pair are its history."""
 
     __tablename__ = "outcomes"
-    __table_args__ = (UniqueConstraint("need_id", "product_id", "stage", "date"),)
+    __table_args__ = (
+        UniqueConstraint("need_id", "product_id", "stage", "date"),
+        # The ranking's track records follow max(updated_at): an index keeps that O(1).
+        Index("ix_outcomes_updated_at", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"), index=True)

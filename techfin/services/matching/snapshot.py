@@ -80,12 +80,21 @@ def _state() -> _State:
 
 
 def fingerprint() -> tuple:
-    """(products, funders) and outcomes: row counts and latest updated_at, one query."""
+    """Products and funders: row count and latest updated_at (a few thousand rows);
+    outcomes: latest id and updated_at (index look-ups, whatever their number). One query.
+
+    An outcome deleted with its need leaves the outcomes' key unchanged; the track records
+    are re-read anyway once they are HISTORY_MAX_AGE old."""
     cols = []
-    for model in (Product, Funder, Outcome):
+    for model in (Product, Funder):
         cols.append(select(func.count(model.id)).scalar_subquery())
         cols.append(select(func.max(model.updated_at)).scalar_subquery())
+    cols.append(select(func.max(Outcome.id)).scalar_subquery())
+    cols.append(select(func.max(Outcome.updated_at)).scalar_subquery())
     return tuple(db.session.execute(select(*cols)).one())
+
+
+HISTORY_MAX_AGE = 600.0  # seconds
 
 
 # ------------------------------------------------------------------ loading
@@ -199,16 +208,20 @@ def snapshot() -> Snapshot:
     state = _state()
     key = fingerprint()
     snap = state.snapshot
-    if snap is not None and snap.key == key[:4] and snap.history_key == key[4:]:
+    fresh = snap is not None and time.monotonic() - snap.history_at < HISTORY_MAX_AGE
+    if snap is not None and snap.key == key[:4] and snap.history_key == key[4:] and fresh:
         return snap
     with state.lock:
         snap = state.snapshot
         if snap is None or snap.key != key[:4]:
             state.snapshot = load_snapshot(key)
-        elif snap.history_key != key[4:] and time.monotonic() - snap.history_at >= _history_ttl():
-            history = load_history(snap.product_by_id)
-            state.snapshot = replace(snap, history=history, history_key=key[4:],
-                                     history_at=time.monotonic())  # fmt: skip
+        else:
+            age = time.monotonic() - snap.history_at
+            moved = snap.history_key != key[4:] or age >= HISTORY_MAX_AGE
+            if moved and age >= _history_ttl():
+                history = load_history(snap.product_by_id)
+                state.snapshot = replace(snap, history=history, history_key=key[4:],
+                                         history_at=time.monotonic())  # fmt: skip
         return state.snapshot
 
 
