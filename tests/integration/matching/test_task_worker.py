@@ -302,3 +302,80 @@ def test_the_schedule_is_read_in_beijing_time(app):
         assert fires(datetime(2026, 12, 5, 0, 0))  # 08:00 in Beijing is 00:00 UTC
         assert not fires(datetime(2026, 12, 5, 8, 0))
         assert jobs.next_run("0 8 * * *", datetime(2026, 12, 5, 0, 0)) == datetime(2026, 12, 6)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (no persistence, like the production default), so
+    it can be killed and started again without touching anyone else's queue."""
+
+    def __init__(self) -> None:
+        import shutil
+        import socket
+
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is needed: `apt-get install redis-server`"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.binary = binary
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.kill()
+
+
+def test_a_redis_restart_loses_messages_but_not_the_work(
+    app, users, get, ctx, worker, private_redis
+):
+    """The wake-up sits in Redis, Redis dies and comes back empty: the marks in the database
+    still bring the stored matches up to date once a worker runs."""
+    from sqlalchemy import select
+
+    from techfin.extensions import db
+    from techfin.models import DirtyMark
+    from techfin.services import catalog
+    from techfin.tasks import configure, huey
+
+    configure(private_redis.url, NAME)  # this process enqueues into the private Redis
+    app.config["TASK_QUEUE_URL"] = private_redis.url
+    with ctx():
+        need = get("need", "N-001")
+        catalog.update_need(get("user", "e1@x.cn"), need, {"purpose": "重启前写入的修改"})
+    assert huey.pending_count() >= 1  # the wake-up is in Redis, no worker runs
+    private_redis.kill()
+    private_redis.start()  # back, empty: the message is gone
+    assert huey.pending_count() == 0
+    with ctx():
+        assert db.session.execute(select(DirtyMark.id)).first() is not None
+    worker(TASK_QUEUE_URL=private_redis.url)
+    _settled(app, timeout=60)
