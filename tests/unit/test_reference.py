@@ -30,7 +30,15 @@ def test_data_files_are_packaged_resources() -> None:
     for name in ("industries.csv", "regions.csv"):
         rows = list(csv.DictReader(io.StringIO((DATA / name).read_text(encoding="utf-8"))))
         assert rows and set(rows[0]) == {"code", "name_zh", "name_en", "level", "parent"}
-        assert all(r["name_zh"].strip() and r["name_en"].strip() for r in rows)
+        assert all(r["name_zh"].strip() for r in rows)
+        # English names: every region; for industries the sections and divisions (groups and
+        # classes have no published English names and fall back to Chinese).
+        top = [
+            r
+            for r in rows
+            if r["level"] in ("province", "prefecture", "county", "section", "division")
+        ]
+        assert all(r["name_en"].strip() for r in top)
     json.loads((DATA / "sme_size_rules.json").read_text(encoding="utf-8"))
 
 
@@ -43,15 +51,66 @@ def test_industry_counts_and_hierarchy() -> None:
     assert [s.code for s in sections] == list("ABCDEFGHIJKLMNOPQRST")
     assert len(divisions) == 97
     assert sorted(int(d.code[1:]) for d in divisions) == list(range(1, 98))
+    assert len(ref.industries("group")) == 473
+    # The standard as published in 2017 counts 1 380 classes; both public copies used here
+    # list 1 381 (see data/README.md).
+    assert len(ref.industries("class")) == 1381
     by_code = {e.code: e for e in all_}
+    parent_level = {"division": "section", "group": "division", "class": "group"}
     for entry in all_:
         if entry.level == "section":
             assert entry.parent is None
         else:
             assert entry.parent in by_code
             assert entry.code.startswith(entry.parent)
-            expected = "section" if entry.level == "division" else "division"
-            assert by_code[entry.parent].level == expected
+            assert len(entry.code) == len(entry.parent) + 1 or entry.level == "division"
+            assert by_code[entry.parent].level == parent_level[entry.level]
+    # Every group has at least one class.
+    assert {e.parent for e in ref.industries("class")} == {e.code for e in ref.industries("group")}
+
+
+def _second_copy() -> dict[str, tuple[str, str]]:
+    text = (Path(__file__).parents[1] / "data" / "reference" / "gbt4754_second_copy.txt").read_text(
+        encoding="utf-8"
+    )
+    rows = [line.split("|") for line in text.splitlines() if line and not line.startswith("#")]
+    return {code: (name, parent) for code, name, parent in rows}
+
+
+# Where the second copy is wrong, checked against the standard's text in other copies: a
+# stray "?" in 4620, and 395 under its GB/T 4754-2011 name (2017: 非专业视听设备制造).
+_SECOND_COPY_ERRATA = {"4620": "污水处理及其再生利用", "395": "非专业视听设备制造"}
+
+
+def test_industries_agree_with_an_independent_copy() -> None:
+    """industries.csv (from one public copy) against rows of another, vendored as a fixture."""
+    other = _second_copy()
+    assert len(other) > 300
+    differ = []
+    for code, (name, parent) in other.items():
+        entry = ref.industry(code)
+        assert entry is not None, code
+        expected = _SECOND_COPY_ERRATA.get(code, name.strip())
+        if entry.name_zh != expected:
+            differ.append((code, entry.name_zh, name))
+        # That copy hangs a class straight under its division when the group has no other class.
+        if entry.level == "class" and len(parent) == 2:
+            assert (
+                entry.parent[1:] == code[:3] and ref.industry(entry.parent).name_zh == entry.name_zh
+            )
+        elif parent:
+            assert entry.parent == (ref.industry(parent).code if len(parent) > 1 else parent)
+    assert differ == []
+    # The whole of that copy has 1 772 rows: sections, divisions, the groups that have more
+    # than one class or a class of another name, and every class.
+    classes = ref.industries("class")
+    single = {
+        c.parent
+        for c in classes
+        if c.code.endswith("0") and c.name_zh == ref.industry(c.parent).name_zh
+    }
+    groups_listed = [g for g in ref.industries("group") if g.code not in single]
+    assert 20 + 97 + len(groups_listed) + len(classes) == 1772
 
 
 def test_region_counts_and_hierarchy() -> None:
@@ -176,6 +235,16 @@ def test_known_regions(code: str, zh: str, en: str) -> None:
         ("K702", "物业管理", "Property management"),
         ("M73", "研究和试验发展", "Research and experimental development"),
         ("T97", "国际组织", None),
+        # Groups and classes (issue #14): a register writes classes, with or without letter.
+        ("C3911", "计算机整机制造", None),
+        ("3911", "计算机整机制造", None),
+        ("C395", "非专业视听设备制造", None),
+        ("C3872", "照明灯具制造", None),
+        ("A0111", "稻谷种植", None),
+        ("0111", "稻谷种植", None),
+        ("I6513", "应用软件开发", None),
+        ("B1200", "其他采矿业", None),
+        ("S9100", "中国共产党机关", None),
     ],
 )
 def test_known_industries(code: str, zh: str, en: str | None) -> None:
@@ -184,7 +253,54 @@ def test_known_industries(code: str, zh: str, en: str | None) -> None:
     assert ref.industry_name(code, "zh_CN") == zh
     if en is not None:
         assert ref.industry_name(code, "en") == en
-    assert ref.is_valid_industry(code)
+    assert ref.is_valid_industry(ref.normalize_industry(code))
+
+
+def test_class_codes_normalise_to_the_lettered_form() -> None:
+    # The stored form is the lettered one ("C3911"), as for divisions and groups.
+    assert ref.normalize_industry("3911") == "C3911"
+    assert ref.normalize_industry(3911) == "C3911"
+    assert ref.normalize_industry(" c3911 ") == "C3911"
+    assert ref.normalize_industry("C3911") == "C3911"
+    assert ref.is_valid_industry("C3911")
+    assert not ref.is_valid_industry("3911")  # validity is strict: the importer normalises
+    assert ref.industry("3911").parent == "C391"
+    assert ref.industry_name("C3911", full=True) == (
+        "制造业 / 计算机、通信和其他电子设备制造业 / 计算机制造 / 计算机整机制造"
+    )
+    # No English name for a class: the Chinese one is shown in English too.
+    assert ref.industry_name("C3911", "en") == "计算机整机制造"
+    assert ref.industry_name("C391", "en") == "Manufacture of computers"
+
+
+def test_a_class_works_wherever_a_group_does() -> None:
+    assert ref.industry_section("3911") == "C"
+    assert ref.industry_matches("C3911", ["C"])
+    assert ref.industry_matches("C3911", ["C39"])
+    assert ref.industry_matches("3911", ["C391"])
+    assert ref.industry_matches("C3911", ["C3911"])
+    assert not ref.industry_matches("C3911", ["C38", "I65"])
+    assert ref.sme_rule("C3911").id == "industry"
+    assert ref.sme_rule("3911").id == "industry"
+    assert ref.sme_rule("I6513").id == "software_it"
+    assert ref.sme_rule("G5910").id == "transport"
+    assert ref.sme_size("C3911", 86, 4200 * 10_000, None) == "small"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("照明", {"C3872", "C3874", "C3975"}),
+        ("半导体", {"C3562", "C3972", "C3975"}),
+        ("锁具", {"C3351"}),
+        ("软件", {"I65", "I651", "I6513"}),
+        ("集成电路", {"C3973", "I6520"}),
+        ("3911", {"C3911"}),
+    ],
+)
+def test_search_finds_classes_by_everyday_words(query: str, expected: set[str]) -> None:
+    found = [e.code for e in ref.search_industries(query, limit=20)]
+    assert expected <= set(found), found
 
 
 # --------------------------------------------------------------------------- industries API
