@@ -207,6 +207,15 @@ def test_regions_agree_with_an_independent_table() -> None:
         ("440106", "天河区", "Tianhe District"),
         ("460302", "西沙区", "Xisha District"),
         ("653229", "和安县", "He'an County"),  # set up in December 2024
+        # Generated English names: place readings of polyphonic characters, 林区 in a name.
+        ("370113", "长清区", "Changqing District"),
+        ("522701", "都匀市", "Duyun"),
+        ("140109", "万柏林区", "Wanbailin District"),
+        (
+            "622927",
+            "积石山保安族东乡族撒拉族自治县",
+            "Jishishan Bonan, Dongxiang and Salar Autonomous County",
+        ),
     ],
 )
 def test_known_regions(code: str, zh: str, en: str) -> None:

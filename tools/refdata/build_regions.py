@@ -41,16 +41,31 @@ ETHNIC = {
     "独龙": "Derung", "布朗": "Blang",
 }  # fmt: skip
 SUFFIXES = [  # (zh suffix, en suffix), longest first
-    ("自治县", "Autonomous County"), ("自治旗", "Autonomous Banner"), ("林区", "Forestry District"),
+    ("自治县", "Autonomous County"), ("自治旗", "Autonomous Banner"),
     ("特区", "Special District"), ("区", "District"), ("县", "County"), ("旗", "Banner"),
     ("市", ""),
 ]  # fmt: skip
 
 
+# pypinyin reads these characters as in everyday words (dōu, zhǎng, zhāo, yuè, bó); in place
+# names they are nearly always dū, cháng, cháo, lè, bǎi. The exceptions follow, by stem.
+PLACE_CHARS = {"都": "dū", "长": "cháng", "朝": "cháo", "乐": "lè", "柏": "bǎi"}
+PLACE_STEMS = {
+    "长子": "Zhangzi", "乐清": "Yueqing", "乐亭": "Laoting", "繁峙": "Fanshi",
+    "洪洞": "Hongtong", "筠连": "Junlian", "蚌山": "Bengshan", "涡阳": "Guoyang",
+    "单": "Shan", "费": "Bi", "浚": "Xun", "蔚": "Yu", "六合": "Luhe", "曾都": "Zengdu",
+}  # fmt: skip
+
+
 def pinyin(text: str) -> str:
     """Place-name pinyin: one word, capitalised, apostrophe before a/o/e syllables, ü kept."""
+    if text in PLACE_STEMS:
+        return PLACE_STEMS[text]
     syllables = []
-    for syl in lazy_pinyin(text, style=Style.TONE):
+    readings = lazy_pinyin(text, style=Style.TONE)
+    if len(readings) == len(text):  # one syllable a character: place readings apply
+        readings = [PLACE_CHARS.get(ch, syl) for ch, syl in zip(text, readings, strict=True)]
+    for syl in readings:
         decomposed = unicodedata.normalize("NFD", syl)
         # Keep the diaeresis (U+0308) so that 吕梁 is Lüliang; drop the tone marks.
         kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch) or ch == "\u0308")
