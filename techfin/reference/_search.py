@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
+# Cached: the pickers fold every row's code on each keystroke (3 200 regions, 1 900 industries).
+@lru_cache(maxsize=16384)
 def fold(text: str) -> str:
     """Lower-case, full-width to ASCII, accents and separators dropped.
 
@@ -14,7 +17,18 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch) and ch not in " '’-_,.·、，")
 
 
-def rank(query_tokens: list[str], code: str, own: list[str], context: list[str]) -> int | None:
+def haystack(code: str, own: list[str], context: list[str]) -> str:
+    """Everything a multi-word query is matched against, for rank() (computable once per row)."""
+    return " ".join([fold(code), *own, *context])
+
+
+def rank(
+    query_tokens: list[str],
+    code: str,
+    own: list[str],
+    context: list[str],
+    hay: str | None = None,
+) -> int | None:
     """Rank one candidate; None when some token matches nowhere.
 
     0 exact code or name, 1 code or name starts with the query, 2 the query is inside its
@@ -28,8 +42,8 @@ def rank(query_tokens: list[str], code: str, own: list[str], context: list[str])
         return 1
     if any(whole in name for name in own):
         return 2
-    haystack = " ".join([code_f, *own, *context])
-    if all(token in haystack for token in query_tokens):
+    hay = hay if hay is not None else haystack(code, own, context)
+    if all(token in hay for token in query_tokens):
         return 3
     return None
 

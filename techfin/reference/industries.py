@@ -1,8 +1,10 @@
 """GB/T 4754-2017 national economic industry classification (国民经济行业分类).
 
 Codes are the section letter followed by the numeric code: "C" (section), "C38" (division),
-"K701" (group). Every section and division is present; groups only where a rule needs them
-(SME size rules) or the platform's users cluster (C39, I65).
+"C387" (group), "C3872" (class). All four levels are in data/industries.csv (20 sections,
+97 divisions, 473 groups, 1 381 classes); registers often write a class without its letter
+("3872"), which normalize_industry() restores. English names exist for sections, divisions
+and a few groups; elsewhere the Chinese name is shown in every locale.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from functools import cache
 from typing import Literal
 
 from techfin.reference._data import csv_rows
-from techfin.reference._search import fold, rank, tokens
+from techfin.reference._search import fold, haystack, rank, tokens
 from techfin.reference.errors import is_english
 
-IndustryLevel = Literal["section", "division", "group"]
-_LEVEL_ORDER = {"section": 0, "division": 1, "group": 2}
+IndustryLevel = Literal["section", "division", "group", "class"]
+_LEVEL_ORDER = {"section": 0, "division": 1, "group": 2, "class": 3}
 _CODE_RE = re.compile(r"[A-T](?:\d{2}\d{0,2})?")
 
 
@@ -32,8 +34,8 @@ class Industry:
     parent: str | None
 
     def name(self, locale: str | None = "zh") -> str:
-        """The name in `locale` (zh unless the locale is English)."""
-        return self.name_en if is_english(locale) else self.name_zh
+        """The name in `locale` (zh unless the locale is English and there is an English name)."""
+        return self.name_en if is_english(locale) and self.name_en else self.name_zh
 
     def as_dict(self) -> dict[str, str | None]:
         """Plain dict, for JSON."""
@@ -64,14 +66,14 @@ def industries(level: IndustryLevel | None = None) -> list[Industry]:
     return [e for e in _table().values() if level is None or e.level == level]
 
 
-def normalize_industry(code: str | None) -> str | None:
+def normalize_industry(code: str | int | None) -> str | None:
     """Canonical form of a loosely written code, or None if it is not a GB/T 4754 code.
 
-    Accepts lower case, full-width characters, spaces and a missing section letter
-    ("c38", "C 38", "38" → "C38"). Four-digit class codes ("C3851") are accepted when
-    their division exists, although the table itself stops at divisions and some groups.
+    Accepts lower case, full-width characters, spaces, an int and a missing section letter
+    ("c38", "C 38", "38" → "C38"; "3911" or 3911 → "C3911"). The result has the shape of a
+    code whose division exists; whether it is in the table is is_valid_industry()'s question.
     """
-    if not code:
+    if not code or isinstance(code, bool):
         return None
     text = fold(str(code)).upper()
     if text.isdigit() and 2 <= len(text) <= 4:
@@ -106,15 +108,21 @@ def industry_name(code: str | None, locale: str | None = "zh", *, full: bool = F
         return None
     if not full or entry.parent is None:
         return entry.name(locale)
-    chain = [entry]
-    while chain[-1].parent is not None:
-        chain.append(_table()[chain[-1].parent])
+    chain = _chain(entry)
     names: list[str] = []
     for e in reversed(chain):
         # K 房地产业 / K70 房地产业, P 教育 / P83 教育: say it once.
         if not names or names[-1] != e.name(locale):
             names.append(e.name(locale))
     return " / ".join(names)
+
+
+def _chain(entry: Industry) -> list[Industry]:
+    """The entry and its ancestors, section last."""
+    chain = [entry]
+    while chain[-1].parent is not None:
+        chain.append(_table()[chain[-1].parent])
+    return chain
 
 
 def industry_section(code: str | None) -> str | None:
@@ -141,19 +149,40 @@ def industry_matches(code: str | None, prefixes: list[str] | tuple[str, ...] | N
 def search_industries(
     q: str, limit: int = 20, *, level: IndustryLevel | None = None
 ) -> list[Industry]:
-    """Entries whose code or zh/en name contains the query, best first, at most `limit`."""
+    """Entries whose code, zh/en name or keywords contain the query, best first, at most `limit`.
+
+    Class names are searched like the others, so everyday words find the class that names
+    them ("照明" → C3872 照明灯具制造, "半导体" → C3972…); data/industry_keywords.csv adds the
+    few words that name no class ("锁具" → C3351 建筑、家具用金属配件制造). Several words
+    must all match, each in the entry's or an ancestor's name ("制造 照明").
+    """
     query = tokens(q or "")
     if not query:
         return []
-    table = _table()
     scored: list[tuple[int, int, str, Industry]] = []
-    for entry in table.values():
+    for entry, own, context, hay in _search_rows():
         if level is not None and entry.level != level:
             continue
-        parent = table.get(entry.parent) if entry.parent else None
-        context = [fold(parent.name_zh), fold(parent.name_en)] if parent else []
-        score = rank(query, entry.code, [fold(entry.name_zh), fold(entry.name_en)], context)
+        score = rank(query, entry.code, own, context, hay)
         if score is not None:
             scored.append((score, _LEVEL_ORDER[entry.level], entry.code, entry))
     scored.sort(key=lambda item: item[:3])
     return [item[3] for item in scored[: max(limit, 0)]]
+
+
+@cache
+def _keywords() -> dict[str, list[str]]:
+    return {row["code"]: row["keywords"].split() for row in csv_rows("industry_keywords.csv")}
+
+
+@cache
+def _search_rows() -> tuple[tuple[Industry, list[str], list[str], str], ...]:
+    # Folded once per process: the picker searches ~1 970 rows on every keystroke.
+    rows = []
+    keywords = _keywords()
+    for entry in _table().values():
+        names = [entry.name_zh, entry.name_en, *keywords.get(entry.code, [])]
+        own = [fold(n) for n in names if n]
+        context = [fold(n) for e in _chain(entry)[1:] for n in (e.name_zh, e.name_en) if n]
+        rows.append((entry, own, context, haystack(entry.code, own, context)))
+    return tuple(rows)

@@ -1,10 +1,13 @@
 """GB/T 2260 administrative division codes (中华人民共和国行政区划代码).
 
-The table holds the 34 provincial-level units, every prefecture-level unit (地级市, 地区,
-自治州, 盟), the districts and counties of the four municipalities, and the county-level
-units governed directly by a province (省直辖县级行政区划: 济源, 仙桃, 石河子…), so that every
-place an enterprise can be registered has a code here. Other counties are not listed:
-enterprises are located to the prefecture.
+The table (data/regions.csv, sources in data/README.md) holds every code of the current list:
+the 34 provincial-level units, the prefecture-level units (地级市, 地区, 自治州, 盟) and every
+county-level unit (市辖区, 县, 县级市, 旗…), so that the code on any business licence is here.
+A county's parent is its prefecture, or its province where there is none (the districts of
+the four municipalities, and 省直辖县级行政区划 such as 济源, 仙桃, 石河子).
+
+Registers and older systems also write the four municipalities with the grouping codes of
+GB/T 2260 ("110100 市辖区", "500200 县"); normalize_region() maps those to the municipality.
 """
 
 from __future__ import annotations
@@ -14,11 +17,20 @@ from functools import cache
 from typing import Literal
 
 from techfin.reference._data import csv_rows
-from techfin.reference._search import fold, rank, tokens
+from techfin.reference._search import fold, haystack, rank, tokens
 from techfin.reference.errors import is_english
 
 RegionLevel = Literal["province", "prefecture", "county"]
 _LEVEL_ORDER = {"province": 0, "prefecture": 1, "county": 2}
+# GB/T 2260's grouping codes under the municipalities (市辖区, 县): not places of their own,
+# but what many registers store for "Beijing" or "Chongqing".
+_MUNICIPAL_GROUPS = {
+    "110100": "110000",
+    "120100": "120000",
+    "310100": "310000",
+    "500100": "500000",
+    "500200": "500000",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +80,23 @@ def regions(level: RegionLevel | None = None, parent: str | None = None) -> list
     ]
 
 
+def normalize_region(code: str | int | None) -> str | None:
+    """The table's code for a loosely written one, or None if it is not a known region.
+
+    Accepts surrounding spaces, full-width digits, an int (a spreadsheet cell) and the
+    municipal grouping codes ("110100" → "110000").
+    """
+    if code is None or isinstance(code, bool):
+        return None
+    text = fold(str(code))
+    text = _MUNICIPAL_GROUPS.get(text, text)
+    return text if text in _table() else None
+
+
 def region(code: str | None) -> Region | None:
-    """The region with this six-digit code."""
-    return _table().get(code.strip()) if isinstance(code, str) else None
+    """The region with this six-digit code (loosely written codes are normalised first)."""
+    canonical = normalize_region(code)
+    return _table()[canonical] if canonical else None
 
 
 def is_valid_region(code: str | None) -> bool:
@@ -78,17 +104,26 @@ def is_valid_region(code: str | None) -> bool:
     return isinstance(code, str) and len(code) == 6 and code in _table()
 
 
+def _chain(entry: Region) -> list[Region]:
+    """The entry and its ancestors, province last."""
+    chain = [entry]
+    while chain[-1].parent is not None:
+        chain.append(_table()[chain[-1].parent])
+    return chain
+
+
 def region_name(code: str | None, locale: str | None = "zh", *, full: bool = False) -> str | None:
-    """Name in `locale`; full=True adds the province: "广东省 中山市" / "Zhongshan, Guangdong"."""
+    """Name in `locale`; full=True adds the prefecture and province:
+    "广东省 深圳市 南山区" / "Nanshan District, Shenzhen, Guangdong"."""
     entry = region(code)
     if entry is None:
         return None
     if not full or entry.parent is None:
         return entry.name(locale)
-    parent = _table()[entry.parent]
+    chain = _chain(entry)
     if is_english(locale):
-        return f"{entry.name_en}, {parent.name_en}"
-    return f"{parent.name_zh} {entry.name_zh}"
+        return ", ".join(e.name_en for e in chain)
+    return " ".join(e.name_zh for e in reversed(chain))
 
 
 def region_prefix(prefix: str) -> str:
@@ -108,8 +143,14 @@ def is_valid_region_prefix(prefix: str | None) -> bool:
     """True for 2, 4 or 6 digits that denote at least one region in the table."""
     if not isinstance(prefix, str) or not prefix.isdigit() or len(prefix) not in (2, 4, 6):
         return False
-    wanted = region_prefix(prefix)
-    return any(code.startswith(wanted) for code in _table())
+    return region_prefix(prefix) in _prefixes()
+
+
+@cache
+def _prefixes() -> frozenset[str]:
+    # Every 2-, 4- and 6-digit prefix of a code: forms and imports check up to 50 prefixes a
+    # record against ~3 200 codes, which a set lookup answers without scanning them.
+    return frozenset(code[:n] for code in _table() for n in (2, 4, 6))
 
 
 def region_matches(code: str | None, prefixes: list[str] | tuple[str, ...] | None) -> bool:
@@ -128,21 +169,29 @@ def region_matches(code: str | None, prefixes: list[str] | tuple[str, ...] | Non
 def search_regions(q: str, limit: int = 20, *, level: RegionLevel | None = None) -> list[Region]:
     """Regions whose code or zh/en name contains the query, best first, at most `limit`.
 
-    Several words must all match, each in the region's or its province's name, so that
-    "广东 中山" and "guangdong zhongshan" find 442000.
+    Several words must all match, each in the region's or its prefecture's or province's
+    name, so that "广东 中山" and "guangdong zhongshan" find 442000 and "深圳 南山" 440305.
     """
     query = tokens(q or "")
     if not query:
         return []
-    table = _table()
     scored: list[tuple[int, int, str, Region]] = []
-    for entry in table.values():
+    for entry, own, context, hay in _search_rows():
         if level is not None and entry.level != level:
             continue
-        parent = table.get(entry.parent) if entry.parent else None
-        context = [fold(parent.name_zh), fold(parent.name_en)] if parent else []
-        score = rank(query, entry.code, [fold(entry.name_zh), fold(entry.name_en)], context)
+        score = rank(query, entry.code, own, context, hay)
         if score is not None:
             scored.append((score, _LEVEL_ORDER[entry.level], entry.code, entry))
     scored.sort(key=lambda item: item[:3])
     return [item[3] for item in scored[: max(limit, 0)]]
+
+
+@cache
+def _search_rows() -> tuple[tuple[Region, list[str], list[str], str], ...]:
+    # Folded once per process: the picker searches ~3 200 rows on every keystroke.
+    rows = []
+    for entry in _table().values():
+        own = [fold(entry.name_zh), fold(entry.name_en)]
+        context = [fold(n) for e in _chain(entry)[1:] for n in (e.name_zh, e.name_en)]
+        rows.append((entry, own, context, haystack(entry.code, own, context)))
+    return tuple(rows)

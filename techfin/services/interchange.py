@@ -171,6 +171,50 @@ _TRUE = {"true", "1", "yes", "y", "是", "t"}
 _FALSE = {"false", "0", "no", "n", "否", "f"}
 
 
+# Every integer below this is exact in a double; above it Excel may already have rounded
+# (an 18-digit USCC typed as a number), so such a cell cannot be trusted as digits.
+_EXACT_DIGITS = 10**15
+
+
+def _digits(value: int | float) -> str | None:
+    """The digit string a numeric cell stands for (440305, 201510102606.0), or None."""
+    if isinstance(value, bool) or value < 0:
+        return None
+    if isinstance(value, float):
+        if not value.is_integer() or value >= _EXACT_DIGITS:
+            return None
+        value = int(value)
+    return str(value)
+
+
+def _numeric_code(key: str, value: int | float) -> Any:
+    """A code, ref or patent number that a spreadsheet stored as a number, back as text.
+
+    Left as the number (and so refused by the schema) when it cannot be told what was typed.
+    """
+    text = _digits(value)
+    if text is None:
+        return value
+    if key in ("industry", "industries"):
+        # The number lost any leading zeros: 111 was "0111" (A0111) or "111" (B111). Accept
+        # it only when exactly one zero-padding is a code of the table.
+        readings = {
+            code
+            for pad in range(max(0, 5 - len(text)))
+            if (code := reference.normalize_industry("0" * pad + text))
+            and reference.is_valid_industry(code)
+        }
+        return readings.pop() if len(readings) == 1 else value
+    if key == "number" and len(text) in (8, 12):
+        # "201510102606.0" typed into a cell becomes the number 201510102606: its ".0" was
+        # the check digit, which is known to be 0 exactly when the body's check char is "0".
+        try:
+            return text + ".0" if reference.patent_check_char(text) == "0" else text
+        except ValueError:
+            return text
+    return text
+
+
 def _coerce_tabular(record: dict[str, Any]) -> dict[str, Any]:
     """Spreadsheet cells are text (or Excel types): convert them by the schema's field types."""
     schema = SCHEMAS.get(str(record.get("type", "")))
@@ -188,8 +232,11 @@ def _coerce_tabular(record: dict[str, Any]) -> dict[str, Any]:
         if f is None or not isinstance(value, str):
             if isinstance(f, fields.Integer) and isinstance(value, float) and value.is_integer():
                 value = int(value)
+            if isinstance(f, fields.String) and isinstance(value, int | float):
+                value = _numeric_code(key, value)
             if isinstance(f, fields.List) and not isinstance(value, list):
-                value = [str(value)]
+                numeric = isinstance(value, int | float)
+                value = [_numeric_code(key, value) if numeric else str(value)]
             out[key] = value
             continue
         text = value.strip()

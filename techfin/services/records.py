@@ -14,6 +14,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    pre_load,
     validate,
     validates,
     validates_schema,
@@ -85,6 +86,21 @@ class EnterpriseRecord(Strict):
     stage = _choice(ENTERPRISE_STAGES, allow_none=True)
     description = _text(5000)
     contact_email = fields.Email(allow_none=True)
+
+    @pre_load
+    def _canonical_codes(self, data: Any, **_: Any) -> Any:
+        # Registers write classes without their letter ("3911") and Beijing as "110100";
+        # store the table's form ("C3911", "110000"). Anything else, a JSON number included,
+        # is left for the validators below to refuse with the value as it was given.
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("industry"), str):
+                data["industry"] = (
+                    reference.normalize_industry(data["industry"]) or data["industry"]
+                )
+            if isinstance(data.get("region"), str):
+                data["region"] = reference.normalize_region(data["region"]) or data["region"]
+        return data
 
     @validates("uscc")
     def _uscc(self, value: str | None, **_: Any) -> None:
@@ -173,6 +189,17 @@ class ProductRecord(Strict):
     requires_high_tech = fields.Boolean()
     status = _choice(PRODUCT_STATUSES)
     description = _text(5000)
+
+    @pre_load
+    def _canonical_industries(self, data: Any, **_: Any) -> Any:
+        # "3911" or "c39" in a product's industry list stands for C3911 / C39, as for enterprises.
+        if isinstance(data, dict) and isinstance(data.get("industries"), list):
+            data = dict(data)
+            data["industries"] = [
+                (reference.normalize_industry(c) or c) if isinstance(c, str) else c
+                for c in data["industries"]
+            ]
+        return data
 
     @validates_schema
     def _ranges(self, data: dict, **_: Any) -> None:

@@ -177,7 +177,8 @@ class RegionField(_CodeField):
 
     def pre_validate(self, form: Any) -> None:
         codes = _codes(self.data)
-        self.data = codes[0] if codes else ""
+        # Typed without JavaScript, "110100" means Beijing: keep the table's code.
+        self.data = (reference.normalize_region(codes[0]) or codes[0]) if codes else ""
         if len(codes) > 1:
             raise ValidationError(_l("Choose one region."))
         if self.data and not reference.is_valid_region(self.data):
@@ -191,7 +192,8 @@ class IndustryField(_CodeField):
 
     def pre_validate(self, form: Any) -> None:
         codes = _codes(self.data)
-        self.data = codes[0] if codes else ""
+        # Typed without JavaScript, a class is often written without its letter ("3911").
+        self.data = (reference.normalize_industry(codes[0]) or codes[0]) if codes else ""
         if len(codes) > 1:
             raise ValidationError(_l("Choose one industry."))
         if self.data and not reference.is_valid_industry(self.data):
@@ -229,7 +231,7 @@ class IndustryListField(_CodeField):
         self.data = _codes(valuelist[0]) if valuelist else []
 
     def pre_validate(self, form: Any) -> None:
-        codes = self.data or []
+        codes = [reference.normalize_industry(c) or c for c in self.data or []]
         if len(codes) > 50:
             raise ValidationError(_l("At most 50 entries."))
         bad = [c for c in codes if not reference.is_valid_industry(c)]

