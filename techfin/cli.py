@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,7 +304,9 @@ def matching_evaluate() -> None:
 @matching_cli.command("refresh")
 @click.option("--queue", "queued", is_flag=True,
               help="Mark every need stale for the workers instead of computing here.")  # fmt: skip
-def matching_refresh(queued: bool) -> None:
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Processes to rank in (default: one per core).")  # fmt: skip
+def matching_refresh(queued: bool, jobs: int | None) -> None:
     """Recompute every need's stored matches now, with a progress bar (or, with --queue,
     leave it to the task workers, which share the chunks)."""
     from techfin.extensions import db
@@ -316,5 +319,5 @@ def matching_refresh(queued: bool) -> None:
         return
     with click.progressbar(length=matching.need_count(), label="stored matches",
                            file=sys.stderr) as bar:  # fmt: skip
-        report = matching.refresh_all(progress=bar.update)
+        report = matching.refresh_all(progress=bar.update, jobs=jobs or os.cpu_count() or 1)
     click.echo(report.summary())

@@ -386,7 +386,7 @@ def _match(
     product: ProductProfile,
     stats: tuple,
     gaps: list[Gap],
-    locale: str,
+    locale: str | None,
     names: Names,
 ) -> Match:
     reasons = explain(need, product, x, contrib, stats)
@@ -397,8 +397,9 @@ def _match(
         name=name,
         score=float(score),
         eligible=not gaps,
-        reasons=[render_reason(r, locale, names) for r in reasons],
-        missing=[render_gap(g, locale, names) for g in gaps],
+        # locale None: codes only (stored matches are rendered in each reader's language).
+        reasons=[render_reason(r, locale, names) for r in reasons] if locale else [],
+        missing=[render_gap(g, locale, names) for g in gaps] if locale else [],
         reason_codes=reasons,
         gaps=gaps,
         features=dict(zip(FEATURES, x.tolist(), strict=True)),

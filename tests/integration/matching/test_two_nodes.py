@@ -43,3 +43,5 @@ def test_a_write_through_one_node_is_seen_through_the_other(app, users, tmp_path
             type(need), need_id))  # fmt: skip
         assert ranked["matches"], "the new need is ranked on the other node"
         db.session.remove()
+    with other.app_context():
+        db.engine.dispose()  # the second node's pool: no connection left to the collector
