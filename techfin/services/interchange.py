@@ -372,13 +372,6 @@ _PROD_KEYS = tuple(_product_values({"name": "", "kind": ""}).keys())
 _OUT_KEYS = tuple(_outcome_values({}).keys())
 
 
-@dataclass
-class _Stored:
-    """One table's stored rows: ref (or outcome key) → (id, comparable values)."""
-
-    rows: dict[Any, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-
-
 class _Index:
     """Stored rows of every imported table, read once per import with plain SELECTs (no
     ORM objects), plus the refs this file adds, so resolving a reference costs no query."""
