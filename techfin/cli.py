@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from flask import Flask
@@ -14,6 +15,8 @@ from flask.cli import AppGroup, with_appcontext
 
 from techfin.errors import DomainError
 from techfin.extensions import db
+
+_T = TypeVar("_T")
 
 
 def _fail(message: str) -> None:
@@ -28,6 +31,14 @@ def _domain_message(err: DomainError) -> str:
 def _progressbar(length: int, label: str):  # noqa: ANN202 - click's ProgressBar
     """On stderr, so that stdout keeps only the summary that scripts read."""
     return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+def _consume(records: list[_T]) -> Iterator[_T]:
+    """Hand the records over one by one, dropping each from the list: the raw records of a
+    large file would otherwise stay in memory beside their validated copies."""
+    records.reverse()
+    while records:
+        yield records.pop()
 
 
 @click.command("import-data")
@@ -45,8 +56,8 @@ def import_data(file: Path, skip_invalid: bool) -> None:
     if len(records) > 2000:
         # Each record is counted twice: validated, then written (or found unchanged).
         with _progressbar(2 * len(records), "Importing") as bar:
-            report = import_records(records, skip_invalid=skip_invalid, progress=bar.update,
-                                    actor=f"import:{file.name}")  # fmt: skip
+            report = import_records(_consume(records), skip_invalid=skip_invalid,
+                                    progress=bar.update, actor=f"import:{file.name}")  # fmt: skip
     else:
         report = import_records(records, skip_invalid=skip_invalid, actor=f"import:{file.name}")
     for error in report.errors[:200]:
@@ -145,7 +156,7 @@ def demo_data(enterprises: int, seed: int, accounts: bool) -> None:
     records = list(demo.generate(enterprises=enterprises, seed=seed))
     if len(records) > 2000:
         with _progressbar(2 * len(records), "Importing") as bar:
-            report = import_records(records, actor="demo-data", progress=bar.update)
+            report = import_records(_consume(records), actor="demo-data", progress=bar.update)
     else:
         report = import_records(records, actor="demo-data")
     if not report.committed:

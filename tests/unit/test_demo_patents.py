@@ -23,12 +23,12 @@ def test_a_serial_wider_than_seven_digits_is_refused_not_misnumbered():
 
 
 def test_serials_at_region_scale_are_unique_valid_and_fit():
-    # 200 000 numbers: more than 100 000 demo enterprises file (about 180 000), where one
-    # shared sequence passed 7 digits after roughly 20 000 enterprises.
+    # 100 000 numbers (100 000 demo enterprises file about 180 000 over 14 years and three
+    # types); one shared sequence passed 7 digits after roughly 20 000 enterprises.
     rng = random.Random(1)
     serials = PatentSerials(random.Random(2026))
     numbers = [
-        serials.next(rng.randint(2012, 2025), rng.choice([1, 1, 2, 2, 3])) for _ in range(200_000)
+        serials.next(rng.randint(2012, 2025), rng.choice([1, 1, 2, 2, 3])) for _ in range(100_000)
     ]
     assert len(set(numbers)) == len(numbers)
     assert max(serials.last.values()) <= PATENT_SERIAL_MAX
@@ -43,3 +43,25 @@ def test_one_year_and_type_holds_the_busiest_case():
         last = serials.next(2025, 1)
     assert reference.validate_patent_number(last) == last
     assert serials.last[(2025, 1)] <= PATENT_SERIAL_MAX
+
+
+def test_generated_mix_at_10000_enterprises():
+    # Generation only (no database): the region-scale mix, valid and unique numbers.
+    from collections import Counter
+
+    from techfin.services import demo
+
+    kinds: Counter[str] = Counter()
+    numbers: set[str] = set()
+    for _location, rec in demo.generate(enterprises=10_000, seed=2026):
+        kinds[rec["type"]] += 1
+        if rec["type"] == "patent":
+            numbers.add(rec["number"])
+            assert rec.get("granted", "") <= "2026-11-01"  # the generator's "today"
+            assert rec.get("filed", "") <= rec.get("granted", "9999")
+    assert len(numbers) == kinds["patent"]  # unique
+    assert kinds["funder"] == 14 + 2 and kinds["product"] == 10_000 // 50
+    assert 1.2 < kinds["need"] / 10_000 < 1.4
+    assert 1.7 < kinds["patent"] / 10_000 < 1.9
+    for number in sorted(numbers)[::500]:
+        assert reference.validate_patent_number(number) == number
