@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from techfin.matching.kindmodel import entity_key, product_key
 from techfin.matching.profiles import (
     MANDATE_FUNDER_KINDS,
     NeedProfile,
@@ -39,13 +40,15 @@ def need_columns(profiles: Sequence[NeedProfile]) -> dict[str, np.ndarray]:
     employees = _floats(p.employees for p in profiles)
     inventions = np.array([p.inventions for p in profiles], dtype=np.float64)
     high_tech = np.array([p.high_tech for p in profiles], dtype=bool)
+    collateral = np.array([p.collateral for p in profiles], dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         log_amount = np.log(amount)
     return {
         "amount": amount,
         "log_amount": log_amount,
         "term": _floats(p.term for p in profiles),
-        "collateral": np.array([p.collateral for p in profiles], dtype=bool),
+        "collateral": collateral,
+        "collateral_f": collateral.astype(np.float64),
         "stage_bit": np.array([stage_bit(p.stage) for p in profiles], dtype=np.int64),
         "high_tech": high_tech,
         "high_tech_f": high_tech.astype(np.float64),
@@ -161,6 +164,10 @@ class Block:
     industries: PrefixLists | CodeColumn
     groups: np.ndarray  # funder index (CandidateSet) or industry-section index (NeedSet)
     tfidf: sp.csr_matrix
+    # CandidateSet only: institution and product keys per row (kindmodel.PairContext), one
+    # array per block kept for its lifetime, so a model can cache its lookups by identity.
+    funder_keys: np.ndarray | None = None
+    product_keys: np.ndarray | None = None
 
 
 def _by_kind(kinds: Iterable[str | None], keep: Iterable[bool]) -> dict[str | None, np.ndarray]:
@@ -172,6 +179,10 @@ def _by_kind(kinds: Iterable[str | None], keep: Iterable[bool]) -> dict[str | No
 
 
 _NO_ROWS = np.empty(0, dtype=np.int64)
+
+
+def _keys(values: list[str]) -> np.ndarray:
+    return np.array(values, dtype=object)
 
 
 class CandidateSet:
@@ -211,6 +222,8 @@ class CandidateSet:
                 industries=PrefixLists([p.industries for p in sub]),
                 groups=funder_index[rows],
                 tfidf=self.tfidf[rows],
+                funder_keys=_keys([entity_key(p.funder_id) for p in sub]),
+                product_keys=_keys([product_key(p.type, p.id) for p in sub]),
             )
 
     @classmethod

@@ -16,6 +16,7 @@ between training, saved models and ranking: a saved model with another list is r
 | patent_coverage | ip_pledge products only: Σ valuation of granted invention patents ÷ amount, capped at 4; 0 otherwise |
 | sme_size | 0 micro · 1 small · 2 medium · 3 large (unknown → 1) |
 | high_tech | 1 certified 高新技术企业, else 0 |
+| collateral | 1 the need offers collateral (collateral_available), else 0 |
 | revenue_log10 | log10(1 + annual revenue in yuan); unknown 0 |
 | staff_log10 | log10(1 + employees); unknown 0 |
 | text_relevance | cosine of jieba TF-IDF vectors: need purpose + enterprise name/description vs product name/description + funder description |
@@ -43,6 +44,7 @@ NEED_FEATURE_COLUMNS = (
     "pledge_value",
     "size_level",
     "high_tech_f",
+    "collateral_f",
     "revenue_log10",
     "staff_log10",
 )
@@ -71,6 +73,7 @@ FEATURES: tuple[str, ...] = (
     "patent_coverage",
     "sme_size",
     "high_tech",
+    "collateral",
     "revenue_log10",
     "staff_log10",
     "text_relevance",
@@ -136,6 +139,7 @@ def pair_features(
         coverage,
         need.size_level,
         1.0 if need.high_tech else 0.0,
+        1.0 if need.collateral else 0.0,
         math.log10(1 + need.revenue) if need.revenue is not None else 0.0,
         math.log10(1 + need.employees) if need.employees is not None else 0.0,
         float(text_relevance),
@@ -198,6 +202,7 @@ def feature_matrix(
         coverage,
         n["size_level"],
         n["high_tech_f"],
+        n["collateral_f"],
         n["revenue_log10"],
         n["staff_log10"],
         text_relevance,
@@ -214,3 +219,29 @@ def feature_matrix(
 
 _REGION_BY_LEN = np.array([0.0, 2.0, 2.0, 2.0, 3.0])
 _INDUSTRY_BY_LEN = np.array([0.0, 2.0, 2.0, 3.0])
+
+
+def fix_features(X: np.ndarray, failed: np.ndarray, rules: tuple[str, ...]) -> np.ndarray:
+    """The feature rows as they would read once every failed *fixable* rule is met:
+    the amount moved to the nearest bound (fit 1, position 0 or 1), the term inside the
+    range, one granted invention patent, collateral offered, high-tech certified.
+
+    `failed` is the boolean (rows × rules) matrix of rules.failed_rules, `rules` its
+    column names. Unfixable failures are left as they are.
+    """
+    out = np.array(X, dtype=np.float64, copy=True)
+    f = FEATURE_INDEX
+    col = {r: failed[:, i] for i, r in enumerate(rules)}
+    amount = col["amount"]
+    if amount.any():
+        # Below the minimum the fit is amount ÷ min < 1 and position 0; above the maximum,
+        # position 1: the amount moves to the bound it missed.
+        low = out[:, f["amount_position"]] < 0.5
+        out[amount, f["amount_fit"]] = 1.0
+        out[amount, f["amount_position"]] = np.where(low[amount], 0.0, 1.0)
+    out[col["term"], f["term_fit"]] = 1.0
+    patent = col["patent"]
+    out[patent, f["invention_patents"]] = np.maximum(out[patent, f["invention_patents"]], 1.0)
+    out[col["collateral"], f["collateral"]] = 1.0
+    out[col["high_tech"], f["high_tech"]] = 1.0
+    return out

@@ -34,16 +34,32 @@ class Reason:
         return {"code": self.code, "params": dict(self.params), "weight": round(self.weight, 4)}
 
 
+# Rules an enterprise can meet by changing its request or paperwork (amount, term,
+# patents / IP, collateral, certification); region, industry and stage are what it is.
+FIXABLE_RULES = frozenset({"amount", "term", "patent", "collateral", "high_tech"})
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """One failed eligibility rule: what is missing and by how much."""
+    """One failed eligibility rule: what is missing and by how much, and whether the
+    enterprise can fix it (derived from the rule, so a Gap rebuilt from a stored
+    {code, rule, params} knows it too)."""
 
     code: str
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def fixable(self) -> bool:
+        return self.rule in FIXABLE_RULES
+
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "rule": self.rule, "params": dict(self.params)}
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "params": dict(self.params),
+            "fixable": self.fixable,
+        }
 
 
 def lang(locale: str | None) -> str:
@@ -147,6 +163,11 @@ _REASONS_ZH: dict[str, Callable[[dict, Names], str]] = {
     "funder_recent_approvals": lambda p, n: (
         f"{_funder_word(p.get('funder_kind'), 'zh_CN')}近一年批准同行业企业 {p.get('n')} 家"
     ),
+    "collateral": lambda p, n: "可提供抵押物",
+    "institution_appetite": lambda p, n: (
+        f"{_funder_word(p.get('funder_kind'), 'zh_CN')}过往审批偏积极"
+    ),
+    "product_appetite": lambda p, n: "该产品过往审批偏积极",
 }
 
 _REASONS_EN: dict[str, Callable[[dict, Names], str]] = {
@@ -185,6 +206,11 @@ _REASONS_EN: dict[str, Callable[[dict, Names], str]] = {
     "funder_recent_approvals": lambda p, n: (
         f"approved {p.get('n')} firm{'s' if p.get('n') != 1 else ''} in this industry in the past year"
     ),
+    "collateral": lambda p, n: "collateral offered",
+    "institution_appetite": lambda p, n: (
+        f"{_funder_word(p.get('funder_kind'), 'en')} has approved more requests than most"
+    ),
+    "product_appetite": lambda p, n: "this product has approved more requests than most",
 }
 
 
