@@ -198,8 +198,14 @@ def explain(
     """The `top` reasons with the largest positive contributions, one per reason code.
 
     `contrib` has one entry per FEATURES, optionally followed by the institution's and the
-    product's effects (kindmodel.CONTRIBUTION_EXTRAS)."""
+    product's effects (kindmodel.CONTRIBUTION_EXTRAS). With those, the four measures of
+    one thing, the institution's appetite (its two track-record features and the two
+    learned effects), speak as one reason weighing their sum, so a page does not say
+    "this bank approves readily" three ways while the driver the rule cares about drops
+    off the list."""
     names = FEATURES + CONTRIBUTION_EXTRAS
+    if len(contrib) > len(FEATURES):
+        contrib = _pool_appetite(np.asarray(contrib, dtype=np.float64), stats)
     out: dict[str, Reason] = {}
     for j in np.argsort(-contrib, kind="stable"):
         w = float(contrib[j])
@@ -209,6 +215,26 @@ def explain(
         if r is not None and r.code not in out:
             out[r.code] = Reason(r.code, r.params, w)
     return list(out.values())
+
+
+_APPETITE = [FEATURE_INDEX["funder_approval_rate"], FEATURE_INDEX["funder_recent_approvals"]]
+_INSTITUTION, _PRODUCT = len(FEATURES), len(FEATURES) + 1
+
+
+def _pool_appetite(contrib: np.ndarray, stats: tuple) -> np.ndarray:
+    """The appetite family's summed contribution, put on its most telling member: the
+    approval record when the funder has decided for firms like this one, else the larger
+    learned effect; the other members get 0."""
+    family = [*_APPETITE, _INSTITUTION, _PRODUCT]
+    out = contrib.copy()
+    total = float(contrib[family].sum())
+    if stats[0] + stats[1] > 0:
+        rep = _APPETITE[0]
+    else:
+        rep = _INSTITUTION if contrib[_INSTITUTION] >= contrib[_PRODUCT] else _PRODUCT
+    out[family] = 0.0
+    out[rep] = total
+    return out
 
 
 def _top(idx: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
