@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from techfin.matching.kindmodel import entity_key, product_key
 from techfin.matching.profiles import (
+    IP_KINDS,
     MANDATE_FUNDER_KINDS,
     NeedProfile,
     ProductProfile,
@@ -56,6 +57,14 @@ def need_columns(profiles: Sequence[NeedProfile]) -> dict[str, np.ndarray]:
         "inventions_log2": np.log2(1.0 + inventions),
         "granted": np.array([p.granted for p in profiles], dtype=np.float64),
         "pledge_value": np.array([p.pledge_value for p in profiles], dtype=np.float64),
+        **{
+            f"ip_count_{k}": np.array([p.ip_count[i] for p in profiles], dtype=np.float64)
+            for i, k in enumerate(IP_KINDS)
+        },
+        **{
+            f"ip_value_{k}": np.array([p.ip_value[i] for p in profiles], dtype=np.float64)
+            for i, k in enumerate(IP_KINDS)
+        },
         "size_level": np.array([p.size_level for p in profiles], dtype=np.float64),
         "revenue_log10": np.where(np.isnan(revenue), 0.0, np.log10(1.0 + np.nan_to_num(revenue))),
         "staff_log10": np.where(np.isnan(employees), 0.0, np.log10(1.0 + np.nan_to_num(employees))),
@@ -77,6 +86,11 @@ def product_columns(profiles: Sequence[ProductProfile]) -> dict[str, np.ndarray]
         "stage_mask": np.array([stage_mask(p.stages) for p in profiles], dtype=np.int64),
         "stage_restricted": np.array([p.stages_restricted for p in profiles], dtype=bool),
         "requires_patent": np.array([p.requires_patent for p in profiles], dtype=bool),
+        "min_ip_count": np.array([p.min_ip_count for p in profiles], dtype=np.float64),
+        **{
+            f"accepts_{k}": np.array([k in p.accepted_ip for p in profiles], dtype=np.float64)
+            for k in IP_KINDS
+        },
         "requires_collateral": np.array([p.requires_collateral for p in profiles], dtype=bool),
         "requires_high_tech": np.array([p.requires_high_tech for p in profiles], dtype=bool),
         "ip_pledge": np.array([p.is_ip_pledge for p in profiles], dtype=bool),

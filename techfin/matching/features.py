@@ -13,7 +13,7 @@ between training, saved models and ranking: a saved model with another list is r
 | industry_level | 3 the product lists its division ("C38") · 2 its section ("C") · 1 no restriction · 0 outside |
 | stage_fit | 2 the product lists the enterprise's stage · 1 no restriction · 0 outside / unknown |
 | invention_patents | log2(1 + granted invention patents): 1 patent → 1, 3 → 2, 7 → 3 |
-| patent_coverage | ip_pledge products only: Σ valuation of granted invention patents ÷ amount, capped at 4; 0 otherwise |
+| patent_coverage | ip_pledge products only: Σ valuation of the held IP items of the product's accepted_ip kinds (default granted invention patents and utility models) ÷ amount, capped at 4; 0 otherwise |
 | sme_size | 0 micro · 1 small · 2 medium · 3 large (unknown → 1) |
 | high_tech | 1 certified 高新技术企业, else 0 |
 | collateral | 1 the need offers collateral (collateral_available), else 0 |
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from techfin.matching.profiles import NeedProfile, ProductProfile
+from techfin.matching.profiles import IP_KINDS, NeedProfile, ProductProfile
 from techfin.matching.rules import industry_level, prefix_match_len, region_level
 
 # Columns feature_matrix reads (ranking gathers only these for the rows it scores).
@@ -41,7 +41,7 @@ NEED_FEATURE_COLUMNS = (
     "term",
     "stage_bit",
     "inventions_log2",
-    "pledge_value",
+    *(f"ip_value_{k}" for k in IP_KINDS),
     "size_level",
     "high_tech_f",
     "collateral_f",
@@ -58,6 +58,7 @@ PRODUCT_FEATURE_COLUMNS = (
     "stage_mask",
     "stage_restricted",
     "ip_pledge",
+    *(f"accepts_{k}" for k in IP_KINDS),
     "region_restricted",
     "industry_restricted",
 )
@@ -127,7 +128,7 @@ def pair_features(
         stage = 2.0 if need.stage in product.stages else 0.0
     coverage = 0.0
     if product.is_ip_pledge and a is not None:
-        coverage = min(need.pledge_value / a, COVERAGE_CAP)
+        coverage = min(need.ip_held(product.accepted_ip)[1] / a, COVERAGE_CAP)
     return [
         _fit(a, product.min_amount, product.max_amount, 0.5),
         _position(a, product.min_amount, product.max_amount),
@@ -188,8 +189,9 @@ def feature_matrix(
     stage = np.where(
         p["stage_restricted"], np.where((p["stage_mask"] & n["stage_bit"]) != 0, 2.0, 0.0), 1.0
     )
+    pledge = sum(n[f"ip_value_{k}"] * p[f"accepts_{k}"] for k in IP_KINDS)
     with np.errstate(divide="ignore", invalid="ignore"):
-        coverage = np.minimum(n["pledge_value"] / a, COVERAGE_CAP)
+        coverage = np.minimum(pledge / a, COVERAGE_CAP)
     coverage = np.where(p["ip_pledge"] & ~np.isnan(a), coverage, 0.0)
     cols = (
         _vfit(a, lo, hi, 0.5),

@@ -148,11 +148,15 @@ def _reason(
         return Reason("stage_fit", {"stage": need.stage})
     elif feature == "invention_patents" and need.inventions > 0:
         return Reason("invention_patents", {"n": need.inventions})
-    elif feature == "patent_coverage" and v > 0 and need.pledge_count > 0 and need.amount:
-        return Reason(
-            "patent_coverage",
-            {"n": need.pledge_count, "ratio": round(need.pledge_value / need.amount, 1)},
-        )
+    elif feature == "patent_coverage" and v > 0 and need.amount:
+        _, value, valued = need.ip_held(product.accepted_ip)
+        if valued > 0:
+            # Name what was pledged: the accepted kinds that carry a valuation.
+            kinds = [k for k in product.accepted_ip if need.ip_held((k,))[2] > 0]
+            return Reason(
+                "patent_coverage",
+                {"n": valued, "ratio": round(value / need.amount, 1), "kinds": kinds},
+            )
     elif feature == "sme_size" and need.size:
         return Reason("sme_size", {"size": need.size})
     elif feature == "high_tech" and need.high_tech:

@@ -116,9 +116,11 @@ def test_patent_features() -> None:
             ]
         },
     )
-    x = one(need, make_product(kind="ip_pledge"))
+    x = one(need, make_product(kind="ip_pledge", accepted_ip=["invention"]))
     assert x[F["invention_patents"]] == 2.0  # log2(1 + 3)
     assert x[F["patent_coverage"]] == pytest.approx(2.4)  # 12 M of inventions / 5 M
+    # By default utility models are pledgeable too: (12 M + 9 M) / 5 M, capped at 4.
+    assert one(need, make_product(kind="ip_pledge"))[F["patent_coverage"]] == 4.0
     assert one(need, make_product())[F["patent_coverage"]] == 0.0  # a loan: not used
     big = make_need(amount_cny=100_000, enterprise=need["enterprise"])
     assert one(big, make_product(kind="ip_pledge"))[F["patent_coverage"]] == 4.0  # capped
