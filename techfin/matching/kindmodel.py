@@ -232,7 +232,9 @@ def fit_regression(
 ) -> Pipeline:
     """The one-step Pipeline (LogisticRegression on the design matrix), fitted; `warm`, a
     regression fitted on the same design, seeds the solver (fewer iterations)."""
-    lr = LogisticRegression(C=C, max_iter=1000, warm_start=warm is not None)
+    # newton-cg: on the kind-scaled columns lbfgs needed ~200 iterations and still stopped
+    # 0.1 short of the optimum on some weights; Newton steps converge in ~8 and faster.
+    lr = LogisticRegression(C=C, solver="newton-cg", max_iter=200, warm_start=warm is not None)
     if warm is not None:
         lr.coef_ = np.array(warm.coef_, dtype=np.float64, copy=True)
         lr.intercept_ = np.array(warm.intercept_, dtype=np.float64, copy=True)
