@@ -223,15 +223,18 @@ _REGION_BY_LEN = np.array([0.0, 2.0, 2.0, 2.0, 3.0])
 _INDUSTRY_BY_LEN = np.array([0.0, 2.0, 2.0, 3.0])
 
 
-def fix_features(X: np.ndarray, failed: np.ndarray, rules: tuple[str, ...]) -> np.ndarray:
+def fix_features(
+    X: np.ndarray, failed: np.ndarray, rules: tuple[str, ...], copy: bool = True
+) -> np.ndarray:
     """The feature rows as they would read once every failed *fixable* rule is met:
     the amount moved to the nearest bound (fit 1, position 0 or 1), the term inside the
     range, one granted invention patent, collateral offered, high-tech certified.
 
     `failed` is the boolean (rows × rules) matrix of rules.failed_rules, `rules` its
-    column names. Unfixable failures are left as they are.
+    column names. Unfixable failures are left as they are. copy=False edits X in place
+    (for a caller that passes a fresh copy already).
     """
-    out = np.array(X, dtype=np.float64, copy=True)
+    out = np.array(X, dtype=np.float64, copy=True) if copy else X
     f = FEATURE_INDEX
     col = {r: failed[:, i] for i, r in enumerate(rules)}
     amount = col["amount"]

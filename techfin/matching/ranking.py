@@ -22,7 +22,7 @@ from techfin.matching.history import History, default_as_of
 from techfin.matching.kindmodel import CONTRIBUTION_EXTRAS, PairContext, entity_key, product_key
 from techfin.matching.profiles import NeedProfile, ProductProfile, need_profile, product_profile
 from techfin.matching.reasons import FIXABLE_RULES, Gap, Names, Reason, render_gap, render_reason
-from techfin.matching.rules import RULES, check_eligibility, count_failed, failed_rules
+from techfin.matching.rules import RULES, check_eligibility, rule_columns
 from techfin.matching.scoring import Prior, Scorer, probability_band
 
 MAX_GAPS = 2  # candidates failing at most this many rules are "almost eligible"
@@ -309,8 +309,13 @@ def _if_fixed(
     fixed = scores.copy()
     fixable = np.ones(len(scores), dtype=bool)
     if len(rows):
-        fixed[rows] = _score(scorer, fix_features(X[rows], failed, RULES), ctx.take(rows))
         fixable[rows] = ~(failed & _UNFIXABLE).any(axis=1)
+        # Only rows with something fixable change; a region-only gap keeps its score.
+        some = (failed & ~_UNFIXABLE).any(axis=1)
+        sel = rows[some]
+        if len(sel):
+            fixed_X = fix_features(X[sel], failed[some], RULES, copy=False)  # X[sel] copies
+            fixed[sel] = _score(scorer, fixed_X, ctx.take(sel))
     return fixed, fixable
 
 
@@ -352,7 +357,7 @@ def rank_products_for_need(
     ncols = need_columns([np_])
     rlen = blk.regions.match_len(np_.region)
     ilen = blk.industries.match_len(np_.industry)
-    n_fail = count_failed(ncols, blk.cols, rlen, ilen)
+    rule_cols, n_fail = rule_columns(ncols, blk.cols, rlen, ilen)
     keep = np.flatnonzero(n_fail <= (MAX_GAPS if include_almost else 0))
     text = candidates.text_relevance(np_.text, np_.kind)[keep]
     rate, recent = history.feature_table(candidates.funder_keys, np_.section, as_of)
@@ -371,9 +376,7 @@ def rank_products_for_need(
     fixed = fixable = None
     if include_almost and almost_limit > 0:
         bad = np.flatnonzero(n_fail[keep] > 0)
-        failed = failed_rules(
-            ncols, _take(blk.cols, keep[bad], tuple(blk.cols)), rlen[keep[bad]], ilen[keep[bad]]
-        )
+        failed = np.column_stack([c[keep[bad]] for c in rule_cols]).reshape(-1, len(RULES))
         fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
     best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit, fixed, fixable)
     picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
@@ -440,7 +443,7 @@ def rank_needs_for_product(
     pcols = product_columns([pp])
     rlen = blk.regions.match_len(pp.regions)
     ilen = blk.industries.match_len(pp.industries)
-    n_fail = count_failed(blk.cols, pcols, rlen, ilen)
+    rule_cols, n_fail = rule_columns(blk.cols, pcols, rlen, ilen)
     keep = np.flatnonzero(n_fail <= (MAX_GAPS if include_almost else 0))
     text = needs.text_relevance(pp.text, pp.kind)[keep]
     per_section = [history.features(pp.funder_id, s, as_of) for s in needs.sections]
@@ -465,9 +468,7 @@ def rank_needs_for_product(
     fixed = fixable = None
     if include_almost and almost_limit > 0:
         bad = np.flatnonzero(n_fail[keep] > 0)
-        failed = failed_rules(
-            _take(blk.cols, keep[bad], tuple(blk.cols)), pcols, rlen[keep[bad]], ilen[keep[bad]]
-        )
+        failed = np.column_stack([c[keep[bad]] for c in rule_cols]).reshape(-1, len(RULES))
         fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
     best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit, fixed, fixable)
     picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]

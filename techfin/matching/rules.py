@@ -137,6 +137,19 @@ def failed_rules(
     return np.column_stack([np.broadcast_to(c, shape) for c in cols]).reshape(-1, len(RULES))
 
 
+def rule_columns(
+    n: dict[str, Any], p: dict[str, Any], region_len: np.ndarray, industry_len: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(one boolean column per RULES, broadcast to the pairs, failed-rule count per pair):
+    count_failed and, for any rows, failed_rules from a single evaluation of the rules."""
+    cols = _rule_columns(n, p, region_len, industry_len)
+    shape = np.broadcast_shapes(*(np.shape(c) for c in cols))
+    out = np.zeros(shape, dtype=np.int8)
+    for c in cols:
+        out += c
+    return [np.broadcast_to(c, shape) for c in cols], out
+
+
 def count_failed(
     n: dict[str, Any], p: dict[str, Any], region_len: np.ndarray, industry_len: np.ndarray
 ) -> np.ndarray:
