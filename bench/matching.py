@@ -1,7 +1,8 @@
 """Matching benchmark: vectorised ranking vs the per-candidate Python loop (not a test).
 
     .venv/bin/python bench/matching.py                     # 10 000 products, 100 000 needs
-    .venv/bin/python bench/matching.py --products 2000 --needs 20000 --outcome-needs 1500
+    .venv/bin/python bench/matching.py --products 2000 --needs 20000 --outcome-needs 3000
+    .venv/bin/python bench/matching.py --quality-only      # hold-out quality table only
 
 On synthetic data (techfin.matching.synthetic) it measures: ranking 10 000 products for
 one need and returning the top 20 with reasons; ranking 100 000 needs for one product;
@@ -9,6 +10,14 @@ each beside techfin.matching.reference's loop computing the same scores (and che
 they agree); and training on the outcome history. Every product and need is rewritten to
 kind "loan" for the ranking part, so all 10 000 / 100 000 rows pass the kind filter and go
 through every rule. Prints one side-by-side table.
+
+Quality (issue #15): the outcomes follow synthetic.generate_kinds()'s rule (kind-specific
+drivers plus institution and product appetite; `--world sections` for the older
+generate() rule). On the time-ordered hold-out it prints, for the learned (kind-aware,
+calibrated) model, the previous v1 linear model, the Prior, random order and the true
+rule itself (the ceiling label noise allows): NDCG@10, its lift = (model − random) /
+(ideal − random), ROC AUC and expected calibration error, then the learned model's
+reliability table. Targets: lift ≥ 0.7, ECE ≤ 0.05.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ from techfin.matching.reference import (  # noqa: E402
     rank_needs_for_product_loop,
     rank_products_for_need_loop,
 )
-from techfin.matching.synthetic import generate  # noqa: E402
+from techfin.matching.scoring import metrics_for, time_split  # noqa: E402
+from techfin.matching.synthetic import generate, generate_kinds  # noqa: E402
 
 
 def _timed(fn, *args, **kwargs):
@@ -57,23 +67,79 @@ def _agree(fast, slow) -> float:
     return max((abs(a[k] - b[k]) for k in a), default=0.0)
 
 
+def _quality(world, examples, met: dict) -> None:
+    """Hold-out table: learned / previous / prior / random / true rule, and reliability."""
+    _, test_idx = time_split(examples)
+    test = examples.subset(test_idx)
+    needs = {n["id"]: n for n in world.needs}
+    products = {p["id"]: p for p in world.products}
+    truth = np.array(
+        [
+            world.probability(needs[g], products[p])
+            for g, p in zip(test.groups, test.product_ids, strict=True)
+        ]
+    )
+    rows = dict(met)
+    rows["true rule"] = metrics_for(test.y, truth, test.groups)
+    rand = met["random"]["ndcg@10"]
+    rows["true rule"]["ndcg_lift"] = (rows["true rule"]["ndcg@10"] - rand) / (1 - rand)
+    print(
+        f"\nhold-out: {met['n_holdout']} decided pairs of {met['n_holdout_needs']} needs"
+        f" with both outcomes, from {met['holdout_from']}; world rule {world.rule!r}"
+    )
+    head = ("ranker", "NDCG@10", "lift", "P@5", "ROC AUC", "ECE")
+    table = [head]
+    for who in ("learned", "previous", "prior", "random", "true rule"):
+        m = rows.get(who)
+        if m is None:
+            continue
+        table.append(
+            (
+                who,
+                f"{m['ndcg@10']:.3f}",
+                f"{m['ndcg_lift']:.3f}",
+                f"{m['precision@5']:.3f}",
+                f"{m['roc_auc']:.3f}",
+                f"{m['ece']:.3f}",
+            )
+        )
+    table.append(("target (learned)", "", "≥ 0.70", "", "", "≤ 0.05"))
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for r in table:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    print("\nreliability of the learned model's probabilities on the hold-out:")
+    print("  bin        pairs  predicted  observed")
+    for b in met.get("reliability", []):
+        print(
+            f"  {b['lo']:.1f}–{b['hi']:.1f}  {b['n']:6d}  {b['predicted']:9.3f}  {b['observed']:8.3f}"
+        )
+    print(flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--products", type=int, default=10_000)
     ap.add_argument("--needs", type=int, default=100_000)
-    ap.add_argument("--outcome-needs", type=int, default=9_000, help="needs with outcome history")
+    ap.add_argument(
+        "--outcome-needs",
+        type=int,
+        default=20_000,
+        help="needs with outcome history (~115 000 decided pairs)",
+    )
     ap.add_argument("--repeats", type=int, default=200, help="vectorised calls per direction")
     ap.add_argument("--loop-repeats", type=int, default=10, help="loop calls (need → products)")
     ap.add_argument(
         "--loop-repeats-needs", type=int, default=3, help="loop calls (product → needs)"
     )
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--world", choices=("kinds", "sections"), default="kinds")
+    ap.add_argument("--quality-only", action="store_true", help="skip the ranking timings")
     args = ap.parse_args()
     load_start = os.getloadavg()[0]
     rows: list[tuple[str, ...]] = []
 
     world, ms = _timed(
-        generate,
+        generate_kinds if args.world == "kinds" else generate,
         n_needs=args.needs,
         n_products=args.products,
         outcome_needs=args.outcome_needs,
@@ -92,11 +158,9 @@ def main() -> None:
         f"training rows {len(examples)} (positive {int(examples.y.sum())}); build {ms_ex / 1000:.1f} s, fit+evaluate {ms_fit / 1000:.1f} s",
         flush=True,
     )
-    for who in ("learned", "prior", "random"):
-        m = met[who]
-        print(
-            f"  hold-out {who:8s} NDCG@10 {m['ndcg@10']:.3f}  P@5 {m['precision@5']:.3f}  ROC AUC {m['roc_auc']:.3f}"
-        )
+    _quality(world, examples, met)
+    if args.quality_only:
+        return
 
     # Ranking tables: every record as a loan, active.
     products = [dict(p, kind="loan", status="active") for p in world.products]

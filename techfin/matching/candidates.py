@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from techfin.matching.kindmodel import entity_key, product_key
 from techfin.matching.profiles import (
+    IP_KINDS,
     MANDATE_FUNDER_KINDS,
     NeedProfile,
     ProductProfile,
@@ -39,13 +41,15 @@ def need_columns(profiles: Sequence[NeedProfile]) -> dict[str, np.ndarray]:
     employees = _floats(p.employees for p in profiles)
     inventions = np.array([p.inventions for p in profiles], dtype=np.float64)
     high_tech = np.array([p.high_tech for p in profiles], dtype=bool)
+    collateral = np.array([p.collateral for p in profiles], dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         log_amount = np.log(amount)
     return {
         "amount": amount,
         "log_amount": log_amount,
         "term": _floats(p.term for p in profiles),
-        "collateral": np.array([p.collateral for p in profiles], dtype=bool),
+        "collateral": collateral,
+        "collateral_f": collateral.astype(np.float64),
         "stage_bit": np.array([stage_bit(p.stage) for p in profiles], dtype=np.int64),
         "high_tech": high_tech,
         "high_tech_f": high_tech.astype(np.float64),
@@ -53,6 +57,14 @@ def need_columns(profiles: Sequence[NeedProfile]) -> dict[str, np.ndarray]:
         "inventions_log2": np.log2(1.0 + inventions),
         "granted": np.array([p.granted for p in profiles], dtype=np.float64),
         "pledge_value": np.array([p.pledge_value for p in profiles], dtype=np.float64),
+        **{
+            f"ip_count_{k}": np.array([p.ip_count[i] for p in profiles], dtype=np.float64)
+            for i, k in enumerate(IP_KINDS)
+        },
+        **{
+            f"ip_value_{k}": np.array([p.ip_value[i] for p in profiles], dtype=np.float64)
+            for i, k in enumerate(IP_KINDS)
+        },
         "size_level": np.array([p.size_level for p in profiles], dtype=np.float64),
         "revenue_log10": np.where(np.isnan(revenue), 0.0, np.log10(1.0 + np.nan_to_num(revenue))),
         "staff_log10": np.where(np.isnan(employees), 0.0, np.log10(1.0 + np.nan_to_num(employees))),
@@ -74,6 +86,11 @@ def product_columns(profiles: Sequence[ProductProfile]) -> dict[str, np.ndarray]
         "stage_mask": np.array([stage_mask(p.stages) for p in profiles], dtype=np.int64),
         "stage_restricted": np.array([p.stages_restricted for p in profiles], dtype=bool),
         "requires_patent": np.array([p.requires_patent for p in profiles], dtype=bool),
+        "min_ip_count": np.array([p.min_ip_count for p in profiles], dtype=np.float64),
+        **{
+            f"accepts_{k}": np.array([k in p.accepted_ip for p in profiles], dtype=np.float64)
+            for k in IP_KINDS
+        },
         "requires_collateral": np.array([p.requires_collateral for p in profiles], dtype=bool),
         "requires_high_tech": np.array([p.requires_high_tech for p in profiles], dtype=bool),
         "ip_pledge": np.array([p.is_ip_pledge for p in profiles], dtype=bool),
@@ -161,6 +178,10 @@ class Block:
     industries: PrefixLists | CodeColumn
     groups: np.ndarray  # funder index (CandidateSet) or industry-section index (NeedSet)
     tfidf: sp.csr_matrix
+    # CandidateSet only: institution and product keys per row (kindmodel.PairContext), one
+    # array per block kept for its lifetime, so a model can cache its lookups by identity.
+    funder_keys: np.ndarray | None = None
+    product_keys: np.ndarray | None = None
 
 
 def _by_kind(kinds: Iterable[str | None], keep: Iterable[bool]) -> dict[str | None, np.ndarray]:
@@ -172,6 +193,10 @@ def _by_kind(kinds: Iterable[str | None], keep: Iterable[bool]) -> dict[str | No
 
 
 _NO_ROWS = np.empty(0, dtype=np.int64)
+
+
+def _keys(values: list[str]) -> np.ndarray:
+    return np.array(values, dtype=object)
 
 
 class CandidateSet:
@@ -211,6 +236,8 @@ class CandidateSet:
                 industries=PrefixLists([p.industries for p in sub]),
                 groups=funder_index[rows],
                 tfidf=self.tfidf[rows],
+                funder_keys=_keys([entity_key(p.funder_id) for p in sub]),
+                product_keys=_keys([product_key(p.type, p.id) for p in sub]),
             )
 
     @classmethod

@@ -13,9 +13,10 @@ between training, saved models and ranking: a saved model with another list is r
 | industry_level | 3 the product lists its division ("C38") · 2 its section ("C") · 1 no restriction · 0 outside |
 | stage_fit | 2 the product lists the enterprise's stage · 1 no restriction · 0 outside / unknown |
 | invention_patents | log2(1 + granted invention patents): 1 patent → 1, 3 → 2, 7 → 3 |
-| patent_coverage | ip_pledge products only: Σ valuation of granted invention patents ÷ amount, capped at 4; 0 otherwise |
+| patent_coverage | ip_pledge products only: Σ valuation of the held IP items of the product's accepted_ip kinds (default granted invention patents and utility models) ÷ amount, capped at 4; 0 otherwise |
 | sme_size | 0 micro · 1 small · 2 medium · 3 large (unknown → 1) |
 | high_tech | 1 certified 高新技术企业, else 0 |
+| collateral | 1 the need offers collateral (collateral_available), else 0 |
 | revenue_log10 | log10(1 + annual revenue in yuan); unknown 0 |
 | staff_log10 | log10(1 + employees); unknown 0 |
 | text_relevance | cosine of jieba TF-IDF vectors: need purpose + enterprise name/description vs product name/description + funder description |
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from techfin.matching.profiles import NeedProfile, ProductProfile
+from techfin.matching.profiles import IP_KINDS, NeedProfile, ProductProfile
 from techfin.matching.rules import industry_level, prefix_match_len, region_level
 
 # Columns feature_matrix reads (ranking gathers only these for the rows it scores).
@@ -40,9 +41,10 @@ NEED_FEATURE_COLUMNS = (
     "term",
     "stage_bit",
     "inventions_log2",
-    "pledge_value",
+    *(f"ip_value_{k}" for k in IP_KINDS),
     "size_level",
     "high_tech_f",
+    "collateral_f",
     "revenue_log10",
     "staff_log10",
 )
@@ -56,6 +58,7 @@ PRODUCT_FEATURE_COLUMNS = (
     "stage_mask",
     "stage_restricted",
     "ip_pledge",
+    *(f"accepts_{k}" for k in IP_KINDS),
     "region_restricted",
     "industry_restricted",
 )
@@ -71,6 +74,7 @@ FEATURES: tuple[str, ...] = (
     "patent_coverage",
     "sme_size",
     "high_tech",
+    "collateral",
     "revenue_log10",
     "staff_log10",
     "text_relevance",
@@ -124,7 +128,7 @@ def pair_features(
         stage = 2.0 if need.stage in product.stages else 0.0
     coverage = 0.0
     if product.is_ip_pledge and a is not None:
-        coverage = min(need.pledge_value / a, COVERAGE_CAP)
+        coverage = min(need.ip_held(product.accepted_ip)[1] / a, COVERAGE_CAP)
     return [
         _fit(a, product.min_amount, product.max_amount, 0.5),
         _position(a, product.min_amount, product.max_amount),
@@ -136,6 +140,7 @@ def pair_features(
         coverage,
         need.size_level,
         1.0 if need.high_tech else 0.0,
+        1.0 if need.collateral else 0.0,
         math.log10(1 + need.revenue) if need.revenue is not None else 0.0,
         math.log10(1 + need.employees) if need.employees is not None else 0.0,
         float(text_relevance),
@@ -184,8 +189,9 @@ def feature_matrix(
     stage = np.where(
         p["stage_restricted"], np.where((p["stage_mask"] & n["stage_bit"]) != 0, 2.0, 0.0), 1.0
     )
+    pledge = sum(n[f"ip_value_{k}"] * p[f"accepts_{k}"] for k in IP_KINDS)
     with np.errstate(divide="ignore", invalid="ignore"):
-        coverage = np.minimum(n["pledge_value"] / a, COVERAGE_CAP)
+        coverage = np.minimum(pledge / a, COVERAGE_CAP)
     coverage = np.where(p["ip_pledge"] & ~np.isnan(a), coverage, 0.0)
     cols = (
         _vfit(a, lo, hi, 0.5),
@@ -198,6 +204,7 @@ def feature_matrix(
         coverage,
         n["size_level"],
         n["high_tech_f"],
+        n["collateral_f"],
         n["revenue_log10"],
         n["staff_log10"],
         text_relevance,
@@ -214,3 +221,32 @@ def feature_matrix(
 
 _REGION_BY_LEN = np.array([0.0, 2.0, 2.0, 2.0, 3.0])
 _INDUSTRY_BY_LEN = np.array([0.0, 2.0, 2.0, 3.0])
+
+
+def fix_features(
+    X: np.ndarray, failed: np.ndarray, rules: tuple[str, ...], copy: bool = True
+) -> np.ndarray:
+    """The feature rows as they would read once every failed *fixable* rule is met:
+    the amount moved to the nearest bound (fit 1, position 0 or 1), the term inside the
+    range, one granted invention patent, collateral offered, high-tech certified.
+
+    `failed` is the boolean (rows × rules) matrix of rules.failed_rules, `rules` its
+    column names. Unfixable failures are left as they are. copy=False edits X in place
+    (for a caller that passes a fresh copy already).
+    """
+    out = np.array(X, dtype=np.float64, copy=True) if copy else X
+    f = FEATURE_INDEX
+    col = {r: failed[:, i] for i, r in enumerate(rules)}
+    amount = col["amount"]
+    if amount.any():
+        # Below the minimum the fit is amount ÷ min < 1 and position 0; above the maximum,
+        # position 1: the amount moves to the bound it missed.
+        low = out[:, f["amount_position"]] < 0.5
+        out[amount, f["amount_fit"]] = 1.0
+        out[amount, f["amount_position"]] = np.where(low[amount], 0.0, 1.0)
+    out[col["term"], f["term_fit"]] = 1.0
+    patent = col["patent"]
+    out[patent, f["invention_patents"]] = np.maximum(out[patent, f["invention_patents"]], 1.0)
+    out[col["collateral"], f["collateral"]] = 1.0
+    out[col["high_tech"], f["high_tech"]] = 1.0
+    return out

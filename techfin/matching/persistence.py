@@ -1,7 +1,9 @@
 """Saving and loading trained models with skops (never pickle or joblib).
 
 One file per model, `model-<version>.skops`, holding {"pipeline": Pipeline, "metadata_json":
-str}; versions are UTC timestamps, so the newest sorts last. A file is written under a
+str} and, for the kind-aware model, "design_json": str (kindmodel.Design: kinds, means,
+scales, institution and product keys, as JSON so it needs no trusted type); versions are
+UTC timestamps, so the newest sorts last. A file is written under a
 temporary name in the same directory and renamed into place, so a reader sees either the
 whole file or none of it.
 """
@@ -23,13 +25,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from techfin.matching.features import FEATURES
+from techfin.matching.kindmodel import Design
 from techfin.matching.scoring import Prior, Scorer, TrainedModel
 
 log = logging.getLogger(__name__)
 
 PREFIX, SUFFIX = "model-", ".skops"
 # Types skops does not trust by default that our files may legitimately contain. A
-# StandardScaler + LogisticRegression pipeline needs none with skops 0.16; anything
+# StandardScaler + LogisticRegression pipeline, or the kind-aware model's one-step
+# LogisticRegression pipeline with its JSON design, needs none with skops 0.16; anything
 # listed in a file beyond this set (e.g. "posix.system") makes the load fail.
 ALLOWED_TYPES: frozenset[str] = frozenset()
 
@@ -68,6 +72,8 @@ def save_model(model: TrainedModel, directory: str | os.PathLike[str]) -> Path:
         "pipeline": model.pipeline,
         "metadata_json": json.dumps(model.metadata, ensure_ascii=False),
     }
+    if model.design is not None:
+        payload["design_json"] = json.dumps(model.design.to_json(), ensure_ascii=False)
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=SUFFIX)
     os.close(fd)
     try:
@@ -104,22 +110,45 @@ def _validate(p: Path, payload: Any) -> TrainedModel:
     pipe = payload.get("pipeline")
     try:
         metadata = json.loads(payload.get("metadata_json") or "{}")
-    except (TypeError, ValueError) as exc:
+        design_json = payload.get("design_json")
+        design = Design.from_json(json.loads(design_json)) if design_json else None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise ModelLoadError(f"{p.name}: bad metadata") from exc
-    ok = (
-        isinstance(pipe, Pipeline)
-        and len(pipe.steps) == 2
-        and isinstance(pipe[0], StandardScaler)
-        and isinstance(pipe[-1], LogisticRegression)
-        and hasattr(pipe[-1], "coef_")
-    )
-    if not ok:
-        raise ModelLoadError(f"{p.name}: not a fitted StandardScaler+LogisticRegression pipeline")
-    if metadata.get("features") != list(FEATURES) or pipe[-1].coef_.shape != (1, len(FEATURES)):
+    if design is None:
+        ok = (
+            isinstance(pipe, Pipeline)
+            and len(pipe.steps) == 2
+            and isinstance(pipe[0], StandardScaler)
+            and isinstance(pipe[-1], LogisticRegression)
+            and hasattr(pipe[-1], "coef_")
+        )
+        if not ok:
+            raise ModelLoadError(
+                f"{p.name}: not a fitted StandardScaler+LogisticRegression pipeline"
+            )
+        width = len(FEATURES)
+    else:
+        ok = (
+            isinstance(pipe, Pipeline)
+            and len(pipe.steps) == 1
+            and isinstance(pipe[-1], LogisticRegression)
+            and hasattr(pipe[-1], "coef_")
+        )
+        if not ok:
+            raise ModelLoadError(f"{p.name}: not a fitted kind-aware LogisticRegression pipeline")
+        width = design.width
+        if design.features != list(FEATURES):
+            raise ModelLoadError(
+                f"{p.name}: trained on features {design.features}, not {list(FEATURES)}"
+            )
+    if metadata.get("features") != list(FEATURES) or pipe[-1].coef_.shape != (1, width):
         raise ModelLoadError(
             f"{p.name}: trained on features {metadata.get('features')}, not {list(FEATURES)}"
         )
-    return TrainedModel(pipe, metadata)
+    try:
+        return TrainedModel(pipe, metadata, design)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise ModelLoadError(f"{p.name}: inconsistent model ({exc})") from exc
 
 
 def load_model(directory: str | os.PathLike[str]) -> TrainedModel:

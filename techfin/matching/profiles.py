@@ -19,6 +19,20 @@ SIZES = ("micro", "small", "medium", "large")
 NEED_KINDS = ("equity", "loan", "ip_pledge", "guarantee", "insurance")
 # Funders whose whole mandate (not a listed product) is matched against equity needs.
 MANDATE_FUNDER_KINDS = ("vc", "guidance_fund")
+# Intellectual property an enterprise may hold and a product may accept. Patents count once
+# granted, software copyrights and trademarks once registered; pending, lapsed or unknown
+# items never count.
+IP_KINDS = ("invention", "utility_model", "design", "software_copyright", "trademark")
+PATENT_KINDS = ("invention", "utility_model", "design")
+IP_HELD_STATUS = {
+    "invention": "granted",
+    "utility_model": "granted",
+    "design": "granted",
+    "software_copyright": "registered",
+    "trademark": "registered",
+}
+# interchange.md: a product that requires IP and lists none accepts these.
+DEFAULT_ACCEPTED_IP = ("invention", "utility_model")
 POSITIVE_STAGES = ("approved", "funded")
 NEGATIVE_STAGES = ("declined",)
 
@@ -140,6 +154,20 @@ class NeedProfile:
     enterprise_name: str | None
     created: date | None
     text: str
+    # Per IP_KINDS: items held (granted / registered), their summed valuation, and how
+    # many of them carry a valuation.
+    ip_count: tuple[int, ...] = (0, 0, 0, 0, 0)
+    ip_value: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+    ip_valued: tuple[int, ...] = (0, 0, 0, 0, 0)
+
+    def ip_held(self, kinds: tuple[str, ...]) -> tuple[int, float, int]:
+        """(items held, summed valuation, valued items) over the given IP kinds."""
+        idx = [IP_KINDS.index(k) for k in kinds if k in IP_KINDS]
+        return (
+            sum(self.ip_count[i] for i in idx),
+            sum(self.ip_value[i] for i in idx),
+            sum(self.ip_valued[i] for i in idx),
+        )
 
     @property
     def section(self) -> str | None:
@@ -180,25 +208,59 @@ class ProductProfile:
     funder_name: str | None
     funder_kind: str | None
     text: str
+    # IP that counts for this product's IP rule (when requires_patent) and, for an IP
+    # pledge, as pledgeable value; min_ip_count items of these kinds are required.
+    accepted_ip: tuple[str, ...] = DEFAULT_ACCEPTED_IP
+    min_ip_count: int = 1
 
     @property
     def is_ip_pledge(self) -> bool:
         return self.kind == "ip_pledge"
 
 
+def _ip_items(ent: Mapping[str, Any], need: Mapping[str, Any]) -> list[Any]:
+    """Every IP item of the enterprise: its "patents" (which may also hold software
+    copyrights and trademarks, told apart by "kind") plus optional "copyrights",
+    "trademarks" and "ip" lists; items in those two named lists default to their kind."""
+    items: list[Any] = list(ent.get("patents") or need.get("patents") or [])
+    for key, kind in (("copyrights", "software_copyright"), ("trademarks", "trademark")):
+        for item in ent.get(key) or []:
+            if isinstance(item, Mapping):
+                items.append({"kind": kind, **item})
+    items += list(ent.get("ip") or [])
+    return items
+
+
 def need_profile(need: Mapping[str, Any]) -> NeedProfile:
     """Profile of a need dict (with its enterprise dict embedded under "enterprise")."""
     ent = need.get("enterprise") or {}
-    patents = ent.get("patents") or need.get("patents") or []
     inventions = granted = pledge_count = 0
     pledge_value = 0.0
-    for pat in patents:
-        if not isinstance(pat, Mapping) or pat.get("status") != "granted":
+    ip_count = [0] * len(IP_KINDS)
+    ip_value = [0.0] * len(IP_KINDS)
+    ip_valued = [0] * len(IP_KINDS)
+    for item in _ip_items(ent, need):
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("kind")
+        if kind not in IP_KINDS:
+            # A granted patent of unknown kind counts as a patent, as it always has, but
+            # matches no accepted_ip kind.
+            granted += item.get("status") == "granted"
+            continue
+        if item.get("status") != IP_HELD_STATUS[kind]:
+            continue
+        i = IP_KINDS.index(kind)
+        ip_count[i] += 1
+        value = positive(item.get("valuation_cny"))
+        if value is not None:
+            ip_value[i] += value
+            ip_valued[i] += 1
+        if kind not in PATENT_KINDS:
             continue
         granted += 1
-        if pat.get("kind") == "invention":
+        if kind == "invention":
             inventions += 1
-            value = positive(pat.get("valuation_cny"))
             if value is not None:
                 pledge_value += value
                 pledge_count += 1
@@ -231,6 +293,9 @@ def need_profile(need: Mapping[str, Any]) -> NeedProfile:
         enterprise_name=ent.get("name"),
         created=as_date(need.get("created")),
         text=text_of(ent.get("name"), need.get("purpose"), ent.get("description")),
+        ip_count=tuple(ip_count),
+        ip_value=tuple(ip_value),
+        ip_valued=tuple(ip_valued),
     )
 
 
@@ -304,7 +369,15 @@ def product_profile(product: Mapping[str, Any]) -> ProductProfile:
         funder_name=funder.get("name"),
         funder_kind=funder.get("kind"),
         text=text_of(product.get("name"), product.get("description"), funder.get("description")),
+        accepted_ip=accepted_ip(product.get("accepted_ip")),
+        min_ip_count=max(int(num(product.get("min_ip_count")) or 1), 1),
     )
+
+
+def accepted_ip(value: Any) -> tuple[str, ...]:
+    """A product's accepted_ip list, unknown kinds dropped; DEFAULT_ACCEPTED_IP when none."""
+    kinds = tuple(k for k in codes(value) if k in IP_KINDS)
+    return kinds or DEFAULT_ACCEPTED_IP
 
 
 def by_id(records: Iterable[Mapping[str, Any]] | Mapping[Any, Mapping[str, Any]]) -> dict:

@@ -16,12 +16,14 @@ from techfin.matching.features import (
     NEED_FEATURE_COLUMNS,
     PRODUCT_FEATURE_COLUMNS,
     feature_matrix,
+    fix_features,
 )
 from techfin.matching.history import History, default_as_of
+from techfin.matching.kindmodel import CONTRIBUTION_EXTRAS, PairContext, entity_key, product_key
 from techfin.matching.profiles import NeedProfile, ProductProfile, need_profile, product_profile
-from techfin.matching.reasons import Gap, Names, Reason, render_gap, render_reason
-from techfin.matching.rules import check_eligibility, count_failed
-from techfin.matching.scoring import Prior, Scorer
+from techfin.matching.reasons import FIXABLE_RULES, Gap, Names, Reason, render_gap, render_reason
+from techfin.matching.rules import RULES, check_eligibility, rule_columns
+from techfin.matching.scoring import Prior, Scorer, probability_band
 
 MAX_GAPS = 2  # candidates failing at most this many rules are "almost eligible"
 TEXT_REASON_MIN = 0.15  # below this cosine, "text closely matches" would overstate it
@@ -43,6 +45,21 @@ class Match:
     reason_codes: list[Reason] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    # Calibrated approval odds (a calibrated learned model; None under the Prior, whose
+    # scores only order candidates), and for an almost-eligible entry the score it would
+    # have once its fixable gaps are closed.
+    probability: float | None = None
+    score_if_fixed: float | None = None
+
+    @property
+    def band(self) -> str | None:
+        """ "high" / "medium" / "low" from `probability` (scoring.probability_band)."""
+        return probability_band(self.probability)
+
+    @property
+    def fixable(self) -> bool:
+        """Every gap is one the enterprise can fix (True for an eligible match)."""
+        return all(g.fixable for g in self.gaps)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +68,11 @@ class Match:
             "ref": self.ref,
             "name": self.name,
             "score": round(self.score, 4),
+            "probability": None if self.probability is None else round(self.probability, 4),
+            "band": self.band,
+            "score_if_fixed": (
+                None if self.score_if_fixed is None else round(self.score_if_fixed, 4)
+            ),
             "eligible": self.eligible,
             "reasons": list(self.reasons),
             "missing": list(self.missing),
@@ -95,8 +117,9 @@ class Ranking:
 def _reason(
     feature: str, x: np.ndarray, need: NeedProfile, product: ProductProfile, stats: tuple
 ) -> Reason | None:
-    """The reason a feature gives for this pair, or None when it has nothing to say."""
-    v = float(x[FEATURE_INDEX[feature]])
+    """The reason a feature (or the institution's / product's own effect) gives for this
+    pair, or None when it has nothing to say."""
+    v = float(x[FEATURE_INDEX[feature]]) if feature in FEATURE_INDEX else 0.0
     if feature in ("amount_fit", "amount_position"):
         has_range = product.min_amount is not None or product.max_amount is not None
         if need.amount is not None and has_range and x[FEATURE_INDEX["amount_fit"]] == 1.0:
@@ -125,11 +148,15 @@ def _reason(
         return Reason("stage_fit", {"stage": need.stage})
     elif feature == "invention_patents" and need.inventions > 0:
         return Reason("invention_patents", {"n": need.inventions})
-    elif feature == "patent_coverage" and v > 0 and need.pledge_count > 0 and need.amount:
-        return Reason(
-            "patent_coverage",
-            {"n": need.pledge_count, "ratio": round(need.pledge_value / need.amount, 1)},
-        )
+    elif feature == "patent_coverage" and v > 0 and need.amount:
+        _, value, valued = need.ip_held(product.accepted_ip)
+        if valued > 0:
+            # Name what was pledged: the accepted kinds that carry a valuation.
+            kinds = [k for k in product.accepted_ip if need.ip_held((k,))[2] > 0]
+            return Reason(
+                "patent_coverage",
+                {"n": valued, "ratio": round(value / need.amount, 1), "kinds": kinds},
+            )
     elif feature == "sme_size" and need.size:
         return Reason("sme_size", {"size": need.size})
     elif feature == "high_tech" and need.high_tech:
@@ -155,6 +182,12 @@ def _reason(
         return Reason(
             "funder_recent_approvals", {"n": stats[2], "funder_kind": product.funder_kind}
         )
+    elif feature == "collateral" and need.collateral:
+        return Reason("collateral", {})
+    elif feature == "institution":
+        return Reason("institution_appetite", {"funder_kind": product.funder_kind})
+    elif feature == "product":
+        return Reason("product_appetite", {})
     return None
 
 
@@ -166,16 +199,46 @@ def explain(
     stats: tuple,
     top: int = 3,
 ) -> list[Reason]:
-    """The `top` reasons with the largest positive contributions, one per reason code."""
+    """The `top` reasons with the largest positive contributions, one per reason code.
+
+    `contrib` has one entry per FEATURES, optionally followed by the institution's and the
+    product's effects (kindmodel.CONTRIBUTION_EXTRAS). With those, the four measures of
+    one thing, the institution's appetite (its two track-record features and the two
+    learned effects), speak as one reason weighing their sum, so a page does not say
+    "this bank approves readily" three ways while the driver the rule cares about drops
+    off the list."""
+    names = FEATURES + CONTRIBUTION_EXTRAS
+    if len(contrib) > len(FEATURES):
+        contrib = _pool_appetite(np.asarray(contrib, dtype=np.float64), stats)
     out: dict[str, Reason] = {}
     for j in np.argsort(-contrib, kind="stable"):
         w = float(contrib[j])
         if w <= 0 or len(out) >= top:
             break
-        r = _reason(FEATURES[j], x, need, product, stats)
+        r = _reason(names[j], x, need, product, stats)
         if r is not None and r.code not in out:
             out[r.code] = Reason(r.code, r.params, w)
     return list(out.values())
+
+
+_APPETITE = [FEATURE_INDEX["funder_approval_rate"], FEATURE_INDEX["funder_recent_approvals"]]
+_INSTITUTION, _PRODUCT = len(FEATURES), len(FEATURES) + 1
+
+
+def _pool_appetite(contrib: np.ndarray, stats: tuple) -> np.ndarray:
+    """The appetite family's summed contribution, put on its most telling member: the
+    approval record when the funder has decided for firms like this one, else the larger
+    learned effect; the other members get 0."""
+    family = [*_APPETITE, _INSTITUTION, _PRODUCT]
+    out = contrib.copy()
+    total = float(contrib[family].sum())
+    if stats[0] + stats[1] > 0:
+        rep = _APPETITE[0]
+    else:
+        rep = _INSTITUTION if contrib[_INSTITUTION] >= contrib[_PRODUCT] else _PRODUCT
+    out[family] = 0.0
+    out[rep] = total
+    return out
 
 
 def _top(idx: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
@@ -193,7 +256,13 @@ def _top(idx: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
 
 
 def _pick(
-    scores: np.ndarray, n_fail: np.ndarray, limit: int, include_almost: bool, almost_limit: int
+    scores: np.ndarray,
+    n_fail: np.ndarray,
+    limit: int,
+    include_almost: bool,
+    almost_limit: int,
+    fixed: np.ndarray | None = None,
+    fixable: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     # Scores equal to 1e-12 are ties, broken by candidate order, so the result does not
     # depend on the last bits of floating-point summation (BLAS vs the reference loop).
@@ -203,10 +272,51 @@ def _pick(
     almost = np.empty(0, dtype=np.int64)
     if include_almost and almost_limit > 0:
         cand = np.flatnonzero((n_fail >= 1) & (n_fail <= MAX_GAPS))
-        # Fewest gaps first, then the best score: one missing patent beats two missing
-        # items. q ≤ 1e12, so q − 1e13·gaps orders by both at once (exactly, in float64).
-        almost = _top(cand, q[cand] - 1e13 * n_fail[cand], almost_limit)
+        fixed = scores if fixed is None else fixed
+        ok = np.ones(len(scores), dtype=bool) if fixable is None else fixable
+        # Gaps the enterprise can close first, then the score it would have once they are
+        # closed. Rounded scores are ≤ 1e12, so 2e12 · fixable orders by both at once
+        # (exactly, in float64).
+        almost = _top(cand, np.rint(fixed[cand] * 1e12) + 2e12 * ok[cand], almost_limit)
     return best, almost
+
+
+_UNFIXABLE = np.array([r not in FIXABLE_RULES for r in RULES])
+
+
+def _score(scorer: Scorer, X: np.ndarray, ctx: PairContext) -> np.ndarray:
+    if getattr(scorer, "uses_context", False):
+        return scorer.score(X, ctx)  # type: ignore[call-arg]
+    return scorer.score(X)
+
+
+def _contributions(scorer: Scorer, X: np.ndarray, ctx: PairContext) -> np.ndarray:
+    if getattr(scorer, "uses_context", False):
+        return scorer.contributions(X, ctx)  # type: ignore[call-arg]
+    return scorer.contributions(X)
+
+
+def _if_fixed(
+    scorer: Scorer,
+    X: np.ndarray,
+    scores: np.ndarray,
+    ctx: PairContext,
+    rows: np.ndarray,
+    failed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(score once the fixable gaps are closed, all gaps fixable) per row; `rows` are the
+    failing rows and `failed` their rules.failed_rules matrix."""
+    fixed = scores.copy()
+    fixable = np.ones(len(scores), dtype=bool)
+    if len(rows):
+        fixable[rows] = ~(failed & _UNFIXABLE).any(axis=1)
+        # Only rows with something fixable change; a region-only gap keeps its score.
+        some = (failed & ~_UNFIXABLE).any(axis=1)
+        sel = rows[some]
+        if len(sel):
+            fixed_X = fix_features(X[sel], failed[some], RULES, copy=False)  # X[sel] copies
+            fixed[sel] = _score(scorer, fixed_X, ctx.take(sel))
+    return fixed, fixable
 
 
 def _take(
@@ -247,7 +357,7 @@ def rank_products_for_need(
     ncols = need_columns([np_])
     rlen = blk.regions.match_len(np_.region)
     ilen = blk.industries.match_len(np_.industry)
-    n_fail = count_failed(ncols, blk.cols, rlen, ilen)
+    rule_cols, n_fail = rule_columns(ncols, blk.cols, rlen, ilen)
     keep = np.flatnonzero(n_fail <= (MAX_GAPS if include_almost else 0))
     text = candidates.text_relevance(np_.text, np_.kind)[keep]
     rate, recent = history.feature_table(candidates.funder_keys, np_.section, as_of)
@@ -261,10 +371,18 @@ def rank_products_for_need(
         rate[fidx],
         recent[fidx],
     )
-    scores = scorer.score(X)
-    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit)
+    ctx = PairContext(np_.kind, blk.funder_keys, blk.product_keys, rows=keep)
+    scores = _score(scorer, X, ctx)
+    fixed = fixable = None
+    if include_almost and almost_limit > 0:
+        bad = np.flatnonzero(n_fail[keep] > 0)
+        failed = np.column_stack([c[keep[bad]] for c in rule_cols]).reshape(-1, len(RULES))
+        fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
+    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit, fixed, fixable)
     picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
-    contribs = scorer.contributions(X[[k for k, _ in picked]]) if picked else X[:0]
+    idx = np.array([k for k, _ in picked], dtype=np.int64)
+    contribs = _contributions(scorer, X[idx], ctx.take(idx)) if picked else X[:0]
+    calibrated = bool(getattr(scorer, "calibrated", False))
     matches = []
     for (k, eligible), contrib in zip(picked, contribs, strict=True):
         product = candidates.profiles[rows[keep[k]]]
@@ -285,6 +403,8 @@ def rank_products_for_need(
                 gaps,
                 locale,
                 names,
+                calibrated,
+                None if eligible or fixed is None else float(fixed[k]),
             )
         )
     return Ranking(
@@ -323,7 +443,7 @@ def rank_needs_for_product(
     pcols = product_columns([pp])
     rlen = blk.regions.match_len(pp.regions)
     ilen = blk.industries.match_len(pp.industries)
-    n_fail = count_failed(blk.cols, pcols, rlen, ilen)
+    rule_cols, n_fail = rule_columns(blk.cols, pcols, rlen, ilen)
     keep = np.flatnonzero(n_fail <= (MAX_GAPS if include_almost else 0))
     text = needs.text_relevance(pp.text, pp.kind)[keep]
     per_section = [history.features(pp.funder_id, s, as_of) for s in needs.sections]
@@ -339,10 +459,22 @@ def rank_needs_for_product(
         rate_s[sidx],
         recent_s[sidx],
     )
-    scores = scorer.score(X)
-    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit)
+    ctx = PairContext(
+        pp.kind,
+        np.array([entity_key(pp.funder_id)], dtype=object),
+        np.array([product_key(pp.type, pp.id)], dtype=object),
+    )
+    scores = _score(scorer, X, ctx)
+    fixed = fixable = None
+    if include_almost and almost_limit > 0:
+        bad = np.flatnonzero(n_fail[keep] > 0)
+        failed = np.column_stack([c[keep[bad]] for c in rule_cols]).reshape(-1, len(RULES))
+        fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
+    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit, fixed, fixable)
     picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
-    contribs = scorer.contributions(X[[k for k, _ in picked]]) if picked else X[:0]
+    idx = np.array([k for k, _ in picked], dtype=np.int64)
+    contribs = _contributions(scorer, X[idx], ctx.take(idx)) if picked else X[:0]
+    calibrated = bool(getattr(scorer, "calibrated", False))
     matches = []
     for (k, eligible), contrib in zip(picked, contribs, strict=True):
         need = needs.profiles[rows[keep[k]]]
@@ -363,6 +495,8 @@ def rank_needs_for_product(
                 gaps,
                 locale,
                 names,
+                calibrated,
+                None if eligible or fixed is None else float(fixed[k]),
             )
         )
     return Ranking(
@@ -388,6 +522,8 @@ def _match(
     gaps: list[Gap],
     locale: str | None,
     names: Names,
+    calibrated: bool = False,
+    score_if_fixed: float | None = None,
 ) -> Match:
     reasons = explain(need, product, x, contrib, stats)
     return Match(
@@ -403,4 +539,6 @@ def _match(
         reason_codes=reasons,
         gaps=gaps,
         features=dict(zip(FEATURES, x.tolist(), strict=True)),
+        probability=float(score) if calibrated else None,
+        score_if_fixed=score_if_fixed,
     )

@@ -22,6 +22,60 @@ SIZE_NAMES = {
 }
 
 
+IP_NAMES = {
+    "zh_CN": {
+        "invention": "发明专利",
+        "utility_model": "实用新型专利",
+        "design": "外观设计专利",
+        "software_copyright": "软件著作权",
+        "trademark": "注册商标",
+    },
+    "en": {
+        "invention": "invention patent",
+        "utility_model": "utility model patent",
+        "design": "design patent",
+        "software_copyright": "software copyright",
+        "trademark": "trademark",
+    },
+}
+_PATENTS = ("invention", "utility_model", "design")
+
+
+def _ip_gap(p: dict, locale: str) -> str:
+    """ "需 1 项已登记的软件著作权" / "needs 1 registered software copyright"."""
+    kinds = [k for k in p.get("kinds") or ["invention"] if k in IP_NAMES["en"]] or ["invention"]
+    n = p.get("missing")
+    granted = any(k in _PATENTS for k in kinds)
+    registered = any(k not in _PATENTS for k in kinds)
+    if locale == "zh_CN":
+        names = "或".join(IP_NAMES["zh_CN"][k] for k in kinds)
+        status = (
+            "已授权或已登记的" if granted and registered else "已授权" if granted else "已登记的"
+        )
+        return f"需 {n} 项{status}{names}"
+    plural = "s" if n != 1 else ""
+    names = " or ".join(IP_NAMES["en"][k] + plural for k in kinds)
+    status = (
+        "granted or registered"
+        if granted and registered
+        else "granted"
+        if granted
+        else "registered"
+    )
+    return f"needs {n} {status} {names}"
+
+
+def _coverage_items(p: dict, locale: str) -> str:
+    kinds = p.get("kinds") or ["invention"]
+    if len(kinds) == 1 and kinds[0] in IP_NAMES["en"]:
+        name = IP_NAMES[locale][kinds[0]]
+    else:
+        name = "知识产权" if locale == "zh_CN" else "IP item"
+    if locale == "zh_CN":
+        return f"{p.get('n')} 项{name}"
+    return f"{p.get('n')} {name}{'s' if p.get('n') != 1 else ''}"
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a match scores well: `weight` is the feature's contribution to the score."""
@@ -34,16 +88,32 @@ class Reason:
         return {"code": self.code, "params": dict(self.params), "weight": round(self.weight, 4)}
 
 
+# Rules an enterprise can meet by changing its request or paperwork (amount, term,
+# patents / IP, collateral, certification); region, industry and stage are what it is.
+FIXABLE_RULES = frozenset({"amount", "term", "patent", "collateral", "high_tech"})
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
-    """One failed eligibility rule: what is missing and by how much."""
+    """One failed eligibility rule: what is missing and by how much, and whether the
+    enterprise can fix it (derived from the rule, so a Gap rebuilt from a stored
+    {code, rule, params} knows it too)."""
 
     code: str
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def fixable(self) -> bool:
+        return self.rule in FIXABLE_RULES
+
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "rule": self.rule, "params": dict(self.params)}
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "params": dict(self.params),
+            "fixable": self.fixable,
+        }
 
 
 def lang(locale: str | None) -> str:
@@ -135,7 +205,9 @@ _REASONS_ZH: dict[str, Callable[[dict, Names], str]] = {
     "industry_section": lambda p, n: f"产品面向{display_name(p.get('industry'), 'zh_CN', n)}门类",
     "stage_fit": lambda p, n: f"支持{STAGE_NAMES['zh_CN'].get(p.get('stage'), p.get('stage'))}企业",
     "invention_patents": lambda p, n: f"拥有 {p.get('n')} 项已授权发明专利",
-    "patent_coverage": lambda p, n: f"{p.get('n')} 项发明专利估值覆盖贷款额 {p.get('ratio')} 倍",
+    "patent_coverage": lambda p, n: (
+        f"{_coverage_items(p, 'zh_CN')}估值覆盖贷款额 {p.get('ratio')} 倍"
+    ),
     "sme_size": lambda p, n: f"{SIZE_NAMES['zh_CN'].get(p.get('size'), p.get('size'))}",
     "high_tech": lambda p, n: "高新技术企业",
     "revenue": lambda p, n: f"年营业收入 {wan(p.get('revenue'))} 万元",
@@ -147,6 +219,11 @@ _REASONS_ZH: dict[str, Callable[[dict, Names], str]] = {
     "funder_recent_approvals": lambda p, n: (
         f"{_funder_word(p.get('funder_kind'), 'zh_CN')}近一年批准同行业企业 {p.get('n')} 家"
     ),
+    "collateral": lambda p, n: "可提供抵押物",
+    "institution_appetite": lambda p, n: (
+        f"{_funder_word(p.get('funder_kind'), 'zh_CN')}过往审批偏积极"
+    ),
+    "product_appetite": lambda p, n: "该产品过往审批偏积极",
 }
 
 _REASONS_EN: dict[str, Callable[[dict, Names], str]] = {
@@ -172,7 +249,7 @@ _REASONS_EN: dict[str, Callable[[dict, Names], str]] = {
         f"{p.get('n')} granted invention patent{'s' if p.get('n') != 1 else ''}"
     ),
     "patent_coverage": lambda p, n: (
-        f"{p.get('n')} invention patent{'s' if p.get('n') != 1 else ''} valued at {p.get('ratio')}× the loan"
+        f"{_coverage_items(p, 'en')} valued at {p.get('ratio')}× the loan"
     ),
     "sme_size": lambda p, n: f"{SIZE_NAMES['en'].get(p.get('size'), p.get('size'))} enterprise",
     "high_tech": lambda p, n: "certified high-tech enterprise",
@@ -185,6 +262,11 @@ _REASONS_EN: dict[str, Callable[[dict, Names], str]] = {
     "funder_recent_approvals": lambda p, n: (
         f"approved {p.get('n')} firm{'s' if p.get('n') != 1 else ''} in this industry in the past year"
     ),
+    "collateral": lambda p, n: "collateral offered",
+    "institution_appetite": lambda p, n: (
+        f"{_funder_word(p.get('funder_kind'), 'en')} has approved more requests than most"
+    ),
+    "product_appetite": lambda p, n: "this product has approved more requests than most",
 }
 
 
@@ -218,6 +300,7 @@ def _gap_zh(g: Gap, n: Names) -> str:
         ),
         "patent_invention_required": lambda: f"需 {p.get('missing')} 项已授权发明专利",
         "patent_required": lambda: f"需 {p.get('missing')} 项已授权专利",
+        "ip_required": lambda: _ip_gap(p, "zh_CN"),
         "collateral_required": lambda: "需提供抵押物",
         "high_tech_required": lambda: "需高新技术企业认定",
     }.get(g.code, lambda: g.code)()
@@ -255,6 +338,7 @@ def _gap_en(g: Gap, n: Names) -> str:
         ),
         "patent_invention_required": lambda: f"needs {miss} granted invention patent{plural}",
         "patent_required": lambda: f"needs {miss} granted patent{plural}",
+        "ip_required": lambda: _ip_gap(p, "en"),
         "collateral_required": lambda: "requires collateral",
         "high_tech_required": lambda: "requires high-tech enterprise certification",
     }.get(g.code, lambda: g.code)()

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from techfin.matching.candidates import CandidateSet, NeedSet
-from techfin.matching.features import pair_features
+from techfin.matching.features import fix_features, pair_features
 from techfin.matching.history import History, default_as_of
+from techfin.matching.kindmodel import PairContext, entity_key, product_key
 from techfin.matching.profiles import need_profile, product_profile
 from techfin.matching.ranking import MAX_GAPS, Ranking, _match
 from techfin.matching.reasons import Names
-from techfin.matching.rules import check_eligibility
+from techfin.matching.rules import RULES, check_eligibility
 from techfin.matching.scoring import Prior, Scorer
 from techfin.matching.text import cosine
 
@@ -26,7 +27,8 @@ from techfin.matching.text import cosine
 def _select(
     scored: list[tuple[float, int, int, Any]], limit: int, include_almost: bool, almost_limit: int
 ):
-    # Same tie rule as ranking._pick: scores equal to 1e-12 tie, candidate order decides.
+    # Same tie rule as ranking._pick: scores equal to 1e-12 tie, candidate order decides;
+    # almost-eligible ones: fixable first, then by the score once fixed.
     def q(s: float) -> int:
         return round(s * 1e12)
 
@@ -34,9 +36,35 @@ def _select(
     almost = []
     if include_almost and almost_limit > 0:
         almost = sorted(
-            (s for s in scored if 1 <= s[1] <= MAX_GAPS), key=lambda s: (s[1], -q(s[0]), s[2])
+            (s for s in scored if 1 <= s[1] <= MAX_GAPS),
+            key=lambda s: (-(q(s[3][4]) + 2e12 * s[3][5]), s[2]),
         )
     return eligible[: max(limit, 0)], almost[:almost_limit]
+
+
+def _score_one(scorer: Scorer, x: list[float], ctx: PairContext) -> float:
+    if getattr(scorer, "uses_context", False):
+        return scorer.score_one(x, ctx)  # type: ignore[call-arg]
+    return scorer.score_one(x)
+
+
+def _contributions(scorer: Scorer, x: list[float], ctx: PairContext) -> np.ndarray:
+    if getattr(scorer, "uses_context", False):
+        return scorer.contributions(np.array([x]), ctx)[0]  # type: ignore[call-arg]
+    return scorer.contributions(np.array([x]))[0]
+
+
+def _scored(
+    scorer: Scorer, x: list[float], gaps: list, ctx: PairContext
+) -> tuple[float, float, bool]:
+    """(score, score once the fixable gaps are closed, every gap fixable)."""
+    s = _score_one(scorer, x, ctx)
+    if not gaps:
+        return s, s, True
+    failed = {g.rule for g in gaps}
+    mask = np.array([[r in failed for r in RULES]])
+    fixed = fix_features(np.array([x]), mask, RULES)[0].tolist()
+    return s, _score_one(scorer, fixed, ctx), all(g.fixable for g in gaps)
 
 
 def rank_products_for_need_loop(
@@ -68,10 +96,13 @@ def rank_products_for_need_loop(
         x = pair_features(
             n, p, cosine(nw, candidates.weights(i)), history.features(p.funder_id, n.section, as_of)
         )
-        scored.append((scorer.score_one(x), len(gaps), pos, (i, x, gaps)))
+        ctx = PairContext(n.kind, [entity_key(p.funder_id)], [product_key(p.type, p.id)])
+        s, fixed, fixable = _scored(scorer, x, gaps, ctx)
+        scored.append((s, len(gaps), pos, (i, x, gaps, ctx, fixed, fixable)))
     eligible, almost = _select(scored, limit, include_almost, almost_limit)
+    calibrated = bool(getattr(scorer, "calibrated", False))
     matches = []
-    for s, _, _, (i, x, gaps) in eligible + almost:
+    for s, _, _, (i, x, gaps, ctx, fixed, _fixable) in eligible + almost:
         p = candidates.profiles[i]
         stats = history.stats(p.funder_id, n.section, as_of)
         matches.append(
@@ -82,13 +113,15 @@ def rank_products_for_need_loop(
                 p.name,
                 s,
                 np.array(x),
-                scorer.contributions(np.array([x]))[0],
+                _contributions(scorer, x, ctx),
                 n,
                 p,
                 stats,
                 gaps,
                 locale,
                 names,
+                calibrated,
+                fixed if gaps else None,
             )
         )
     n_elig = sum(1 for s in scored if s[1] == 0)
@@ -115,6 +148,7 @@ def rank_needs_for_product_loop(
     p = product_profile(product)
     pw = needs.text_space.weights(p.text)
     rows = needs.rows_for(p.kind).tolist()
+    ctx = PairContext(p.kind, [entity_key(p.funder_id)], [product_key(p.type, p.id)])
     scored = []
     for pos, i in enumerate(rows):
         n = needs.profiles[i]
@@ -124,10 +158,12 @@ def rank_needs_for_product_loop(
         x = pair_features(
             n, p, cosine(needs.weights(i), pw), history.features(p.funder_id, n.section, as_of)
         )
-        scored.append((scorer.score_one(x), len(gaps), pos, (i, x, gaps)))
+        s, fixed, fixable = _scored(scorer, x, gaps, ctx)
+        scored.append((s, len(gaps), pos, (i, x, gaps, ctx, fixed, fixable)))
     eligible, almost = _select(scored, limit, include_almost, almost_limit)
+    calibrated = bool(getattr(scorer, "calibrated", False))
     matches = []
-    for s, _, _, (i, x, gaps) in eligible + almost:
+    for s, _, _, (i, x, gaps, ctx, fixed, _fixable) in eligible + almost:
         n = needs.profiles[i]
         stats = history.stats(p.funder_id, n.section, as_of)
         matches.append(
@@ -138,13 +174,15 @@ def rank_needs_for_product_loop(
                 n.enterprise_name,
                 s,
                 np.array(x),
-                scorer.contributions(np.array([x]))[0],
+                _contributions(scorer, x, ctx),
                 n,
                 p,
                 stats,
                 gaps,
                 locale,
                 names,
+                calibrated,
+                fixed if gaps else None,
             )
         )
     n_elig = sum(1 for s in scored if s[1] == 0)

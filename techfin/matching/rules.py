@@ -12,10 +12,12 @@ Rules, in the order gaps are listed:
 - industry: the enterprise's industry code ("C38") starts with one of the listed prefixes
   ("C" or "C38"); same rules for empty lists and unknown codes.
 - stage: the enterprise's stage is one of the listed stages; unknown fails a restricted one.
-- patent (requires_patent): an ip_pledge product needs ≥ 1 *granted invention* patent,
-  because invention patents are what IP-pledge lenders register as collateral (utility
-  models and designs are rarely accepted alone); any other product needs ≥ 1 granted
-  patent of any kind. Pending and lapsed patents never count.
+- patent (requires_patent): the enterprise holds at least min_ip_count (default 1) items
+  of the product's accepted_ip kinds (invention / utility_model / design patents, software
+  copyrights, trademarks; default invention + utility_model, interchange.md). Patents
+  count once granted, copyrights and trademarks once registered; pending and lapsed items
+  never count. A granted invention patent satisfies every product that lists no
+  accepted_ip, as it always did.
 - collateral (requires_collateral): the need says collateral_available.
 - high_tech (requires_high_tech): the enterprise is a certified 高新技术企业.
 
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from techfin.matching.profiles import STAGE_BITS, NeedProfile, ProductProfile
+from techfin.matching.profiles import IP_KINDS, STAGE_BITS, NeedProfile, ProductProfile
 from techfin.matching.reasons import Gap
 
 RULES = ("amount", "term", "region", "industry", "stage", "patent", "collateral", "high_tech")
@@ -92,13 +94,10 @@ def check_eligibility(need: NeedProfile, product: ProductProfile) -> list[Gap]:
         gaps.append(Gap("stage_outside" if need.stage else "stage_unknown", "stage", params))
 
     if product.requires_patent:
-        if product.is_ip_pledge:
-            if need.inventions < 1:
-                gaps.append(
-                    Gap("patent_invention_required", "patent", {"missing": 1 - need.inventions})
-                )
-        elif need.granted < 1:
-            gaps.append(Gap("patent_required", "patent", {"missing": 1 - need.granted}))
+        held = need.ip_held(product.accepted_ip)[0]
+        if held < product.min_ip_count:
+            params = {"missing": product.min_ip_count - held, "kinds": list(product.accepted_ip)}
+            gaps.append(Gap("ip_required", "patent", params))
 
     if product.requires_collateral and not need.collateral:
         gaps.append(Gap("collateral_required", "collateral", {}))
@@ -117,7 +116,8 @@ def _rule_columns(
     region = p["region_restricted"] & (region_len == 0)
     industry = p["industry_restricted"] & (industry_len == 0)
     stage = p["stage_restricted"] & ((p["stage_mask"] & n["stage_bit"]) == 0)
-    patent = p["requires_patent"] & np.where(p["ip_pledge"], n["inventions"] < 1, n["granted"] < 1)
+    held = sum(n[f"ip_count_{k}"] * p[f"accepts_{k}"] for k in IP_KINDS)
+    patent = p["requires_patent"] & (held < p["min_ip_count"])
     collateral = p["requires_collateral"] & ~n["collateral"]
     high_tech = p["requires_high_tech"] & ~n["high_tech"]
     return amount, term, region, industry, stage, patent, collateral, high_tech
@@ -135,6 +135,19 @@ def failed_rules(
     cols = _rule_columns(n, p, region_len, industry_len)
     shape = np.broadcast_shapes(*(np.shape(c) for c in cols))
     return np.column_stack([np.broadcast_to(c, shape) for c in cols]).reshape(-1, len(RULES))
+
+
+def rule_columns(
+    n: dict[str, Any], p: dict[str, Any], region_len: np.ndarray, industry_len: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(one boolean column per RULES, broadcast to the pairs, failed-rule count per pair):
+    count_failed and, for any rows, failed_rules from a single evaluation of the rules."""
+    cols = _rule_columns(n, p, region_len, industry_len)
+    shape = np.broadcast_shapes(*(np.shape(c) for c in cols))
+    out = np.zeros(shape, dtype=np.int8)
+    for c in cols:
+        out += c
+    return [np.broadcast_to(c, shape) for c in cols], out
 
 
 def count_failed(

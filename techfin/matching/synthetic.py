@@ -14,6 +14,33 @@ library expects. The true rule (`World.probability`) is:
 
 Region and text overlap have no effect on approval (the Prior believes they do), so a
 model that learns from outcomes should beat the Prior on held-out needs.
+
+`generate_kinds()` draws the same kind of records with another hidden rule (World.rule
+"kinds", the benchmark of issue #15): each kind of product follows its own drivers, and
+each institution and product has its own appetite::
+
+    logit = KIND_BASE[kind]
+          + institution[funder]                         N(0, institution_sd = 1.5)
+          + product_effect[product]                     N(0, product_sd = 2.0)
+          + Σ weight · (feature − reference)  over KIND_DRIVERS[kind]:
+              ip_pledge  1.8 · (patent_coverage − 1.5)     pledged IP value ÷ amount
+              loan       1.3 · (revenue_log10 − 7) + 1.2 · high_tech + 1.2 · collateral
+              equity     2.5 · (stage_fit − 1) + 1.2 · (invention_patents − 1)
+              guarantee  1.2 · (revenue_log10 − 7) + 1.5 · (region_level − 1)
+              insurance  1.0 · high_tech + 0.8 · invention_patents
+
+Features are the library's own (features.pair_features), so a model with kind-specific
+weights and per-institution / per-product effects can express the rule exactly, while one
+set of weights over generic features cannot ("coverage matters for IP pledges, revenue
+for guarantors, stage for funds"). The amount's position in the range, region for lenders,
+industry and text have no effect. `World.drivers(need, product)` gives every term of a
+pair's logit, so a test can ask whether an explanation names the term that really drove it.
+
+Within one need every enterprise-side term is the same for all its products, so the order
+of a need's products (NDCG) is decided by the product-side terms: the appetites, the
+fund's listed stages, the guarantor's locality. The appetite spreads are wide enough that
+the true rule itself reaches an NDCG@10 lift of about 0.8 on a 3 000-need world; the label
+noise of Bernoulli outcomes keeps every ranker below 1.
 """
 
 from __future__ import annotations
@@ -105,6 +132,16 @@ PRODUCT_SUFFIX = {
 }
 STAGE_WEIGHTS = {"seed": 0.1, "startup": 0.3, "growth": 0.45, "mature": 0.15}
 
+# The "kinds" rule (generate_kinds): (feature, weight per unit, reference value) per kind.
+KIND_DRIVERS: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "ip_pledge": (("patent_coverage", 1.8, 1.5),),
+    "loan": (("revenue_log10", 1.3, 7.0), ("high_tech", 1.2, 0.0), ("collateral", 1.2, 0.0)),
+    "equity": (("stage_fit", 2.5, 1.0), ("invention_patents", 1.2, 1.0)),
+    "guarantee": (("revenue_log10", 1.2, 7.0), ("region_level", 1.5, 1.0)),
+    "insurance": (("high_tech", 1.0, 0.0), ("invention_patents", 0.8, 0.0)),
+}
+KIND_BASE = {"ip_pledge": -0.5, "loan": -1.2, "equity": -0.8, "guarantee": -0.4, "insurance": -0.6}
+
 
 @dataclass
 class World:
@@ -116,8 +153,27 @@ class World:
     outcomes: list[dict[str, Any]]
     appetite: dict[tuple[int, str], float] = field(default_factory=dict)
     end: date = date(2025, 1, 1)
+    rule: str = "sections"  # or "kinds" (generate_kinds)
+    institution: dict[Any, float] = field(default_factory=dict)  # funder id → effect
+    product_effect: dict[Any, float] = field(default_factory=dict)  # product id → effect
+
+    def drivers(self, need: dict[str, Any], product: dict[str, Any]) -> dict[str, float]:
+        """Rule "kinds": each term of the pair's true logit, by feature name, plus "base",
+        "institution" and "product"; the terms sum to logit()."""
+        n, p = need_profile(need), product_profile(product)
+        x = pair_features(n, p)
+        out = {
+            "base": KIND_BASE.get(p.kind or "", 0.0),
+            "institution": self.institution.get(p.funder_id, 0.0),
+            "product": self.product_effect.get(p.id, 0.0),
+        }
+        for feature, weight, ref in KIND_DRIVERS.get(p.kind or "", ()):
+            out[feature] = weight * (x[FEATURE_INDEX[feature]] - ref)
+        return out
 
     def logit(self, need: dict[str, Any], product: dict[str, Any]) -> float:
+        if self.rule == "kinds":
+            return sum(self.drivers(need, product).values())
         n, p = need_profile(need), product_profile(product)
         x = pair_features(n, p)
         z = -0.5 + self.appetite.get((p.funder_id, n.section or ""), 0.0)
@@ -332,6 +388,46 @@ def generate(
         created = start + timedelta(days=int(rng.integers(days)))
         needs.append(_need(rng, nid, _enterprise(rng, nid), created, need_kinds))
     world = World(funders, products, needs, [], appetite, start + timedelta(days=days + 90))
+    world.outcomes = _outcomes(
+        rng, world, needs[: outcome_needs if outcome_needs is not None else n_needs], pairs_per_need
+    )
+    return world
+
+
+def generate_kinds(
+    n_needs: int = 3000,
+    n_products: int = 400,
+    n_funders: int | None = None,
+    outcome_needs: int | None = None,
+    pairs_per_need: tuple[int, int] = (4, 12),
+    seed: int = 0,
+    need_kinds: tuple[str, ...] = NEED_KINDS,
+    institution_sd: float = 1.5,
+    product_sd: float = 2.0,
+    start: date = date(2023, 1, 1),
+    days: int = 730,
+) -> World:
+    """Like generate(), with the "kinds" rule of the module docstring: kind-specific
+    drivers plus per-institution (`institution_sd`) and per-product (`product_sd`) appetite."""
+    rng = np.random.default_rng(seed)
+    funders = _funders(rng, n_funders or max(5, n_products // 4))
+    products = []
+    for pid in range(1, n_products + 1):
+        products.append(_product(rng, pid, funders[int(rng.integers(len(funders)))]))
+    needs = []
+    for nid in range(1, n_needs + 1):
+        created = start + timedelta(days=int(rng.integers(days)))
+        needs.append(_need(rng, nid, _enterprise(rng, nid), created, need_kinds))
+    world = World(
+        funders,
+        products,
+        needs,
+        [],
+        end=start + timedelta(days=days + 90),
+        rule="kinds",
+        institution={f["id"]: float(rng.normal(0, institution_sd)) for f in funders},
+        product_effect={p["id"]: float(rng.normal(0, product_sd)) for p in products},
+    )
     world.outcomes = _outcomes(
         rng, world, needs[: outcome_needs if outcome_needs is not None else n_needs], pairs_per_need
     )

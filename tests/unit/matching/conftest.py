@@ -6,7 +6,7 @@ import pytest
 
 from techfin.matching import TrainedModel, build_examples, train
 from techfin.matching.scoring import Examples
-from techfin.matching.synthetic import World, generate
+from techfin.matching.synthetic import World, generate, generate_kinds
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +29,19 @@ def model(examples: Examples) -> TrainedModel:
 def small_world() -> World:
     """A smaller world for ranking equivalence checks."""
     return generate(n_needs=600, n_products=250, seed=5)
+
+
+@pytest.fixture(scope="session")
+def kinds_world() -> World:
+    """Kind-specific drivers plus institution and product appetite (issue #15)."""
+    return generate_kinds(n_needs=3000, n_products=400, seed=1)
+
+
+@pytest.fixture(scope="session")
+def kinds_examples(kinds_world: World) -> Examples:
+    return build_examples(kinds_world.needs, kinds_world.products, kinds_world.outcomes)
+
+
+@pytest.fixture(scope="session")
+def kinds_model(kinds_examples: Examples) -> TrainedModel:
+    return train(kinds_examples)

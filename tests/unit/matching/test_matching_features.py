@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from matching_data import make_need, make_product
 
-from techfin.matching import CandidateSet, History, NeedSet, TextSpace, pair_features
+from techfin.matching import (
+    CandidateSet,
+    History,
+    NeedSet,
+    TextSpace,
+    pair_features,
+    render_reason,
+)
 from techfin.matching.candidates import need_columns, product_columns
 from techfin.matching.features import FEATURE_INDEX, feature_matrix
 from techfin.matching.profiles import need_profile, product_profile
@@ -116,9 +123,11 @@ def test_patent_features() -> None:
             ]
         },
     )
-    x = one(need, make_product(kind="ip_pledge"))
+    x = one(need, make_product(kind="ip_pledge", accepted_ip=["invention"]))
     assert x[F["invention_patents"]] == 2.0  # log2(1 + 3)
     assert x[F["patent_coverage"]] == pytest.approx(2.4)  # 12 M of inventions / 5 M
+    # By default utility models are pledgeable too: (12 M + 9 M) / 5 M, capped at 4.
+    assert one(need, make_product(kind="ip_pledge"))[F["patent_coverage"]] == 4.0
     assert one(need, make_product())[F["patent_coverage"]] == 0.0  # a loan: not used
     big = make_need(amount_cny=100_000, enterprise=need["enterprise"])
     assert one(big, make_product(kind="ip_pledge"))[F["patent_coverage"]] == 4.0  # capped
@@ -180,3 +189,34 @@ def test_batch_features_equal_single_pair_features_both_ways(small_world: World)
             np.testing.assert_allclose(a[key], b[key], rtol=1e-12, atol=1e-12, err_msg=str(key))
         checked += len(a)
     assert checked > 2000
+
+
+def test_coverage_counts_the_products_accepted_ip_kinds() -> None:
+    """An IP pledge that accepts software copyrights counts their registered valuations
+    (pending ones never), in pair_features and in the vectorised ranking alike; the
+    coverage reason names what was pledged."""
+    need = make_need(
+        kind="ip_pledge",
+        amount_cny=1_000_000,
+        enterprise={
+            "patents": [{"kind": "invention", "status": "granted", "valuation_cny": 1_000_000}],
+            "copyrights": [
+                {"status": "registered", "valuation_cny": 1_500_000},
+                {"status": "pending", "valuation_cny": 9_000_000},
+            ],
+        },
+    )
+    soft = make_product(id=1, kind="ip_pledge", accepted_ip=["software_copyright"])
+    both = make_product(id=2, kind="ip_pledge", accepted_ip=["invention", "software_copyright"])
+    assert one(need, soft)[F["patent_coverage"]] == pytest.approx(1.5)
+    assert one(need, both)[F["patent_coverage"]] == pytest.approx(2.5)
+    assert one(need, make_product(kind="ip_pledge"))[F["patent_coverage"]] == pytest.approx(1.0)
+    ranking = rank_products_for_need(need, CandidateSet.from_products([soft, both]))
+    cov = {m.id: m.features["patent_coverage"] for m in ranking}
+    assert cov == {1: pytest.approx(1.5), 2: pytest.approx(2.5)}
+    reasons = {m.id: m.reason_codes for m in ranking}
+    (r1,) = [r for r in reasons[1] if r.code == "patent_coverage"]
+    assert r1.params == {"n": 1, "ratio": 1.5, "kinds": ["software_copyright"]}
+    assert render_reason(r1) == "1 项软件著作权估值覆盖贷款额 1.5 倍"
+    (r2,) = [r for r in reasons[2] if r.code == "patent_coverage"]
+    assert render_reason(r2, "en") == "2 IP items valued at 2.5× the loan"

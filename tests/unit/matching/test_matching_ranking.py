@@ -121,12 +121,13 @@ def test_reverse_ranking_of_published_needs() -> None:
     ]
     need_set = NeedSet.from_needs(needs)
     ranking = rank_needs_for_product(make_product(regions=["44"]), need_set, as_of=AS_OF)
-    assert [(m.type, m.id, m.eligible) for m in ranking] == [
-        ("need", 1, True),
-        ("need", 2, False),
-        ("need", 6, False),
+    # Almost eligible: the amount (fixable) before the region (the enterprise cannot move).
+    assert [(m.type, m.id, m.eligible, m.fixable) for m in ranking] == [
+        ("need", 1, True, True),
+        ("need", 6, False, True),
+        ("need", 2, False, False),
     ]
-    assert ranking[1].missing == ["不在510100服务范围"]
+    assert ranking[2].missing == ["不在510100服务范围"]
     mandate = mandate_from_funder({"id": 7, "kind": "vc", "name": "创投"})
     assert [m.id for m in rank_needs_for_product(mandate, need_set, as_of=AS_OF)] == [5]
 

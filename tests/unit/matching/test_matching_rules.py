@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from matching_data import failed, gaps, make_need, make_product
 
-from techfin.matching import render_gap
+from techfin.matching import Gap, render_gap
 
 MIN, MAX = 1_000_000, 10_000_000
 
@@ -167,13 +167,19 @@ def test_stage_gap_text() -> None:
 
 
 UTILITY = {"kind": "utility_model", "status": "granted", "valuation_cny": 900_000}
+DESIGN = {"kind": "design", "status": "granted"}
+COPYRIGHT = {"kind": "software_copyright", "status": "registered", "valuation_cny": 500_000}
 
 
 @pytest.mark.parametrize(
     ("patents", "ip_expected", "loan_expected"),
     [
         ([{"kind": "invention", "status": "granted"}], [], []),
-        ([UTILITY], ["patent"], []),
+        # interchange.md: requires_patent without accepted_ip accepts inventions and
+        # utility models, for IP pledges and other products alike.
+        ([UTILITY], [], []),
+        ([DESIGN], ["patent"], ["patent"]),
+        ([COPYRIGHT], ["patent"], ["patent"]),
         ([{"kind": "invention", "status": "pending"}], ["patent"], ["patent"]),
         ([{"kind": "invention", "status": "lapsed"}], ["patent"], ["patent"]),
         ([], ["patent"], ["patent"]),
@@ -193,14 +199,56 @@ def test_required_patents(
 
 
 def test_patent_gap_texts() -> None:
-    need = make_need(enterprise={"patents": [UTILITY]})
+    need = make_need(enterprise={"patents": [DESIGN]})
     (gap,) = gaps(need, make_product(kind="ip_pledge", requires_patent=True))
-    assert (gap.code, gap.params) == ("patent_invention_required", {"missing": 1})
-    assert render_gap(gap) == "需 1 项已授权发明专利"
-    assert render_gap(gap, "en") == "needs 1 granted invention patent"
-    (loan_gap,) = gaps(make_need(enterprise={"patents": []}), make_product(requires_patent=True))
-    assert render_gap(loan_gap) == "需 1 项已授权专利"
-    assert render_gap(loan_gap, "en_US") == "needs 1 granted patent"
+    assert (gap.code, gap.params) == (
+        "ip_required",
+        {"missing": 1, "kinds": ["invention", "utility_model"]},
+    )
+    assert gap.fixable
+    assert render_gap(gap) == "需 1 项已授权发明专利或实用新型专利"
+    assert render_gap(gap, "en") == "needs 1 granted invention patent or utility model patent"
+    # Gaps stored before accepted_ip existed still render.
+    old = Gap("patent_invention_required", "patent", {"missing": 1})
+    assert render_gap(old) == "需 1 项已授权发明专利"
+    assert render_gap(Gap("patent_required", "patent", {"missing": 1}), "en") == (
+        "needs 1 granted patent"
+    )
+
+
+def test_accepted_ip_and_min_ip_count() -> None:
+    soft = make_product(requires_patent=True, accepted_ip=["software_copyright"], min_ip_count=2)
+    one_copyright = make_need(enterprise={"patents": [COPYRIGHT]})
+    (gap,) = gaps(one_copyright, soft)
+    assert gap.params == {"missing": 1, "kinds": ["software_copyright"]}
+    assert render_gap(gap) == "需 1 项已登记的软件著作权"
+    assert render_gap(gap, "en") == "needs 1 registered software copyright"
+    pending = {**COPYRIGHT, "status": "pending"}
+    # Copyrights and trademarks may also come in their own lists.
+    two = make_need(enterprise={"patents": [], "copyrights": [COPYRIGHT, COPYRIGHT]})
+    assert failed(two, soft) == []
+    assert failed(make_need(enterprise={"patents": [COPYRIGHT, pending]}), soft) == ["patent"]
+    (none,) = gaps(make_need(enterprise={"patents": []}), soft)
+    assert render_gap(none, "en") == "needs 2 registered software copyrights"
+    brand = make_product(requires_patent=True, accepted_ip=["trademark", "invention"])
+    mark = {"kind": "trademark", "status": "registered"}
+    assert failed(make_need(enterprise={"patents": [], "trademarks": [mark]}), brand) == []
+    (mixed,) = gaps(make_need(enterprise={"patents": []}), brand)
+    assert render_gap(mixed) == "需 1 项已授权或已登记的注册商标或发明专利"
+
+
+def test_a_granted_invention_still_satisfies_every_patent_rule() -> None:
+    """Today's dicts (no accepted_ip) keep working: one granted invention patent meets
+    requires_patent for every kind of product, as before IP kinds were added."""
+    need = make_need(enterprise={"patents": [{"kind": "invention", "status": "granted"}]})
+    for kind in ("loan", "ip_pledge", "equity", "guarantee", "insurance"):
+        assert (
+            failed(
+                make_need(kind=kind, enterprise=need["enterprise"]),
+                make_product(kind=kind, requires_patent=True),
+            )
+            == []
+        )
 
 
 @pytest.mark.parametrize(
