@@ -83,7 +83,7 @@ def test_product_and_patent_changes_refresh_the_needs_they_touch(ctx, users, get
         catalog.delete_patent(get("user", "e1@x.cn"), get("patent", "PT-001"))
     with ctx():
         row = _rows(need_id)[("product", get("product", "P-001").id)]
-        assert not row.eligible and row.missing[0]["code"] == "patent_invention_required"
+        assert not row.eligible and row.missing[0]["code"] == "ip_required"
 
 
 def test_a_page_request_that_publishes_a_need_refreshes_it(client, users, login, get, ctx):
