@@ -320,3 +320,113 @@ def test_login_costs_a_hash_for_unknown_emails_too(app, make_user):
     # Without the dummy hash the unknown path is ~20x faster (a query and no scrypt); with
     # it both cost one scrypt. Half is a wide margin for a loaded machine.
     assert unknown > 0.5 * known, (known, unknown)
+
+
+# ------------------------------------------------------------------ 7. administrators' pages
+
+
+def test_an_admin_creates_accounts_with_the_policy_and_an_audit_entry(
+    app, client, users, login, add_user, body, invalid
+):
+    add_user("admin@x.cn", "admin")
+    login("admin@x.cn")
+    data = {"email": "New@Bank.cn", "name": "新员工", "role": "bank", "org_ref": "F-001",
+            "password": "1234567890"}  # fmt: skip
+    weak = client.post("/admin/users/new", data=data)
+    assert invalid(body(weak), "password")
+    wrong_kind = client.post("/admin/users/new", data={**data, "org_ref": "E-001",
+                                                         "password": STRONG})  # fmt: skip
+    assert invalid(body(wrong_kind), "org_ref")
+    staff_with_org = client.post("/admin/users/new", data={**data, "role": "operator",
+                                                             "password": STRONG})  # fmt: skip
+    assert invalid(body(staff_with_org), "org_ref")
+    resp = client.post("/admin/users/new", data={**data, "password": STRONG})
+    assert resp.status_code == 302, body(resp)
+    with app.app_context():
+        user = _user("new@bank.cn")
+        assert user.role == "bank" and user.organization.ref == "F-001"
+        assert user.check_password(STRONG)
+        entry = db.session.execute(
+            db.select(AuditEntry).filter_by(
+                action="create", object_type="user", object_id=user.id
+            )  # fmt: skip
+        ).scalar_one()
+        assert entry.actor == "admin@x.cn"
+
+
+def test_an_admin_changes_roles_within_a_kind(app, client, users, login, add_user, ids, body):
+    add_user("admin@x.cn", "admin")
+    op = ids("user", "op@x.cn")
+    bank = ids("user", "bank@x.cn")
+    enterprise = ids("user", "e1@x.cn")
+    me = ids("user", "admin@x.cn")
+    other = app.test_client()
+    _session_of(app, other, "op@x.cn")
+    assert other.get("/operator/users").status_code == 200
+    login("admin@x.cn")
+    assert client.post(f"/admin/users/{op}/role", data={"role-role": "admin"}).status_code == 302
+    assert client.post(f"/admin/users/{bank}/role",
+                       data={"role-role": "investor"}).status_code == 302  # fmt: skip
+    refused = client.post(f"/admin/users/{enterprise}/role", data={"role-role": "operator"})
+    assert "create a new account" in body(client.post(
+        f"/admin/users/{enterprise}/role?lang=en", data={"role-role": "operator"}))  # fmt: skip
+    assert refused.status_code == 200
+    client.post(f"/admin/users/{me}/role", data={"role-role": "operator"})
+    with app.app_context():
+        assert _user("op@x.cn").role == "admin" and _user("bank@x.cn").role == "investor"
+        assert _user("e1@x.cn").role == "enterprise" and _user("admin@x.cn").role == "admin"
+        changes = _actions("role_change")
+        assert [(e.detail["from"], e.detail["to"]) for e in changes] == [
+            ("operator", "admin"), ("bank", "investor")]  # fmt: skip
+    # The promoted account's old session ended: it logs in again under its new role.
+    assert other.get("/operator/users").status_code == 302
+
+
+def _session_of(app, client, email: str) -> None:  # noqa: ANN001
+    with app.app_context():
+        user_id = _user(email).get_id()
+    with client.session_transaction() as session:
+        session["_user_id"] = user_id
+        session["_fresh"] = True
+
+
+def test_an_admin_resets_a_password_and_ends_its_sessions(
+    app, client, users, login, add_user, ids, body, invalid
+):
+    add_user("admin@x.cn", "admin")
+    target = ids("user", "e1@x.cn")
+    victim = app.test_client()
+    _session_of(app, victim, "e1@x.cn")
+    login("admin@x.cn")
+    weak = client.post(f"/admin/users/{target}/password",
+                       data={"pw-password": "password-123", "pw-confirm": "password-123"})  # fmt: skip
+    assert invalid(body(weak), "pw-password")
+    assert victim.get("/dashboard").status_code == 200
+    resp = client.post(f"/admin/users/{target}/password",
+                       data={"pw-password": STRONG, "pw-confirm": STRONG})  # fmt: skip
+    assert resp.status_code == 302
+    assert victim.get("/dashboard").status_code == 302
+    with app.app_context():
+        assert _user("e1@x.cn").check_password(STRONG)
+        (entry,) = _actions("password_reset")
+        assert entry.actor == "admin@x.cn" and entry.object_id == target
+
+
+def test_operators_cannot_use_the_admin_services_or_pages(app, client, users, login, ids):
+    from techfin.services import administration
+
+    target = ids("user", "e1@x.cn")
+    login("op@x.cn")
+    assert client.post(f"/admin/users/{target}/password",
+                       data={"pw-password": STRONG, "pw-confirm": STRONG}).status_code == 403  # fmt: skip
+    with app.app_context():
+        op, e1 = _user("op@x.cn"), _user("e1@x.cn")
+        with pytest.raises(Forbidden):
+            administration.reset_password(op, e1, STRONG)
+        with pytest.raises(Forbidden):
+            administration.change_role(op, e1, "operator")
+        with pytest.raises(Forbidden):
+            administration.create_account(op, email="n@x.cn", role="operator", password=STRONG)
+        db.session.rollback()
+        assert not _user("e1@x.cn").check_password(STRONG)
+        assert accounts.find_user("n@x.cn") is None

@@ -1,0 +1,34 @@
+"""The administrators' pages (/admin): only the admin role gets in; see access_policy_web.py
+for the table format. An admin edits F-001's member (SETUP); an empty POST re-renders the
+form with its messages (200), so nothing changes and no reseeding is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROLES = (
+    "anonymous", "enterprise", "unverified_institution", "verified_institution", "operator", "admin"
+)  # fmt: skip
+LOGIN = "login"
+
+ROW_REFS: dict[str, tuple[str, str]] = {"user_id": ("user", "member@f001.test")}
+
+
+def SETUP(ctx: Any) -> None:  # noqa: N802 - the harness looks for this name
+    ctx.add_user("member@f001.test", "bank", "F-001", org_role="member")
+
+
+def _s(anon: Any, ent: Any, unverified: Any, verified: Any, op: Any, admin: Any) -> dict[str, Any]:
+    return dict(zip(ROLES, (anon, ent, unverified, verified, op, admin), strict=True))
+
+
+ADMIN = _s(LOGIN, 403, 403, 403, 403, 200)
+
+ADMIN_POLICY: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/admin/users/new"): ADMIN,
+    ("POST", "/admin/users/new"): ADMIN,
+    ("GET", "/admin/users/<id:user_id>"): ADMIN,
+    ("POST", "/admin/users/<id:user_id>/role"): ADMIN,
+    ("POST", "/admin/users/<id:user_id>/password"): ADMIN,
+}
