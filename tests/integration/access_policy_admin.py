@@ -12,11 +12,11 @@ ROLES = (
 )  # fmt: skip
 LOGIN = "login"
 
-ROW_REFS: dict[str, tuple[str, str]] = {"user_id": ("user", "member@f001.test")}
+ROW_REFS: dict[str, tuple[str, str]] = {"user_id": ("user", "staff@f001.test")}
 
 
 def SETUP(ctx: Any) -> None:  # noqa: N802 - the harness looks for this name
-    ctx.add_user("member@f001.test", "bank", "F-001", org_role="member")
+    ctx.add_user("staff@f001.test", "bank", "F-001", org_role="member")
 
 
 def _s(anon: Any, ent: Any, unverified: Any, verified: Any, op: Any, admin: Any) -> dict[str, Any]:

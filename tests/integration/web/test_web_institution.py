@@ -120,7 +120,9 @@ def test_remove_member_logs_them_out_and_blocks_login(app, client, users, login,
     with app.app_context():
         user = db.session.get(User, member)
         assert not user.active and not user.memberships
-    resp = client.post("/auth/login", data={"email": "member@bank.cn", "password": "password-123"})
+    resp = client.post(
+        "/auth/login", data={"email": "member@bank.cn", "password": "Lychee-Harbour-47"}
+    )
     assert resp.status_code == 200  # refused
     # The owner cannot remove itself; another institution's member is not found.
     login("bank@x.cn")
