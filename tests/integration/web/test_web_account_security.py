@@ -430,3 +430,34 @@ def test_operators_cannot_use_the_admin_services_or_pages(app, client, users, lo
         db.session.rollback()
         assert _user("e1@x.cn").check_password(STRONG)
         assert accounts.find_user("n@x.cn") is None
+
+
+# ------------------------------------------------------------------ the hierarchy through the API
+
+
+def test_the_api_keeps_the_hierarchy(app, users, add_user, runner, ids):
+    add_user("admin@x.cn", "admin")
+    add_user("op2@x.cn", "operator")
+
+    def token(email: str) -> dict[str, str]:
+        value = runner.invoke(args=["api-token", "create", email]).output.split()[-1]
+        return {"Authorization": f"Bearer {value}"}
+
+    op, admin = token("op@x.cn"), token("admin@x.cn")
+    off = {"active": False}
+    api = app.test_client()
+    for target in ("admin@x.cn", "op2@x.cn"):
+        resp = api.patch(f"/api/v1/users/{ids('user', target)}", headers=op, json=off)
+        assert resp.status_code == 403, resp.json
+    assert api.patch(f"/api/v1/users/{ids('user', 'op@x.cn')}", headers=op,
+                     json=off).status_code == 409  # fmt: skip
+    resp = api.patch(f"/api/v1/users/{ids('user', 'e1@x.cn')}", headers=op, json=off)
+    assert resp.status_code == 200 and resp.json["active"] is False
+    resp = api.patch(f"/api/v1/users/{ids('user', 'op2@x.cn')}", headers=admin, json=off)
+    assert resp.status_code == 200 and resp.json == {
+        "id": ids("user", "op2@x.cn"), "email": "op2@x.cn", "name": "op2", "role": "operator",
+        "active": False}  # fmt: skip
+    with app.app_context():
+        assert _user("admin@x.cn").active and not _user("op2@x.cn").active
+        denied = _actions("denied")
+        assert len(denied) == 2  # each refusal is in the audit log

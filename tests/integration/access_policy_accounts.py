@@ -1,6 +1,9 @@
-"""The administrators' pages (/admin): only the admin role gets in; see access_policy_web.py
-for the table format. An admin edits F-001's member (SETUP); an empty POST re-renders the
-form with its messages (200), so nothing changes and no reseeding is needed.
+"""Account management: the administrators' pages (/admin) and /api/v1/users.
+
+See access_policy_web.py for the table format. The target is a member of F-001 (SETUP). On
+the pages only the admin role gets in, and an empty POST re-renders the form with its
+messages (200). Through the API operators and admins suspend and reactivate that member (PATCH
+{"active": …}).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def _s(anon: Any, ent: Any, unverified: Any, verified: Any, op: Any, admin: Any)
 
 
 ADMIN = _s(LOGIN, 403, 403, 403, 403, 200)
+STAFF_API = _s(401, 403, 403, 403, 200, 200)
 
 ADMIN_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/admin/users/new"): ADMIN,
@@ -32,3 +36,9 @@ ADMIN_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/admin/users/<id:user_id>/role"): ADMIN,
     ("POST", "/admin/users/<id:user_id>/password"): ADMIN,
 }
+
+USERS_API_POLICY: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/users/<int:user_id>"): STAFF_API,
+}
+# The body of API writes: "stay active", so an allowed PATCH answers 200 and changes nothing.
+REQUEST_BODY: dict[str, Any] = {"active": True}
