@@ -336,6 +336,10 @@ def register(
         role = ""
     if find_user(email) is not None:
         errors["email"] = ["Already registered / 该邮箱已注册"]
+    # Checked with the other fields, so the form shows every problem at once.
+    weak = password_problems(password, (email, name, org_name))
+    if weak:
+        errors["password"] = weak
     if errors:
         raise DomainError("invalid registration", errors)
     ref = "W-" + secrets.token_hex(5).upper()

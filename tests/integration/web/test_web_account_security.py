@@ -267,6 +267,9 @@ def test_registration_refuses_a_weak_password_in_the_users_language(client, body
             "region": "442000", "funder_kind": "bank", "name": "张三", "email": "z@x.cn",
             "password": "1234567890", "confirm": "1234567890"}  # fmt: skip
     assert "太容易被猜到" in body(client.post("/auth/register", data=data))
+    # Reported together with the other fields' problems, not one round trip later.
+    both = body(client.post("/auth/register", data={**data, "region": "999999"}))
+    assert "太容易被猜到" in both and "地区代码无效" in both
     assert "too easy to guess" in body(client.post("/auth/register?lang=en", data=data))
     short = {**data, "password": "a1b2c3d4", "confirm": "a1b2c3d4"}
     assert "at least 10 characters" in body(client.post("/auth/register?lang=en", data=short))
