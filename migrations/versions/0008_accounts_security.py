@@ -47,9 +47,10 @@ def _recreate(autoincrement: bool) -> None:
                 name, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}
             ):
                 pass
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"foreign keys broken by the table copy: {broken[:5]}")
+        if not context.as_sql:  # `flask db upgrade --sql` only prints the statements
+            broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"foreign keys broken by the table copy: {broken[:5]}")
     finally:
         with context.autocommit_block():
             op.execute("PRAGMA foreign_keys=ON")
