@@ -464,3 +464,18 @@ def test_the_api_keeps_the_hierarchy(app, users, add_user, runner, ids):
         assert _user("admin@x.cn").active and not _user("op2@x.cn").active
         denied = _actions("denied")
         assert len(denied) == 2  # each refusal is in the audit log
+
+
+def test_the_admin_pages_render_in_both_languages(app, client, users, login, add_user, ids, body):
+    add_user("admin@x.cn", "admin")
+    login("admin@x.cn")
+    target, me = ids("user", "bank@x.cn"), ids("user", "admin@x.cn")
+    listing = body(client.get("/operator/users"))
+    assert 'id="account-new-link"' in listing and f"/admin/users/{target}" in listing
+    assert "新建账户" in body(client.get("/admin/users/new"))
+    page = body(client.get(f"/admin/users/{target}"))
+    assert 'id="role-form"' in page and 'id="password-form"' in page and "重置密码" in page
+    own = body(client.get(f"/admin/users/{me}?lang=en"))
+    assert 'id="not-manageable"' in own and 'id="role-form"' not in own
+    assert "Reset password" in body(client.get(f"/admin/users/{target}"))
+    assert client.get("/admin/users/999999").status_code == 404
