@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
 from techfin.extensions import babel
@@ -12,7 +12,9 @@ from techfin.extensions import babel
 SUPPORTED = ("zh_CN", "en")
 
 
-def select_locale() -> str:
+def select_locale() -> str | None:
+    if not has_request_context():
+        return None  # CLI and tasks: BABEL_DEFAULT_LOCALE (or a force_locale around the call)
     wanted = request.args.get("lang")
     if wanted in SUPPORTED:
         session["lang"] = wanted

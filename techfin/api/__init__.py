@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from flask import Flask
 
-from techfin.api import discovery, docs, enterprises, funders, needs, outcomes, patents, products
+from techfin.api import (
+    discovery,
+    docs,
+    enterprises,
+    funders,
+    needs,
+    outcomes,
+    patents,
+    products,
+    users,
+)
 from techfin.api.core import TechfinApi
 
-RESOURCES = (enterprises, patents, needs, funders, products, outcomes)
+RESOURCES = (enterprises, patents, needs, funders, products, outcomes, users)
 
 
 def init_app(app: Flask) -> TechfinApi:

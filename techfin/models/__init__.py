@@ -101,3 +101,32 @@ __all__ += [
     "RiskPool",
     "pool_products",
 ]
+
+# ------------------------------------------------------------------ ids are never reused
+# SQLite hands out max(id) + 1, so deleting the newest row gives its id to the next insert:
+# a new need would inherit the deleted one's audit history, bookmarks and cached matches.
+# AUTOINCREMENT makes SQLite remember the highest id ever used (PostgreSQL sequences never
+# reuse one anyway). Every table whose own id can be deleted and then appears in a URL, an
+# audit or activity entry or another table is listed; migration 0008 gives existing SQLite
+# databases the same. Not listed (tests/integration/test_ids.py keeps the two lists whole):
+# matches (derived and rebuilt, its id is never shown or referred to), the append-only logs
+# (audit_entries, data_access_log, digest_deliveries) and tables whose id is another's.
+NEVER_REUSED_IDS = (
+    "organizations", "users", "memberships", "api_tokens", "needs", "patents", "products",
+    "outcomes", "sharing_rules", "search_outbox", "digest_subscriptions", "docking_events",
+    "event_registrations", "event_meetings", "recommendations", "risk_pools",
+    "risk_pool_contributions", "risk_pool_enterprises", "risk_pool_compensations",
+    # AUTOINCREMENT since migration 0006 created them: a retried failure or a job run is
+    # referred to by id on the system page.
+    "dirty_marks", "job_runs", "task_failures",
+)  # fmt: skip
+
+
+def _never_reuse_ids() -> None:
+    from techfin.extensions import db
+
+    for name in NEVER_REUSED_IDS:
+        db.metadata.tables[name].dialect_kwargs["sqlite_autoincrement"] = True
+
+
+_never_reuse_ids()

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from techfin.errors import Conflict, Forbidden
 from techfin.extensions import db
 from techfin.models import FUNDER_STATUSES, ROLES, AuditEntry, Funder, User
-from techfin.services import audit
+from techfin.services import accounts, audit
 from techfin.services.paging import Page, paginate
 
 
@@ -62,6 +62,7 @@ def set_user_active(actor: User, target: User, active: bool) -> User:
     _require_operator(actor)
     if target.id == actor.id:
         raise Conflict("self", {"user": ["You cannot suspend yourself / 不能停用自己的账户"]})
+    accounts.require_manage(actor, target)
     if target.active == active:
         return target
     target.active = active

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -105,21 +106,22 @@ def invite(
     if not is_owner(inviter, org):
         raise Forbidden("Only owners may invite / 只有管理员可以邀请成员")
     address = accounts.normalise_email(email)
-    user = accounts.find_user(address)
-    if user is not None:
-        if user.memberships or user.active:
-            raise Conflict("registered", {"email": ["Already registered / 该邮箱已注册"]})
-        # A removed member comes back: same account, new role, new password link.
-        user.active = True
-        user.role = inviter.role
-        user.set_password(secrets.token_urlsafe(32))
-        user.name = name.strip() or user.name
-        db.session.add(Membership(user=user, organization=org, role="member"))
-    else:
-        user = accounts.create_user(
-            address, secrets.token_urlsafe(32), inviter.role,
-            name=name, organization=org, org_role="member", locale=inviter.locale,
-        )  # fmt: skip
+    existing = accounts.find_user(address)
+    if existing is not None:
+        # An invitation only ever creates a new account. Taking over an existing one would
+        # let any owner reactivate a suspended account (an operator's or an admin's, or a
+        # member another organisation removed), revive its API tokens and mail themselves
+        # a set-password link. Nothing is written, nothing is mailed.
+        if membership(existing, org) is not None:
+            raise Conflict("member", {"email": [_("Already a member of this organisation.")]})
+        raise Conflict("existing account", {"email": [_(
+            "This email already has an account; an invitation cannot add an existing or "
+            "suspended account. Ask a platform administrator."
+        )]})  # fmt: skip
+    user = accounts.create_user(
+        address, secrets.token_urlsafe(32), inviter.role,
+        name=name, organization=org, org_role="member", locale=inviter.locale,
+    )  # fmt: skip
     db.session.flush()
     audit.record("invite", user, object_type="user", detail={"organization": org.ref})
     db.session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from techfin.extensions import db
 from techfin.models import (
@@ -33,7 +33,7 @@ PROFILE_CHECKS = (
 )
 
 # Noise that is not "activity" of an organisation.
-_QUIET_ACTIONS = ("login", "login_failed")
+_QUIET_ACTIONS = ("login", "login_failed", "logout")
 
 
 @dataclass(frozen=True)
@@ -99,21 +99,36 @@ def need_match_count(need: Need) -> int | None:
 
 
 def recent_activity(org: Organization, limit: int = 10) -> list[AuditEntry]:
-    """Audit entries by the organisation's members or about its own records, newest first."""
+    """Audit entries by the organisation's members or about its own records, newest first.
+
+    An entry about a record counts only if it was written while that record existed: should
+    an id ever be given twice (SQLite before AUTOINCREMENT, migration 0008), the history of
+    the deleted row stays with its former owner instead of showing on the new one's dashboard.
+    """
     members = select(Membership.user_id).where(Membership.organization_id == org.id)
-    about = [and_(AuditEntry.object_type == org.type, AuditEntry.object_id == org.id)]
+
+    def about_own(model: type, object_type: str, owner: ColumnElement[bool]) -> ColumnElement[bool]:
+        return and_(
+            AuditEntry.object_type == object_type,
+            exists().where(
+                model.id == AuditEntry.object_id, owner, model.created_at <= AuditEntry.at
+            ),
+        )
+
+    about = [
+        and_(
+            AuditEntry.object_type == org.type,
+            AuditEntry.object_id == org.id,
+            AuditEntry.at >= org.created_at,
+        )
+    ]
     if isinstance(org, Enterprise):
-        own_patents = select(Patent.id).where(Patent.enterprise_id == org.id)
-        own_needs = select(Need.id).where(Need.enterprise_id == org.id)
         about += [
-            and_(AuditEntry.object_type == "patent", AuditEntry.object_id.in_(own_patents)),
-            and_(AuditEntry.object_type == "need", AuditEntry.object_id.in_(own_needs)),
+            about_own(Patent, "patent", Patent.enterprise_id == org.id),
+            about_own(Need, "need", Need.enterprise_id == org.id),
         ]
     elif isinstance(org, Funder):
-        own_products = select(Product.id).where(Product.funder_id == org.id)
-        about.append(
-            and_(AuditEntry.object_type == "product", AuditEntry.object_id.in_(own_products))
-        )
+        about.append(about_own(Product, "product", Product.funder_id == org.id))
     stmt = (
         select(AuditEntry)
         .where(

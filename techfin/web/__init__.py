@@ -40,6 +40,7 @@ def _sme_label(size: str | None) -> str:
 
 def init_app(app: Flask) -> None:
     from techfin.web import (
+        admin,
         auth,
         dealflow,
         enterprise,
@@ -54,7 +55,8 @@ def init_app(app: Flask) -> None:
     from techfin.web.util import with_query
 
     app.url_map.converters["id"] = IdConverter
-    for module in (auth, main, reference, enterprise, institution, dealflow, marketplace, operator):
+    for module in (auth, main, reference, enterprise, institution, dealflow, marketplace, operator,
+                   admin):  # fmt: skip
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         label=label,

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from techfin import mail
 from techfin.errors import DomainError
 from techfin.extensions import db, limiter
+from techfin.models import User
 from techfin.services import accounts, team
 from techfin.web.forms import (
     ChangePasswordForm,
@@ -27,6 +38,23 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _forget_csrf_token() -> None:
+    """Drop Flask-WTF's token from the session (and this request's cache of it).
+
+    The next form gets a fresh token, so a token planted or read before the login (session
+    fixation of the CSRF secret) is worthless afterwards.
+    """
+    name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(name, None)
+    g.pop(name, None)
+
+
+def _start_session(user: User) -> None:
+    """Log this browser in as `user` with a new CSRF token."""
+    _forget_csrf_token()
+    login_user(user)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
@@ -36,14 +64,18 @@ def login():
         if user is None:
             form.form_errors.append(_("Wrong email or password."))
         else:
-            login_user(user)
+            _start_session(user)
             return redirect(safe_next(request.args.get("next"), url_for("main.dashboard")))
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # Every session of the account ends, not only this cookie (see accounts.logout).
+        accounts.logout(current_user._get_current_object())
     logout_user()
+    _forget_csrf_token()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("main.index"))
 
@@ -67,7 +99,7 @@ def register():
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            login_user(user)
+            _start_session(user)
             if user.is_institution:
                 flash(_("Registered. An operator will verify your institution shortly."), "info")
             return redirect(url_for("main.dashboard"))
@@ -125,7 +157,7 @@ def welcome(token: str):
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            login_user(user)
+            _start_session(user)
             flash(_("Welcome! Your password is set."), "success")
             return redirect(url_for("main.dashboard"))
     return render_template("auth/welcome.html", form=form, invited=invited, error=None)
@@ -143,14 +175,12 @@ def account():
         except DomainError as err:
             apply_domain_error(form, err)
         else:
-            login_user(user)  # this session stays; every other one is logged out
+            _start_session(user)  # this session stays; every other one is logged out
             flash(_("Password changed. Your other sessions were logged out."), "success")
             return redirect(url_for("auth.account"))
     elif locale_form.submit.data and locale_form.validate_on_submit():
         current_user.locale = locale_form.locale.data
         db.session.commit()
-        from flask import session
-
         session.pop("lang", None)
         return redirect(url_for("auth.account"))
     return render_template("auth/account.html", form=form, locale_form=locale_form)

@@ -17,6 +17,10 @@ def options(pairs) -> list[SelectChoice]:  # noqa: ANN001 - iterable of (value, 
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+# The rule itself lives in services.accounts (every way of setting a password shares it).
+NEW_PASSWORD_HINT = _l("At least 10 characters and hard to guess: a few uncommon words work well.")
+
+
 class LoginForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
@@ -55,7 +59,9 @@ class RegisterForm(FlaskForm):
     )
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(1, 100), CleanText()])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(8, 256)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(max=256)], description=NEW_PASSWORD_HINT
+    )
     confirm = PasswordField(
         _l("Repeat password"),
         validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
@@ -69,7 +75,11 @@ class ForgotForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(8, 256)])
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=256)],
+        description=NEW_PASSWORD_HINT,
+    )
     confirm = PasswordField(
         _l("Repeat password"),
         validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
@@ -79,7 +89,11 @@ class ResetForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     old_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(8, 256)])
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=256)],
+        description=NEW_PASSWORD_HINT,
+    )
     confirm = PasswordField(
         _l("Repeat password"),
         validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
@@ -93,3 +107,41 @@ class LocaleForm(FlaskForm):
 
 
 IndustryCode = Regexp(r"^[A-T]\d{2}$", message=_l("Use a GB/T 4754 code such as C38."))
+
+
+# ------------------------------------------------------------------ administrators
+
+
+class AccountCreateForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Length(max=100), CleanText()])
+    role = SelectField(_l("Role"), choices=choices("role"), default="operator")
+    org_ref = StringField(
+        _l("Organisation reference"),
+        validators=[Length(max=64), CleanText()],
+        description=_l("E.g. E-001 or F-001; empty for operators and administrators."),
+    )
+    password = PasswordField(
+        _l("Initial password"),
+        validators=[DataRequired(), Length(max=256)],
+        description=NEW_PASSWORD_HINT,
+    )
+    submit = SubmitField(_l("Create account"))
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=choices("role"))
+    submit = SubmitField(_l("Change role"))
+
+
+class AdminPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=256)],
+        description=NEW_PASSWORD_HINT,
+    )
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
+    )
+    submit = SubmitField(_l("Reset password"))

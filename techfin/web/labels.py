@@ -113,6 +113,7 @@ LABELS: dict[str, dict[str, object]] = {
         "import": _l("Imported"),
         "login": _l("Logged in"),
         "login_failed": _l("Failed login"),
+        "logout": _l("Logged out"),
         "password_change": _l("Password changed"),
         "token_create": _l("API token created"),
         "token_revoke": _l("API tokens revoked"),
@@ -123,6 +124,8 @@ LABELS: dict[str, dict[str, object]] = {
         "remove_member": _l("Member removed"),
         "suspend": _l("Account suspended"),
         "reactivate": _l("Account reactivated"),
+        "role_change": _l("Role changed"),
+        "password_reset": _l("Password reset by an administrator"),
     },
     "marketplace_sort": {
         "newest": _l("Newest first"),

@@ -9,7 +9,7 @@ from techfin import reference
 from techfin.errors import DomainError
 from techfin.extensions import db
 from techfin.models import FUNDER_STATUSES, Funder, User
-from techfin.services import catalog, moderation
+from techfin.services import accounts, catalog, moderation
 from techfin.services.moderation import AuditFilters
 from techfin.web.util import (
     acting_user,
@@ -84,7 +84,9 @@ def users():
         role=_valid(form.role),
         page=request.args.get("page", 1),
     )
-    return render_template("operator/users.html", form=form, page=page)
+    return render_template(
+        "operator/users.html", form=form, page=page, can_manage=accounts.can_manage
+    )
 
 
 def _set_active(user_id: int, active: bool):  # noqa: ANN202

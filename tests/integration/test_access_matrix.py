@@ -26,7 +26,12 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.security import generate_password_hash
 
-ROLES = ("anonymous", "enterprise", "unverified_institution", "verified_institution", "operator")
+ROLES = (
+    "anonymous", "enterprise", "unverified_institution", "verified_institution", "operator", "admin"
+)  # fmt: skip
+# An administrator may do everything an operator may: a table that does not name "admin"
+# expects for it what it expects for "operator" (the admin pages name it explicitly).
+INHERITS = {"admin": "operator"}
 SKIP_ENDPOINTS = {"static", "bootstrap.static"}
 AUTO_METHODS = {"HEAD", "OPTIONS"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -38,6 +43,7 @@ DEFAULT_ROLE_ACCOUNTS: dict[str, tuple[str, str | None]] = {
     "unverified_institution": ("investor", "F-002"),
     "verified_institution": ("bank", "F-001"),
     "operator": ("operator", None),
+    "admin": ("admin", None),
 }
 DEFAULT_ROW_REFS: dict[str, tuple[str, str]] = {
     "enterprise_id": ("enterprise", "E-001"),
@@ -84,7 +90,11 @@ def _entries() -> list[tuple[ModuleType, str, str, dict[str, Any]]]:
         for name, table in vars(module).items():
             if name.endswith("_POLICY") and isinstance(table, dict):
                 for (method, rule), expected in table.items():
-                    out.append((module, method.upper(), rule, expected))
+                    full = dict(expected)
+                    for role, parent in INHERITS.items():
+                        if role not in full and parent in full:
+                            full[role] = full[parent]
+                    out.append((module, method.upper(), rule, full))
     return out
 
 
@@ -157,7 +167,7 @@ class Matrix:
     def __init__(self, app, module: ModuleType) -> None:  # noqa: ANN001
         self.app = app
         self.module = module
-        self.accounts = getattr(module, "ROLE_ACCOUNTS", DEFAULT_ROLE_ACCOUNTS)
+        self.accounts = {**DEFAULT_ROLE_ACCOUNTS, **getattr(module, "ROLE_ACCOUNTS", {})}
         self.row_refs = {**DEFAULT_ROW_REFS, **getattr(module, "ROW_REFS", {})}
         self.urls = getattr(module, "URLS", {})
         self.user_ids: dict[str, int] = {}

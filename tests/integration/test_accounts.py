@@ -18,7 +18,7 @@ def test_register_enterprise_logs_in_and_shows_size(client, app):
     resp = client.post("/auth/register", data={
         "account_type": "enterprise", "org_name": "中山市测试照明科技有限公司", "industry": "C38",
         "region": "442000", "funder_kind": "bank", "name": "张三", "email": "Zhang@Example.cn",
-        "password": "password-123", "confirm": "password-123"}, follow_redirects=True)  # fmt: skip
+        "password": "Lychee-Harbour-47", "confirm": "Lychee-Harbour-47"}, follow_redirects=True)  # fmt: skip
     assert resp.status_code == 200
     assert "中山市测试照明科技有限公司" in resp.get_data(as_text=True)
     with app.app_context():
@@ -29,7 +29,7 @@ def test_register_rejects_bad_codes_with_field_messages(client):
     resp = client.post("/auth/register", data={
         "account_type": "enterprise", "org_name": "某公司", "industry": "Q99x", "region": "999999",
         "funder_kind": "bank", "name": "n", "email": "n@example.cn",
-        "password": "password-123", "confirm": "password-123"})  # fmt: skip
+        "password": "Lychee-Harbour-47", "confirm": "Lychee-Harbour-47"})  # fmt: skip
     text = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "行业代码无效" in text and "地区代码无效" in text
@@ -38,7 +38,7 @@ def test_register_rejects_bad_codes_with_field_messages(client):
 def test_institution_registers_unverified(client, app):
     client.post("/auth/register", data={
         "account_type": "bank", "org_name": "某某银行科技支行", "funder_kind": "bank", "name": "李四",
-        "email": "li@bank.cn", "password": "password-123", "confirm": "password-123"})  # fmt: skip
+        "email": "li@bank.cn", "password": "Lychee-Harbour-47", "confirm": "Lychee-Harbour-47"})  # fmt: skip
     with app.app_context():
         user = _user("li@bank.cn")
         assert user.organization.status == "pending"
@@ -67,7 +67,7 @@ def test_login_logout_and_audit(client, app, make_user, auth):
 def test_next_redirect_is_never_offsite(client, make_user, target):
     make_user("a@example.cn", "operator")
     resp = client.post("/auth/login?next=" + target,
-                       data={"email": "a@example.cn", "password": "password-123"})  # fmt: skip
+                       data={"email": "a@example.cn", "password": "Lychee-Harbour-47"})  # fmt: skip
     assert resp.status_code == 302
     assert resp.headers["Location"] in ("/dashboard", "http://localhost/dashboard")
 
@@ -75,7 +75,7 @@ def test_next_redirect_is_never_offsite(client, make_user, target):
 def test_next_redirect_keeps_local_paths(client, make_user):
     make_user("a@example.cn", "operator")
     resp = client.post("/auth/login?next=/auth/account",
-                       data={"email": "a@example.cn", "password": "password-123"})  # fmt: skip
+                       data={"email": "a@example.cn", "password": "Lychee-Harbour-47"})  # fmt: skip
     assert resp.headers["Location"].endswith("/auth/account")
 
 
@@ -107,11 +107,11 @@ def test_change_password_logs_out_other_sessions(app, make_user):
     make_user("a@example.cn", "operator")
     one, two = app.test_client(), app.test_client()
     for c in (one, two):
-        c.post("/auth/login", data={"email": "a@example.cn", "password": "password-123"})
+        c.post("/auth/login", data={"email": "a@example.cn", "password": "Lychee-Harbour-47"})
         assert c.get("/dashboard").status_code == 200
     resp = one.post("/auth/account", data={
-        "pw-old_password": "password-123", "pw-password": "password-456",
-        "pw-confirm": "password-456", "pw-submit": "1"})  # fmt: skip
+        "pw-old_password": "Lychee-Harbour-47", "pw-password": "Mango-Lantern-58",
+        "pw-confirm": "Mango-Lantern-58", "pw-submit": "1"})  # fmt: skip
     assert resp.status_code == 302
     assert one.get("/dashboard").status_code == 200
     assert two.get("/dashboard").status_code == 302
@@ -131,10 +131,10 @@ def test_login_is_rate_limited(client, make_user):
 
 def test_cli_create_user_and_token(runner, app, sample_data):
     result = runner.invoke(args=["create-user", "bank@x.cn", "--role", "bank", "--org", "F-001",
-                                 "--password", "password-123"])  # fmt: skip
+                                 "--password", "Lychee-Harbour-47"])  # fmt: skip
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["create-user", "bad@x.cn", "--role", "bank", "--org", "E-001",
-                                 "--password", "password-123"])  # fmt: skip
+                                 "--password", "Lychee-Harbour-47"])  # fmt: skip
     assert result.exit_code != 0 and "funder" in result.output
     result = runner.invoke(args=["create-user", "short@x.cn", "--role", "operator",
                                  "--password", "short"])  # fmt: skip

@@ -171,7 +171,7 @@ def test_corrupted_index_answers_503_until_reindex(app, sample_data, make_user, 
     token = runner.invoke(args=["api-token", "create", "e1@x.cn"]).output.split()[-1]
     assert runner.invoke(args=["search", "reindex"]).exit_code == 0
     web = app.test_client()
-    web.post("/auth/login", data={"email": "e1@x.cn", "password": "password-123"})
+    web.post("/auth/login", data={"email": "e1@x.cn", "password": "Lychee-Harbour-47"})
     api = app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
     assert web.get("/search/?q=照明").status_code == 200
@@ -221,7 +221,7 @@ def test_an_exhausted_pool_answers_503_pages_and_api(app, sample_data, make_user
     make_user("e1@x.cn", "enterprise", "E-001")
     token = runner.invoke(args=["api-token", "create", "e1@x.cn"]).output.split()[-1]
     web = app.test_client()
-    web.post("/auth/login", data={"email": "e1@x.cn", "password": "password-123"})
+    web.post("/auth/login", data={"email": "e1@x.cn", "password": "Lychee-Harbour-47"})
     bearer = {"Authorization": f"Bearer {token}"}
     with app.app_context():
         held = db.engine.connect()  # the only connection: checkout times out

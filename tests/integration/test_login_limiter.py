@@ -278,8 +278,10 @@ def test_production_cookies_and_hsts_behind_the_proxy(server: Server):
 
 
 def _session_cookie(client, make_user) -> str:  # noqa: ANN001
-    make_user("cookie@x.cn", "operator", password="password-123")
-    resp = client.post("/auth/login", data={"email": "cookie@x.cn", "password": "password-123"})
+    make_user("cookie@x.cn", "operator", password="Lychee-Harbour-47")
+    resp = client.post(
+        "/auth/login", data={"email": "cookie@x.cn", "password": "Lychee-Harbour-47"}
+    )
     assert resp.status_code == 302
     cookies = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("session=")]
     assert cookies, resp.headers

@@ -89,7 +89,7 @@ def test_crash_between_commit_and_index_write_is_caught_up(indexed, runner):
 
 def test_deleted_index_gives_a_clear_message_then_reindex_restores(indexed, runner):
     client = indexed.test_client()
-    client.post("/auth/login", data={"email": "op@x.cn", "password": "password-123"})
+    client.post("/auth/login", data={"email": "op@x.cn", "password": "Lychee-Harbour-47"})
     assert client.get("/search/?q=照明").status_code == 200
     shutil.rmtree(Path(indexed.config["INDEX_DIR"]))
     resp = client.get("/search/?q=照明")
@@ -102,7 +102,7 @@ def test_deleted_index_gives_a_clear_message_then_reindex_restores(indexed, runn
                                "\x00\x01\x1b", "(((", "AND OR NOT", "<script>alert(1)</script>"])  # fmt: skip
 def test_hostile_queries_answer_cleanly(indexed, q):
     client = indexed.test_client()
-    client.post("/auth/login", data={"email": "op@x.cn", "password": "password-123"})
+    client.post("/auth/login", data={"email": "op@x.cn", "password": "Lychee-Harbour-47"})
     resp = client.get("/search/", query_string={"q": q, "page": "x", "per_page": "-5"})
     assert resp.status_code == 200
     assert "<script>alert(1)</script>" not in resp.get_data(as_text=True)
@@ -116,6 +116,6 @@ def test_stored_html_is_escaped_in_results(indexed):
         )
         search_sync.sync()
     client = indexed.test_client()
-    client.post("/auth/login", data={"email": "op@x.cn", "password": "password-123"})
+    client.post("/auth/login", data={"email": "op@x.cn", "password": "Lychee-Harbour-47"})
     page = client.get("/search/?q=照明").get_data(as_text=True)
     assert "<img src=x" not in page and "&lt;img" in page

@@ -22,7 +22,7 @@ ACCOUNTS: dict[str, tuple[str, str, str | None]] = {
 def password_hash() -> str:
     from werkzeug.security import generate_password_hash
 
-    return generate_password_hash("password-123", method="scrypt")
+    return generate_password_hash("Lychee-Harbour-47", method="scrypt")
 
 
 @pytest.fixture

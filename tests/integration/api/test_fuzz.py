@@ -57,15 +57,16 @@ ID_PARAMS = {
     "funder_id": "funder",
     "product_id": "product",
     "outcome_id": "outcome",
+    "user_id": "user",
 }
 
 
 def _ids(app) -> dict[str, list[int]]:  # noqa: ANN001
     from techfin.extensions import db
-    from techfin.models import Enterprise, Funder, Need, Outcome, Patent, Product
+    from techfin.models import Enterprise, Funder, Need, Outcome, Patent, Product, User
 
     models = {"enterprise": Enterprise, "patent": Patent, "need": Need, "funder": Funder,
-              "product": Product, "outcome": Outcome}  # fmt: skip
+              "product": Product, "outcome": Outcome, "user": User}  # fmt: skip
     with app.app_context():
         return {k: list(db.session.scalars(db.select(m.id))) for k, m in models.items()}
 
@@ -144,7 +145,7 @@ def test_fuzz_api(role: str, app, tokens) -> None:  # noqa: ANN001
     )
     for label, n in sorted(counts.items()):
         print(f"  {n:4d}  {label:45s} {dict(sorted(statuses[label].items()))}")
-    assert len(operations) == 35
+    assert len(operations) == 36  # 35 + PATCH /api/v1/users/{user_id} (accounts)
     assert not failures, "\n\n".join(f"{op}: {kind}\n{msg}" for (op, kind), msg in failures.items())
 
 

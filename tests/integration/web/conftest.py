@@ -14,7 +14,7 @@ ACCOUNTS: dict[str, tuple[str, str | None, str]] = {
     "vc@x.cn": ("investor", "F-002", "owner"),
     "op@x.cn": ("operator", None, "owner"),
 }
-PASSWORD = "password-123"
+PASSWORD = "Lychee-Harbour-47"
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ PRODUCT = {"name": "科技成长贷", "kind": "loan", "min_amount_cny": "50", "m
            "industries": "C38", "regions": "442000", "description": ""}  # fmt: skip
 REGISTER = {"account_type": "enterprise", "org_name": "测试科技有限公司", "industry": "C38",
             "region": "442000", "funder_kind": "bank", "name": "张三", "email": "z@x.cn",
-            "password": "password-123", "confirm": "password-123"}  # fmt: skip
+            "password": "Lychee-Harbour-47", "confirm": "Lychee-Harbour-47"}  # fmt: skip
 
 # (account, url, valid data, field, bad value)
 CASES = [

@@ -120,7 +120,9 @@ def test_remove_member_logs_them_out_and_blocks_login(app, client, users, login,
     with app.app_context():
         user = db.session.get(User, member)
         assert not user.active and not user.memberships
-    resp = client.post("/auth/login", data={"email": "member@bank.cn", "password": "password-123"})
+    resp = client.post(
+        "/auth/login", data={"email": "member@bank.cn", "password": "Lychee-Harbour-47"}
+    )
     assert resp.status_code == 200  # refused
     # The owner cannot remove itself; another institution's member is not found.
     login("bank@x.cn")
@@ -132,15 +134,20 @@ def test_remove_member_logs_them_out_and_blocks_login(app, client, users, login,
     assert client.post(f"/institution/team/{other}/remove").status_code == 404
 
 
-def test_a_removed_member_can_be_invited_again(app, client, users, login, add_user, body):
+def test_a_removed_member_is_not_revived_by_an_invitation(
+    app, client, users, login, add_user, body, invalid
+):
+    # A removed member is a suspended account: only an administrator may bring it back.
     member = add_user("member@bank.cn", "bank", "F-001", "member")
     login("bank@x.cn")
     client.post(f"/institution/team/{member}/remove")
     resp = _invite(client, "member@bank.cn")
-    assert 'id="invite-fallback"' in body(resp)
+    text = body(resp)
+    assert resp.status_code == 200 and 'id="invite-fallback"' not in text
+    assert invalid(text, "email") and "邀请不能添加已有或已停用的账户" in text
     with app.app_context():
-        assert _user("member@bank.cn").active
-        assert db.session.execute(db.select(Membership).filter_by(user_id=member)).scalar_one()
+        assert not _user("member@bank.cn").active
+        assert db.session.execute(db.select(Membership).filter_by(user_id=member)).first() is None
 
 
 def test_product_create_pause_resume_retire(app, client, users, login, body):

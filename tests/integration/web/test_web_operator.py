@@ -61,7 +61,7 @@ def test_suspend_and_reactivate(app, client, users, login, ids, body):
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/operator/users?q=e2")
     with app.app_context():
         assert not db.session.get(User, target).active
-    refused = client.post("/auth/login", data={"email": "e2@x.cn", "password": "password-123"})
+    refused = client.post("/auth/login", data={"email": "e2@x.cn", "password": "Lychee-Harbour-47"})
     assert refused.status_code == 200
     login("op@x.cn")
     assert "Suspended" in body(client.get("/operator/users?q=e2@x.cn&lang=en"))
