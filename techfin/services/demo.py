@@ -290,7 +290,10 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
                 rec["granted"] = granted.isoformat()
                 rec["valuation_cny"] = value
             yield emit(rec)
-        for k in range(rng.choices([0, 1, 2, 3], [3, 9, 7, 1])[0]):
+        count = rng.choices([0, 1, 2, 3], [3, 9, 7, 1])[0]
+        if i == 1:  # the demo enterprise login's own firm: something to see on first login
+            count = max(count, 2)
+        for k in range(count):
             kind = rng.choices(["loan", "ip_pledge", "equity", "guarantee", "insurance"],
                                [5, 3 if granted_value else 1, 2, 1, 1])[0]  # fmt: skip
             amount = rng.choice([30, 50, 100, 200, 300, 500, 800, 1000, 2000, 3000]) * 10000
@@ -304,6 +307,8 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
                     "created": created.isoformat()}  # fmt: skip
             if need["term_months"] is None:
                 del need["term_months"]
+            if i == 1 and k == 0:
+                need["status"] = "published"  # institutions can see the demo firm at once
             needs.append((need, {"industry": industry, "region": region, "stage": stage,
                                  "high_tech": high_tech, "ip_value": granted_value}, i))  # fmt: skip
             yield emit(need)

@@ -53,6 +53,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "INDEX_DIR": str(tmp / "index"), "MODEL_DIR": str(tmp / "model"),
         "RATELIMIT_ENABLED": False, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 1,
         "EXTERNAL_URL": f"http://127.0.0.1:{port}",
+        # The embedded queue of `make run`, worked by a real consumer below.
+        "TASK_QUEUE_URL": f"sqlite:///{tmp / 'tasks.db'}",
     })  # fmt: skip
     with app.app_context():
         upgrade()
@@ -62,6 +64,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             print(line)
         search_sync.reindex()
         db.session.remove()
+    from techfin.tasks import huey
+
+    # The task worker as `make run` has it (the stored matches the dealflow reads), in
+    # threads of this process: Consumer.start() without run()'s signal handlers.
+    consumer = huey.create_consumer(workers=1, worker_type="thread", periodic=False,
+                                    initial_delay=0.05, max_delay=0.5)  # fmt: skip
+    consumer.start()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -69,6 +78,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
+        consumer.stop(graceful=True)
         with app.app_context():
             db.engine.dispose()
 
