@@ -31,7 +31,9 @@ def refresh_matches() -> dict[str, int]:
     from techfin.services import matching
 
     progress = matching.process_dirty(float(app().config.get("MATCHES_TASK_SECONDS", 20)))
-    if progress.remaining:
+    # Marks left but none claimable means another worker holds them: it wakes this task
+    # again when it is done, so re-enqueueing here would only spin (the sweep is the net).
+    if progress.remaining and progress.marks:
         wake(refresh_matches)
         if progress.remaining > 10 * int(app().config.get("MATCHES_CHUNK", 200)):
             wake(refresh_matches)

@@ -46,20 +46,22 @@ class Worker:
             **env,
         }
         self.proc: subprocess.Popen | None = None
+        # A file, not a pipe: nobody reads a pipe until stop(), and a worker whose log
+        # filled the pipe's 64 KiB would block on its next log line.
+        self.log = Path(tempfile.mkstemp(prefix="techfin-worker-", suffix=".log")[1])
 
     def start(self) -> Worker:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "2"],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "2"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         return self
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-        if self.proc and self.proc.stdout and not self.proc.stdout.closed:
-            self.proc.stdout.close()
 
     def stop(self) -> str:
         """SIGTERM (graceful: the running task finishes), then the output."""
@@ -71,10 +73,7 @@ class Worker:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        out = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        return out
+        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -89,6 +88,7 @@ def worker(app):
     yield _start
     for w in started:
         w.kill()
+        w.log.unlink(missing_ok=True)
     from techfin.tasks import huey
 
     if not huey.immediate:
