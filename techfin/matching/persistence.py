@@ -198,11 +198,14 @@ class ModelStore:
         with self._lock:
             if now - self._checked < self.check_interval:
                 return self._scorer
-            self._checked = now
             key = self._newest_key()
             if key != self._key:
                 self._key = key
                 self._reload()
+            # Only now: a thread that skipped the lock on a fresh _checked while this one was
+            # still loading would have ranked with the Prior (a just-started worker stored a
+            # chunk of `prior` rankings that way).
+            self._checked = now
             return self._scorer
 
     def refresh(self) -> Scorer:

@@ -154,3 +154,36 @@ def test_model_store_checks_at_most_every_interval(tmp_path: Path, examples) -> 
     save_model(_retrained(examples, datetime(2024, 1, 1, tzinfo=UTC)), tmp_path)
     assert isinstance(store.get(), Prior)  # within the interval: not looked at yet
     assert store.refresh().info["kind"] == "learned"
+
+
+def test_a_thread_arriving_while_another_loads_the_model_waits_for_it(
+    tmp_path: Path, examples
+) -> None:
+    """A just-started worker's second thread must not rank with the Prior while the first
+    is still loading the model (it once stored a whole chunk of `prior` rankings)."""
+    import threading
+
+    save_model(_retrained(examples, datetime(2024, 1, 1, tzinfo=UTC)), tmp_path)
+
+    class SlowStore(ModelStore):
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs)
+            self.loading, self.go = threading.Event(), threading.Event()
+
+        def _reload(self) -> None:
+            self.loading.set()
+            assert self.go.wait(10)
+            super()._reload()
+
+    store = SlowStore(tmp_path, check_interval=3600)
+    got: list = []
+    first = threading.Thread(target=lambda: got.append(store.get()))
+    first.start()
+    assert store.loading.wait(10)
+    second = threading.Thread(target=lambda: got.append(store.get()))
+    second.start()
+    second.join(0.3)  # it must be waiting for the load, not answering with the Prior
+    store.go.set()
+    first.join(10)
+    second.join(10)
+    assert [s.info["kind"] for s in got] == ["learned", "learned"]
