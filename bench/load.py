@@ -147,7 +147,16 @@ def setup_fixture(path: str) -> None:
     app = create_app()
     with app.app_context():
         fixture: dict[str, Any] = {"password": DEMO_PASSWORD, "enterprises": [], "funders": []}
-        for ent in db.session.execute(select(Enterprise).order_by(Enterprise.id)).scalars():
+        # Only enterprises with an open need, and no more than are handed out: at region
+        # scale, loading every enterprise here took longer than the rest of the setup.
+        with_needs = select(Need.enterprise_id).where(Need.status != "closed")
+        first = (
+            select(Enterprise)
+            .where(Enterprise.id.in_(with_needs))
+            .order_by(Enterprise.id)
+            .limit(LOAD_ENTERPRISES)
+        )
+        for ent in db.session.execute(first).scalars():
             needs = db.session.execute(
                 select(Need.id, Need.status).where(
                     Need.enterprise_id == ent.id, Need.status != "closed"

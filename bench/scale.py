@@ -130,22 +130,59 @@ def sql(database_url: str, query: str, params: tuple = ()) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
+class PastDeadline(Exception):
+    """A step was stopped at --deadline; the stages after it are not run."""
+
+
+DEADLINE: list[float] = []  # the --deadline as a Unix time, when given
+
+
 def flask(size: Size, *args: str, log: str) -> float:
-    """`flask --app wsgi ARGS` in this size's environment; seconds taken (fails loudly)."""
+    """`flask --app wsgi ARGS` in this size's environment; seconds taken (fails loudly).
+    Stopped (SIGKILL to its process group) at --deadline: PastDeadline."""
     start = time.perf_counter()
     with (size.work / log).open("w") as out:
-        done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT,
-                              env=size.env, stdout=out, stderr=subprocess.STDOUT, check=False)  # fmt: skip
+        proc = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT,
+                                env=size.env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+        try:
+            proc.wait(timeout=max(1.0, DEADLINE[0] - time.time()) if DEADLINE else None)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise PastDeadline(
+                f"flask {' '.join(args)} stopped at the deadline after "
+                f"{time.perf_counter() - start:.0f} s"
+            ) from None
     seconds = time.perf_counter() - start
-    if done.returncode != 0:
+    if proc.returncode != 0:
         raise SystemExit(f"flask {' '.join(args)} failed; see {size.work / log}")
     return seconds
+
+
+def refresh_progress(size: Size, since: datetime) -> tuple[int, int]:
+    """How far a stopped `flask matching refresh` got: it walks the needs in id order."""
+    done, total = sql(size.database_url, "SELECT (SELECT count(*) FROM needs WHERE id <= "
+                      "(SELECT coalesce(max(need_id), 0) FROM matches WHERE last_seen_at >= %s)),"
+                      " (SELECT count(*) FROM needs)", (since,))[0]  # fmt: skip
+    return int(done), int(total)
 
 
 def refresh_and_settle(size: Size) -> None:
     """Timed full refresh; then the marks it has made obsolete are deleted (see the doc)."""
     before = sql(size.database_url, "SELECT coalesce(max(id), 0), count(*) FROM dirty_marks")[0]
-    seconds = flask(size, "matching", "refresh", log="refresh.log")
+    since, start = _now(), time.perf_counter()
+    try:
+        seconds = flask(size, "matching", "refresh", log="refresh.log")
+    except PastDeadline:
+        elapsed = time.perf_counter() - start
+        done, total = refresh_progress(size, since)
+        size.figures["refresh_partial"] = {"seconds": elapsed, "needs_done": done,
+                                           "needs": total}  # fmt: skip
+        say(f"  matching refresh stopped at the deadline after {elapsed:.0f} s: {done} of "
+            f"{total} needs"
+            + (f" (at that rate {elapsed * total / done:.0f} s in all)" if done else ""))  # fmt: skip
+        raise
     size.timings["matching refresh"] = seconds
     say(f"  {'matching refresh':<28}{seconds:6.1f} s")
     # Only marks written before the refresh started: the refresh read every need after
@@ -156,13 +193,39 @@ def refresh_and_settle(size: Size) -> None:
 
 
 def prepare(size: Size) -> None:
+    """bench/load.py's preparation, step by step and timed, the refresh before the index
+    (with --deadline, the figure with a target comes first)."""
     say(f"== prepare {size.label}: {size.enterprises} enterprises in {size.database_url}")
+    loadtest._reset_postgres(size.database_url)
+    shutil.rmtree(size.work / "instance", ignore_errors=True)
+    (size.work / "fixture.json").unlink(missing_ok=True)
+    size.probe_file.unlink(missing_ok=True)
     try:
-        loadtest.prepare(size.args, size.env, size.work, size.timings)
+        for step, args in (
+            ("db upgrade", ["db", "upgrade"]),
+            ("demo-data", ["demo-data", "--enterprises", str(size.enterprises),
+                           "--seed", str(size.args.seed)]),
+            ("matching train", ["matching", "train"]),
+        ):  # fmt: skip
+            size.timings[step] = flask(size, *args, log=step.replace(" ", "-") + ".log")
+            say(f"  {step:<28}{size.timings[step]:6.1f} s")
+        start = time.perf_counter()
+        fixture = size.work / "fixture.json"
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "load.py"), "--internal-setup", str(fixture)],
+            cwd=ROOT, env=size.env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+            raise SystemExit("the load's setup failed")
+        size.timings["load logins"] = time.perf_counter() - start
+        say(f"  {'load logins':<28}{size.timings['load logins']:6.1f} s")
+        refresh_and_settle(size)
+        size.timings["search reindex"] = flask(size, "search", "reindex", log="reindex.log")
+        say(f"  {'search reindex':<28}{size.timings['search reindex']:6.1f} s")
     finally:
         # The steps' wake-ups went to a queue no worker reads: only the dirty marks count.
         loadtest.forget_queue(size.env)
-    refresh_and_settle(size)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--internal-probe-setup", str(size.probe_file)],
@@ -640,12 +703,18 @@ def table(small: Size, large: Size, opts: argparse.Namespace, skipped: set[str])
                 f"{d['differ']} of {d['rows']}", "", d["differ"] == 0 and d["kills"] == opts.kills)  # fmt: skip
             add("  recompute by the killed workers", "(reported)", fmt(d["recompute_s"], "s"), "",
                 None)  # fmt: skip
-    for step in ("demo-data --enterprises", "search reindex", "matching train", "setup",
+    for step in ("demo-data", "search reindex", "matching train", "load logins",
                  "matching refresh"):  # fmt: skip
         value, base = large.timings.get(step), small.timings.get(step)
         target = f"<= {REFRESH_S:.0f} s" if step == "matching refresh" else "(timed)"
         ok = (value is not None and value <= REFRESH_S) if step == "matching refresh" else None
-        add(f"time: {step.split(' --')[0]}", target, fmt(value, "s"), fmt(base, "s"), ok)
+        measured = fmt(value, "s")
+        partial = large.figures.get("refresh_partial")
+        if step == "matching refresh" and value is None and partial:
+            # Stopped at the deadline: already over the target if it ran longer.
+            measured = f"> {partial['seconds']:.0f} s"
+            ok = False
+        add(f"time: {step}", target, measured, fmt(base, "s"), ok)
 
     width = max(len(r[0]) for r in rows) + 2
     head = f"{'target':<{width}}{'goal':<32}{'measured':>16}{'baseline':>14}  ok"
@@ -709,6 +778,7 @@ def main() -> int:
         hh, mm = (int(x) for x in opts.deadline.split(":"))
         today = datetime.now(UTC).replace(hour=hh, minute=mm, second=0, microsecond=0)
         deadline = today.timestamp()
+        DEADLINE.append(deadline)
     if not loadtest._redis_reachable(opts.redis_url):
         raise SystemExit(f"Redis is not reachable at {opts.redis_url}")
 
@@ -742,6 +812,8 @@ def main() -> int:
         if not opts.skip_drill and large.probe_file.exists() and in_time("drill"):
             drill(large, opts, deadline)
             save(opts, sizes)
+    except PastDeadline as stopped:
+        say(f"-- {stopped}; the stages after it are not run")
     finally:
         save(opts, sizes)
         ok = table(small, large, opts, skipped)
