@@ -611,6 +611,12 @@ def drill(size: Size, opts: argparse.Namespace, deadline: float | None) -> None:
         return
     figures["drained"] = True
     say(f"  drained: {figures['recompute_s']:.0f} s for the recompute with {kills} kills")
+    # Which model each need's stored ranking came from: the comparison below leaves the
+    # model out, so a mismatch is easier to read with it.
+    figures["models"] = {f"{kind} {version}": needs for kind, version, needs in sql(
+        size.database_url, "SELECT model_kind, model_version, count(DISTINCT need_id) FROM "
+        "matches WHERE active GROUP BY 1, 2 ORDER BY 1, 2")}  # fmt: skip
+    say(f"  needs per model in the stored matches after the drill: {figures['models']}")
     sql(size.database_url, f"CREATE TABLE scale_drill_a AS {DUMP}")
     seconds = flask(size, "matching", "refresh", log="refresh-drill.log")
     figures["refresh_s"] = seconds
