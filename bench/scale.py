@@ -1,6 +1,6 @@
 """Region scale (issue #12): the 50-user load at 100 000 enterprises beside 150 (not a test).
 
-    .venv/bin/python bench/scale.py                                   # 100 000 vs 150, ~1 h
+    .venv/bin/python bench/scale.py                                   # 100 000 vs 150, ~1.5 h
     .venv/bin/python bench/scale.py --enterprises 3000 --duration 30s # a short run
     .venv/bin/python bench/scale.py --skip-drill --skip-two-nodes     # the load only
 
