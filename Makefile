@@ -112,9 +112,10 @@ format: install
 	$(BIN)/ruff check --fix techfin tests bench
 	$(BIN)/ruff format techfin tests bench
 
+# bench/scale.py (issue #12: 100 000 enterprises, about an hour) is run by hand.
 bench: install
 	$(BIN)/pip install -q -e '.[test,bench]'
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/*.py; do [ $$b = bench/scale.py ] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -3,18 +3,24 @@
     .venv/bin/python bench/load.py                              # PostgreSQL, 50 users, 2 min
     .venv/bin/python bench/load.py --database sqlite            # SQLite file (WAL)
     .venv/bin/python bench/load.py --users 10 --duration 20s    # a short run
+    .venv/bin/python bench/load.py --no-worker                  # gunicorn only (as before #12)
 
 It prepares a fresh database as `make run` does (migrations, demo data for 150 enterprises,
 search index, model), adds one login per enterprise / institution and a few docking events,
-starts gunicorn (2 workers, --preload) on a free 127.0.0.1 port with a local SMTP sink, and
+starts gunicorn (2 workers, --preload) on a free 127.0.0.1 port with a local SMTP sink and
+the task worker beside it (`flask --app wsgi worker`: on PostgreSQL its queue is Redis at
+--redis-url under a queue name of this run's own, on SQLite the embedded SQLite queue), and
 drives it headless with bench/locustfile.py: enterprise users (marketplace, search, matches
 page, edit a need, register for an event, express interest), institution staff (dealflow,
 a product's matches, move a pair along the pipeline), anonymous visitors, and the trivial
 /ping beside them. Prints requests/s, p50/p95/p99 and errors per endpoint in one table,
 compares the writes the clients saw confirmed with the rows in the database, counts
-"database is locked", and exits 1 when a target is missed.
+"database is locked", reports the dirty marks left when the load stopped and how long the
+worker took to drain them, the gunicorn workers' PSS, and exits 1 when a target is missed.
 
 PostgreSQL: the database in --pg-url is DROPPED and recreated (default techfin_load).
+--reuse --workdir DIR skips the preparation and runs on DIR's database as it is (bench/scale.py
+prepares a region-scale database once and runs the load on it through `run()`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +50,12 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/techfin_load"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 MATCHES = "GET /needs/[id]/matches"
+# Every page that shows a ranking: a need's (live), the overview (stored counts) and the
+# institution's dealflow (stored matches).
+MATCHES_PAGES = (MATCHES, "GET /matches", "GET /dealflow/matches",
+                 "GET /dealflow/matches?product_id=[id]")  # fmt: skip
 TRIVIAL = "GET /ping"
 LOAD_ENTERPRISES = 60  # logins handed out to enterprise users (one each)
 
@@ -133,7 +147,16 @@ def setup_fixture(path: str) -> None:
     app = create_app()
     with app.app_context():
         fixture: dict[str, Any] = {"password": DEMO_PASSWORD, "enterprises": [], "funders": []}
-        for ent in db.session.execute(select(Enterprise).order_by(Enterprise.id)).scalars():
+        # Only enterprises with an open need, and no more than are handed out: at region
+        # scale, loading every enterprise here took longer than the rest of the setup.
+        with_needs = select(Need.enterprise_id).where(Need.status != "closed")
+        first = (
+            select(Enterprise)
+            .where(Enterprise.id.in_(with_needs))
+            .order_by(Enterprise.id)
+            .limit(LOAD_ENTERPRISES)
+        )
+        for ent in db.session.execute(first).scalars():
             needs = db.session.execute(
                 select(Need.id, Need.status).where(
                     Need.enterprise_id == ent.id, Need.status != "closed"
@@ -188,7 +211,13 @@ def setup_fixture(path: str) -> None:
     Path(path).write_text(json.dumps(fixture), encoding="utf-8")
 
 
-def prepare(args: argparse.Namespace, env: dict[str, str], work: Path) -> Path:
+def prepare(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    work: Path,
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """Fresh database, demo data, index, model, fixture; each step's seconds into `timings`."""
     if args.database == "postgresql":
         _reset_postgres(args.pg_url)
     else:
@@ -207,8 +236,11 @@ def prepare(args: argparse.Namespace, env: dict[str, str], work: Path) -> Path:
     for cmd in steps:
         t = time.perf_counter()
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        print(f"  {' '.join(cmd[3:5] if cmd[0] != sys.executable else ['setup']):<28}"
-              f"{time.perf_counter() - t:6.1f} s")  # fmt: skip
+        step = " ".join(cmd[3:5] if cmd[0] != sys.executable else ["setup"])
+        seconds = time.perf_counter() - t
+        print(f"  {step:<28}{seconds:6.1f} s", flush=True)
+        if timings is not None:
+            timings[step] = seconds
         if done.returncode != 0:
             sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
             raise SystemExit(f"preparation step failed: {' '.join(cmd)}")
@@ -264,6 +296,98 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def start_worker(env: dict[str, str], work: Path, name: str = "worker") -> subprocess.Popen:
+    """`flask --app wsgi worker` in its own process group (its log: WORK/NAME.log)."""
+    log = (work / f"{name}.log").open("ab")
+    try:
+        return subprocess.Popen(
+            [str(BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        log.close()  # the child holds its own copy
+
+
+def dirty_marks(database_url: str) -> int:
+    """Dirty marks waiting (stored matches not yet recomputed)."""
+    from sqlalchemy import create_engine, text
+
+    from techfin.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM dirty_marks")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def wait_drained(
+    database_url: str, timeout: float, worker: subprocess.Popen | None
+) -> float | None:
+    """Seconds until no dirty mark is left (None: not within `timeout`, or no worker)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if dirty_marks(database_url) == 0:
+            return time.monotonic() - start
+        if worker is None or worker.poll() is not None:
+            return None
+        time.sleep(0.5)
+    return None
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a gunicorn master's workers)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def pss_mib(pid: int) -> float | None:
+    """Proportional set size: shared pages (the preloaded app) split among the processes
+    that share them, so the workers' figures add up to what they really cost."""
+    try:
+        text_ = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    m = re.search(r"^Pss:\s+(\d+) kB", text_, re.M)
+    return int(m.group(1)) / 1024 if m else None
+
+
+def queue_settings(args: argparse.Namespace, work: Path) -> dict[str, str]:
+    """The task queue of this run: Redis under a name of its own (so it never collides with
+    another user of that Redis), or the embedded SQLite queue in the work directory."""
+    if args.database == "postgresql" and args.redis_url:
+        return {"TASK_QUEUE_URL": args.redis_url,
+                "TASK_QUEUE_NAME": f"techfin-bench-{os.getpid()}-{secrets.token_hex(4)}"}  # fmt: skip
+    return {"TASK_QUEUE_URL": f"sqlite:///{work / 'instance' / 'tasks.db'}",
+            "TASK_QUEUE_NAME": "techfin-bench"}  # fmt: skip
+
+
+def forget_queue(env: dict[str, str]) -> None:
+    """Remove this run's keys from Redis (only its own queue name: never a FLUSHDB)."""
+    url = env.get("TASK_QUEUE_URL", "")
+    if not url.startswith("redis://"):
+        return
+    from huey.storage import RedisStorage
+
+    with contextlib.suppress(Exception):
+        RedisStorage(name=env["TASK_QUEUE_NAME"], url=url).flush_all()
+
+
+def _redis_reachable(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except Exception:  # noqa: BLE001 - any failure means "not usable"
+        return False
 
 
 def _session(base: str, email: str, password: str) -> Any:
@@ -329,7 +453,9 @@ def report(
     lost: dict[str, tuple[int, int]],
     locked: int,
     server_ms: list[float],
-) -> bool:
+    worker: dict[str, Any] | None = None,
+) -> tuple[bool, dict[str, Any]]:
+    """Print the table and the targets; return (all met, the figures for bench/scale.py)."""
     times: dict[str, list[float]] = data["times"]
     failures: dict[str, int] = data["failures"]
     window = data.get("window") or args.duration  # seconds measured after the ramp-up
@@ -339,19 +465,30 @@ def report(
     print("\n" + head)
     print("-" * len(head))
     total = 0
+    endpoints: dict[str, dict[str, float]] = {}
     order = sorted(set(times) | set(failures), key=lambda k: (k != TRIVIAL, k.split(" ", 1)[1], k))
     for name in order:
         ms = times.get(name, [])
         total += len(ms)
         label = name + (" (trivial)" if name == TRIVIAL else "")
+        endpoints[name] = {"reqs": len(ms), "p50": _pct(ms, 50), "p95": _pct(ms, 95),
+                           "p99": _pct(ms, 99), "errors": failures.get(name, 0)}  # fmt: skip
         print(f"{label:<{width}}{len(ms):>7}{len(ms) / window:>8.1f}"
               f"{_pct(ms, 50):>9.0f}{_pct(ms, 95):>9.0f}{_pct(ms, 99):>9.0f}"
               f"{failures.get(name, 0):>8}")  # fmt: skip
     errors = sum(failures.values())
     every = [t for ms in times.values() for t in ms]
+    # Every confirmed-or-refused form POST is a write attempt (its redirect target is a GET).
+    writes_ms = [t for name, ms in times.items() if name.startswith("POST ") for t in ms
+                 if name != "POST /auth/login"]  # fmt: skip
+    pages_ms = [t for name in MATCHES_PAGES for t in times.get(name, [])]
     print("-" * len(head))
     print(f"{'all':<{width}}{total:>7}{total / window:>8.1f}{_pct(every, 50):>9.0f}"
           f"{_pct(every, 95):>9.0f}{_pct(every, 99):>9.0f}{errors:>8}")  # fmt: skip
+    for label, ms in (("writes (every POST but login)", writes_ms),
+                      ("matches pages (need, overview, dealflow)", pages_ms)):  # fmt: skip
+        print(f"{label:<{width}}{len(ms):>7}{len(ms) / window:>8.1f}{_pct(ms, 50):>9.0f}"
+              f"{_pct(ms, 95):>9.0f}{_pct(ms, 99):>9.0f}")  # fmt: skip
     print(f"(+ {data.get('ramp_requests', 0)} requests while users were arriving and logging "
           "in: their errors are counted above, their times are not)")  # fmt: skip
     for name, sample in data.get("failure_samples", {}).items():
@@ -371,6 +508,17 @@ def report(
         print(f"{MATCHES} inside gunicorn (access log, warm-up included, no queueing): "
               f"p50 {_pct(server_ms, 50):.0f} ms, p95 {_pct(server_ms, 95):.0f} ms, "
               f"p99 {_pct(server_ms, 99):.0f} ms")  # fmt: skip
+    if worker is not None:
+        pss = worker.get("pss_mib") or {}
+        print("gunicorn PSS after the load: " + ", ".join(
+            f"{role} {pid} {mib:.0f} MiB" for role, pid, mib in pss.get("processes", [])))  # fmt: skip
+        if worker.get("enabled"):
+            drain = worker.get("drain_s")
+            print(f"task worker ({worker['queue']}): {worker['marks_at_stop']} dirty mark(s) "
+                  f"left when the load stopped; "
+                  + (f"drained {drain:.1f} s later" if drain is not None else
+                     f"NOT drained within {args.drain_timeout:.0f} s "
+                     f"({worker.get('marks_after')} left)"))  # fmt: skip
     lost_total = sum(max(0, c - r) for c, r in lost.values())
     checks = [
         ("errors", errors, "0", errors == 0),
@@ -379,16 +527,29 @@ def report(
          f"<= {args.matches_target:.0f}", matches_p95 <= args.matches_target),
         ('"database is locked"', locked, "0", locked == 0),
     ]  # fmt: skip
+    if worker is not None and worker.get("enabled"):
+        drained = worker.get("drain_s") is not None
+        checks.append(("dirty marks drained after the load", "yes" if drained else "no",
+                       f"<= {args.drain_timeout:.0f}s", drained))  # fmt: skip
     print(f"\n{'target':<34}{'measured':>10}  {'goal':<8} result")
     for name, value, goal, ok in checks:
         print(f"{name:<34}{value:>10}  {goal:<8} {'ok' if ok else 'MISSED'}")
     load = os.getloadavg()
     print(f"\n{args.users} users, {window:.0f} s measured, {args.database}; load average "
           f"{load[0]:.2f} {load[1]:.2f} (figures on a busy machine are preliminary)")  # fmt: skip
-    return all(ok for *_x, ok in checks)
+    summary = {
+        "window_s": window, "requests": total, "errors": errors, "lost_writes": lost_total,
+        "locked": locked, "endpoints": endpoints,
+        "writes": {"reqs": len(writes_ms), "p50": _pct(writes_ms, 50),
+                   "p95": _pct(writes_ms, 95), "p99": _pct(writes_ms, 99)},
+        "matches_pages": {"reqs": len(pages_ms), "p50": _pct(pages_ms, 50),
+                          "p95": _pct(pages_ms, 95), "p99": _pct(pages_ms, 99)},
+        "need_matches_p95": matches_p95, "loadavg": list(load), "worker": worker or {},
+    }  # fmt: skip
+    return all(ok for *_x, ok in checks), summary
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     ap.add_argument("--pg-url", default=os.environ.get("LOAD_PG_URL", DEFAULT_PG),
@@ -400,22 +561,24 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--port", type=int, default=0, help="gunicorn port (default: a free one)")
     ap.add_argument("--matches-target", type=float, default=150.0, help="p95 ms")
+    ap.add_argument("--worker", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the task worker (`flask worker`) beside gunicorn (default on)")  # fmt: skip
+    ap.add_argument("--redis-url", default=os.environ.get("LOAD_REDIS_URL", DEFAULT_REDIS),
+                    help="the task queue's Redis on PostgreSQL runs (default %(default)s; "
+                         "'' for the embedded SQLite queue); this run's queue has a name "
+                         "of its own")  # fmt: skip
+    ap.add_argument("--drain-timeout", type=_seconds, default=600,
+                    help="how long to wait for the worker to drain the dirty marks after the load")  # fmt: skip
     ap.add_argument("--workdir", help="keep database file, logs and results here")
     ap.add_argument("--reuse", action="store_true",
-                    help="skip preparation: reuse --workdir's database as it is (development)")  # fmt: skip
+                    help="skip preparation: reuse --workdir's database as it is "
+                         "(needs its fixture.json; bench/scale.py prepares one this way)")  # fmt: skip
     ap.add_argument("--internal-setup", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.internal_setup:
-        setup_fixture(args.internal_setup)
-        return 0
+    return ap
 
-    if args.database == "postgresql" and not _pg_reachable(args.pg_url):
-        print(f"PostgreSQL is not reachable at {args.pg_url}: running on SQLite instead")
-        args.database = "sqlite"
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="techfin-load-")).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    database_url = args.pg_url if args.database == "postgresql" else f"sqlite:///{work}/techfin.db"
-    port = args.port or _free_port()
+
+def make_env(args: argparse.Namespace, work: Path, database_url: str, port: int) -> dict[str, str]:
+    """The environment of every process of the run: gunicorn, the worker, the CLI steps."""
     secret = work / "secret"
     if not secret.exists():
         secret.write_text(secrets.token_urlsafe(32))
@@ -435,26 +598,118 @@ def main() -> int:
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "PYTHONUNBUFFERED": "1",
+        # The code of this checkout, whatever is installed in the venv.
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        ),
+        # The worker's scheduler keeps only the minute sweep: a digest run, a retraining or
+        # the hourly index check falling inside the measured window would measure that job.
+        "SCHEDULE_DIGESTS_DAILY": "",
+        "SCHEDULE_DIGESTS_WEEKLY": "",
+        "SCHEDULE_RETRAIN": "",
+        "SCHEDULE_SEARCH_CHECK": "",
     }
-    print(f"== load test on {args.database}: {args.users} users, {args.duration} s "
-          f"(work dir {work})")  # fmt: skip
+    env.update(queue_settings(args, work))
+    return env
+
+
+@dataclass
+class LoadContext:
+    """What a hook running beside the load (bench/scale.py's probes) needs to know."""
+
+    args: argparse.Namespace
+    work: Path
+    env: dict[str, str]
+    database_url: str
+    port: int
+    fixture: Path
+    server: subprocess.Popen
+
+
+During = Callable[[LoadContext], AbstractContextManager[Any]]
+
+
+@contextlib.contextmanager
+def _nothing(_ctx: LoadContext) -> Iterator[None]:
+    yield
+
+
+def resolve(args: argparse.Namespace) -> tuple[Path, str]:
+    """The work directory and database URL of a run (falls back to SQLite without PG)."""
+    if args.database == "postgresql" and not _pg_reachable(args.pg_url):
+        print(f"PostgreSQL is not reachable at {args.pg_url}: running on SQLite instead")
+        args.database = "sqlite"
+    if args.database == "postgresql" and args.worker and args.redis_url \
+            and not _redis_reachable(args.redis_url):  # fmt: skip
+        print(f"Redis is not reachable at {args.redis_url}: the worker uses the SQLite queue")
+        args.redis_url = ""
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="techfin-load-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    database_url = args.pg_url if args.database == "postgresql" else f"sqlite:///{work}/techfin.db"
+    return work, database_url
+
+
+def run(args: argparse.Namespace, during: During | None = None) -> tuple[bool, dict[str, Any]]:
+    """The whole load test; `during` wraps the measured load (bench/scale.py's probes)."""
+    work, database_url = resolve(args)
+    port = args.port or _free_port()
+    env = make_env(args, work, database_url, port)
+    print(f"== load test on {args.database}: {args.users} users, {args.duration} s, task worker "
+          f"{'on (' + env['TASK_QUEUE_URL'].split('@')[-1] + ')' if args.worker else 'off'} "
+          f"(work dir {work})", flush=True)  # fmt: skip
     if args.reuse and (work / "fixture.json").exists():
         fixture = work / "fixture.json"
     else:
+        if args.reuse:
+            print("  --reuse: no fixture.json in the work dir, preparing a fresh database")
         fixture = prepare(args, env, work)
-    (work / "gunicorn.log").unlink(missing_ok=True)
+    for name in ("gunicorn.log", "access.log", "worker.log"):
+        (work / name).unlink(missing_ok=True)
     before = _counts(database_url)
-    with SmtpSink() as smtp:
-        env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port), SMTP_SECURITY="none")
-        server = start_gunicorn(env, port, work)
-        try:
-            warm_up(port, fixture)
-            data = run_locust(
-                args, {**env, "LOAD_FIXTURE": str(fixture), "LOAD_DURATION": str(args.duration),
-                       "LOAD_RESULTS": str(work / "results.json")}, port, work,
+    worker_info: dict[str, Any] = {"enabled": bool(args.worker),
+                                   "queue": env["TASK_QUEUE_URL"].split("@")[-1]
+                                   + f" queue {env['TASK_QUEUE_NAME']}"}  # fmt: skip
+    task_worker = start_worker(env, work) if args.worker else None
+    try:
+        with SmtpSink() as smtp:
+            env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port), SMTP_SECURITY="none")
+            server = start_gunicorn(env, port, work)
+            try:
+                warm_up(port, fixture)
+                ctx = LoadContext(args, work, env, database_url, port, fixture, server)
+                with (during or _nothing)(ctx):
+                    data = run_locust(
+                        args, {**env, "LOAD_FIXTURE": str(fixture),
+                               "LOAD_DURATION": str(args.duration),
+                               "LOAD_RESULTS": str(work / "results.json")}, port, work,
+                    )  # fmt: skip
+                stopped = time.monotonic()
+                worker_info["marks_at_stop"] = dirty_marks(database_url)
+                # Measured while the workers are still warm from the load, before they stop.
+                procs = [("master", server.pid)] + [("worker", p) for p in children(server.pid)]
+                worker_info["pss_mib"] = {
+                    "processes": [(role, pid, pss_mib(pid) or 0.0) for role, pid in procs],
+                    "workers_max": max((pss_mib(p) or 0.0 for r, p in procs if r == "worker"),
+                                       default=0.0),
+                }  # fmt: skip
+            finally:
+                stop(server)
+        if task_worker is not None:
+            # Counted from the moment locust stopped (PSS and gunicorn's stop included).
+            waited = time.monotonic() - stopped
+            drained = wait_drained(database_url, max(1.0, args.drain_timeout - waited),
+                                   task_worker)  # fmt: skip
+            worker_info["drain_s"] = (
+                0.0 if worker_info["marks_at_stop"] == 0 else None if drained is None
+                else waited + drained
             )  # fmt: skip
-        finally:
-            stop(server)
+            worker_info["marks_after"] = dirty_marks(database_url)
+            if task_worker.poll() is not None:
+                worker_info["exited"] = task_worker.returncode
+    finally:
+        if task_worker is not None:
+            stop(task_worker)
+        forget_queue(env)
     after = _counts(database_url)
     writes = data.get("writes", {})
     lost = {
@@ -473,10 +728,22 @@ def main() -> int:
     server_ms = [
         float(m) for m in re.findall(r'"GET /needs/\d+/matches HTTP[^"]*" \d+ \S+ (\d+)ms', access)
     ]
-    ok = report(args, data, lost, locked, server_ms)
-    print(f"logs: {work}/gunicorn.log, {work}/access.log, {work}/locust.log")
+    ok, summary = report(args, data, lost, locked, server_ms, worker_info)
+    print(f"logs: {work}/gunicorn.log, {work}/access.log, {work}/locust.log"
+          + (f", {work}/worker.log" if args.worker else ""))  # fmt: skip
+    summary["ok"] = ok
+    summary["work"] = str(work)
+    return ok, summary
+
+
+def main() -> int:
+    args = build_parser().parse_args()
+    if args.internal_setup:
+        setup_fixture(args.internal_setup)
+        return 0
+    ok, summary = run(args)
     if not args.workdir and ok:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(summary["work"], ignore_errors=True)
     return 0 if ok else 1
 
 
