@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select, text
@@ -39,13 +38,25 @@ def test_every_table_with_its_own_id_is_listed_or_exempt(app):
     )
 
 
-def test_sqlite_tables_are_autoincrement(app):
+def test_listed_tables_never_hand_out_an_id_twice(app):
+    """SQLite: AUTOINCREMENT in the DDL. PostgreSQL: the id comes from a sequence (which
+    never goes back), checked in the catalogue rather than assumed."""
     with app.app_context():
-        if db.engine.dialect.name != "sqlite":
-            pytest.skip("PostgreSQL sequences never reuse ids")
-        rows = db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type='table'"))
-        ddl = {name: sql for name, sql in rows}
-    missing = [name for name in NEVER_REUSED_IDS if "AUTOINCREMENT" not in ddl[name].upper()]
+        if db.engine.dialect.name == "sqlite":
+            rows = db.session.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type='table'")
+            )
+            ddl = {name: sql for name, sql in rows}
+            missing = [n for n in NEVER_REUSED_IDS if "AUTOINCREMENT" not in ddl[n].upper()]
+        else:
+            missing = [
+                n for n in NEVER_REUSED_IDS
+                if db.session.scalar(
+                    text("SELECT pg_get_serial_sequence(:t, :c)"),
+                    {"t": n, "c": db.metadata.tables[n].primary_key.columns.values()[0].name},
+                )
+                is None
+            ]  # fmt: skip
     assert not missing
 
 
