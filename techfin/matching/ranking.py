@@ -325,6 +325,30 @@ def _take(
     return {k: cols[k][rows] for k in keys}
 
 
+def _score_and_pick(
+    scorer: Any,
+    X: np.ndarray,
+    ctx: Any,
+    keep: np.ndarray,
+    n_fail: np.ndarray,
+    rule_cols: list[np.ndarray],
+    limit: int,
+    include_almost: bool,
+    almost_limit: int,
+) -> tuple[np.ndarray, list[tuple[int, bool]], np.ndarray, np.ndarray | None]:
+    """Score the kept candidates, then pick the best eligible and the near misses (by
+    their odds once fixed): the same in both ranking directions."""
+    scores = _score(scorer, X, ctx)
+    fixed = fixable = None
+    if include_almost and almost_limit > 0:
+        bad = np.flatnonzero(n_fail[keep] > 0)
+        failed = np.column_stack([c[keep[bad]] for c in rule_cols]).reshape(-1, len(RULES))
+        fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
+    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit, fixed, fixable)
+    picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
+    return scores, picked, np.array([k for k, _ in picked], dtype=np.int64), fixed
+
+
 def rank_products_for_need(
     need: Mapping[str, Any],
     candidates: CandidateSet,
@@ -372,15 +396,9 @@ def rank_products_for_need(
         recent[fidx],
     )
     ctx = PairContext(np_.kind, blk.funder_keys, blk.product_keys, rows=keep)
-    scores = _score(scorer, X, ctx)
-    fixed = fixable = None
-    if include_almost and almost_limit > 0:
-        bad = np.flatnonzero(n_fail[keep] > 0)
-        failed = np.column_stack([c[keep[bad]] for c in rule_cols]).reshape(-1, len(RULES))
-        fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
-    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit, fixed, fixable)
-    picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
-    idx = np.array([k for k, _ in picked], dtype=np.int64)
+    scores, picked, idx, fixed = _score_and_pick(
+        scorer, X, ctx, keep, n_fail, rule_cols, limit, include_almost, almost_limit
+    )
     contribs = _contributions(scorer, X[idx], ctx.take(idx)) if picked else X[:0]
     calibrated = bool(getattr(scorer, "calibrated", False))
     matches = []
@@ -464,15 +482,9 @@ def rank_needs_for_product(
         np.array([entity_key(pp.funder_id)], dtype=object),
         np.array([product_key(pp.type, pp.id)], dtype=object),
     )
-    scores = _score(scorer, X, ctx)
-    fixed = fixable = None
-    if include_almost and almost_limit > 0:
-        bad = np.flatnonzero(n_fail[keep] > 0)
-        failed = np.column_stack([c[keep[bad]] for c in rule_cols]).reshape(-1, len(RULES))
-        fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
-    best, almost = _pick(scores, n_fail[keep], limit, include_almost, almost_limit, fixed, fixable)
-    picked = [(int(i), True) for i in best] + [(int(i), False) for i in almost]
-    idx = np.array([k for k, _ in picked], dtype=np.int64)
+    scores, picked, idx, fixed = _score_and_pick(
+        scorer, X, ctx, keep, n_fail, rule_cols, limit, include_almost, almost_limit
+    )
     contribs = _contributions(scorer, X[idx], ctx.take(idx)) if picked else X[:0]
     calibrated = bool(getattr(scorer, "calibrated", False))
     matches = []
