@@ -10,8 +10,9 @@ from techfin.errors import Conflict, Forbidden
 from techfin.extensions import db
 from techfin.models import Need, Outcome, Product, User
 from techfin.services import access, audit
-from techfin.services.catalog import _FORBIDDEN, _load, _outcome_values
-from techfin.services.interchange import OutcomeRecord
+from techfin.services.catalog import _FORBIDDEN, _load
+from techfin.services.interchange import _outcome_values
+from techfin.services.records import OutcomeRecord
 
 __all__ = ["advance"]
 
