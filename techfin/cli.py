@@ -330,5 +330,5 @@ def matching_refresh(queued: bool, jobs: int | None) -> None:
         return
     with click.progressbar(length=matching.need_count(), label="stored matches",
                            file=sys.stderr) as bar:  # fmt: skip
-        report = matching.refresh_all(progress=bar.update, jobs=jobs or os.cpu_count() or 1)
+        report = matching.refresh_everything(bar.update, jobs=jobs or os.cpu_count() or 1)
     click.echo(report.summary())

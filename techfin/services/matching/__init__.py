@@ -63,6 +63,7 @@ from techfin.services.matching.dirty import (  # noqa: F401
     pending_marks,
     process_dirty,
     process_once,
+    refresh_everything,
     wake_after_change,
 )
 from techfin.services.matching.interest import (  # noqa: F401

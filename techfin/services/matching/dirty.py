@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from techfin.extensions import db
 from techfin.models import DirtyMark, Enterprise, Funder, Match, Need, Patent, Product
 from techfin.models.base import utcnow
 from techfin.services.matching.common import MANDATE_FUNDER_KINDS
-from techfin.services.matching.stored import RefreshReport, refresh_needs
+from techfin.services.matching.stored import RefreshReport, refresh_all, refresh_needs
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,26 @@ def process_once(limit: int | None = None) -> Progress:
     finally:
         if sqlite:
             _SQLITE_CLAIM.release()
+
+
+def refresh_everything(
+    progress: Callable[[int], None] | None = None, *, jobs: int = 1
+) -> RefreshReport:
+    """Every need's stored matches, now (`flask matching refresh`), then drop the marks it
+    made obsolete, so the workers do not redo the same ranking afterwards.
+
+    Only marks committed before the refresh began are dropped (their ids are read first):
+    every need is ranked after that, from state that includes their change. A mark
+    committed later may name a change the refresh did not see, so it stays for a worker.
+    """
+    seen = list(db.session.execute(select(DirtyMark.id)).scalars())
+    db.session.rollback()  # end the read: the refresh ranks from what is committed later
+    report = refresh_all(progress, jobs=jobs)
+    for start in range(0, len(seen), 5000):
+        db.session.execute(delete(DirtyMark).where(DirtyMark.id.in_(seen[start : start + 5000])))
+    db.session.commit()
+    report.cleared = len(seen)
+    return report
 
 
 def pending_marks() -> int:

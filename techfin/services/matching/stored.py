@@ -39,10 +39,12 @@ class RefreshReport:
     inserted: int = 0
     updated: int = 0
     deactivated: int = 0
+    cleared: int = 0  # stale marks a full refresh made obsolete
 
     def summary(self) -> str:
-        return (f"refreshed matches of {self.needs} need(s): {self.inserted} new, "
+        text = (f"refreshed matches of {self.needs} need(s): {self.inserted} new, "
                 f"{self.updated} updated, {self.deactivated} no longer ranked")  # fmt: skip
+        return text + (f"; {self.cleared} stale mark(s) cleared" if self.cleared else "")
 
 
 def _key(kind: str, product_id: int | None, funder_id: int) -> tuple[str, int]:

@@ -128,3 +128,25 @@ def test_dashboard_shows_the_stored_count(client, users, login):
     login("e1@x.cn")
     html = client.get("/dashboard").get_data(as_text=True)
     assert 'class="match-count">1<' in html
+
+
+def test_full_refresh_clears_the_marks_it_made_obsolete_and_keeps_later_ones(ctx, users, get):
+    """`flask matching refresh` ranks every need: the marks committed before it began are
+    done with; one committed while it ran may name a change it did not see, so it stays."""
+    from techfin.models import DirtyMark
+    from techfin.services import matching
+
+    with ctx():
+        n1, n2 = get("need", "N-001").id, get("need", "N-002").id
+        db.session.add_all([DirtyMark(kind="need", object_id=n1),
+                            DirtyMark(kind="everything")])  # fmt: skip
+        db.session.commit()
+
+        def meanwhile(_done: int) -> None:
+            with db.engine.begin() as conn:  # another transaction, committed mid-refresh
+                conn.execute(db.insert(DirtyMark).values(kind="need", object_id=n2))
+
+        report = matching.refresh_everything(meanwhile)
+        left = db.session.execute(db.select(DirtyMark.kind, DirtyMark.object_id)).all()
+        assert report.cleared == 2 and "2 stale mark(s) cleared" in report.summary()
+        assert [tuple(r) for r in left] == [("need", n2)] * len(left) and left
