@@ -150,7 +150,8 @@ def test_a_write_converges_through_a_real_worker(app, users, worker, get, ctx):
         after = db.session.scalar(select(func_max_seen()).where(Match.need_id == need_id))
     assert after > before
     assert took < 10, took
-    assert "techfin worker" in w.stop()
+    out = w.stop()
+    assert "techfin worker" in out and "catalogue and model loaded" in out
 
 
 def func_max_seen():  # noqa: ANN201
