@@ -7,13 +7,17 @@ Times are naive UTC in the database; operators type Beijing time (UTC+8, no DST)
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import icalendar
+from flask import current_app
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
 
@@ -478,58 +482,65 @@ def record_result(
 # ------------------------------------------------------------------ agenda and calendar
 
 
-def _ics_text(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))  # fmt: skip
+def _uid(kind: str, row: EventMeeting | DockingEvent) -> str:
+    """A UID no other deployment or rebuilt database produces: the row's id and creation
+    time under a namespace drawn from this deployment's secret (RFC 5545 §3.8.4.7)."""
+    secret = str(current_app.config.get("SECRET_KEY", ""))
+    deployment = uuid.uuid5(
+        uuid.NAMESPACE_URL, "techfin:" + hashlib.sha256(secret.encode()).hexdigest()
+    )
+    created = row.created_at.isoformat() if row.created_at else ""
+    return f"{uuid.uuid5(deployment, f'{kind}/{row.id}/{created}')}"
 
 
-def _fold(line: str) -> str:
-    """RFC 5545 §3.1: lines of at most 75 octets, continued with CRLF + space."""
-    out, current = [], b""
-    for ch in line:
-        encoded = ch.encode("utf-8")
-        limit = 75 if not out else 74
-        if len(current) + len(encoded) > limit:
-            out.append(current.decode("utf-8"))
-            current = b""
-        current += encoded
-    out.append(current.decode("utf-8"))
-    return "\r\n ".join(out)
+def _sequence(row: EventMeeting | DockingEvent) -> int:
+    """SEQUENCE grows with every change (seconds from creation to the last update), so a
+    calendar replaces its copy when a time moves or a meeting is cancelled."""
+    if not row.created_at or not row.updated_at:
+        return 0
+    return max(0, int((row.updated_at - row.created_at).total_seconds()))
 
 
-def _stamp(value: datetime) -> str:
-    return value.strftime("%Y%m%dT%H%M%SZ")
+def ics(user: User, event: DockingEvent) -> bytes:
+    """The event and the user's meetings as an iCalendar file (RFC 5545, by `icalendar`).
+    Meetings cancelled or declined stay in the file with STATUS:CANCELLED, so a calendar
+    that imported them removes them."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//techfin//docking events//ZH")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    now = utcnow().replace(tzinfo=UTC)
 
-
-def ics(user: User, event: DockingEvent, host: str = "techfin.local") -> str:
-    """The event and the user's scheduled meetings as an iCalendar file (RFC 5545)."""
-    now = _stamp(utcnow())
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//techfin//docking events//ZH",
-             "CALSCALE:GREGORIAN", "METHOD:PUBLISH"]  # fmt: skip
-
-    def vevent(uid: str, start: datetime, end: datetime, summary: str, where: str,
-               text: str) -> None:  # fmt: skip
-        lines.extend(["BEGIN:VEVENT", f"UID:{uid}@{host}", f"DTSTAMP:{now}",
-                      f"DTSTART:{_stamp(start)}", f"DTEND:{_stamp(end)}",
-                      f"SUMMARY:{_ics_text(summary)}"])  # fmt: skip
+    def vevent(row: EventMeeting | DockingEvent, uid: str, start: datetime, end: datetime,
+               summary: str, where: str, text: str, status: str) -> None:  # fmt: skip
+        item = icalendar.Event()
+        item.add("uid", uid)
+        item.add("dtstamp", now)
+        item.add("dtstart", start.replace(tzinfo=UTC))
+        item.add("dtend", end.replace(tzinfo=UTC))
+        item.add("sequence", _sequence(row))
+        item.add("status", status)
+        item.add("summary", summary)
         if where:
-            lines.append(f"LOCATION:{_ics_text(where)}")
+            item.add("location", where)
         if text:
-            lines.append(f"DESCRIPTION:{_ics_text(text)}")
-        lines.append("END:VEVENT")
+            item.add("description", text)
+        cal.add_component(item)
 
     where = event.place or event.link
-    vevent(f"event-{event.id}", event.starts_at, event.ends_at, event.title, where,
-           event.description + (f"\n{event.link}" if event.link and event.place else ""))  # fmt: skip
+    vevent(event, _uid("event", event), event.starts_at, event.ends_at, event.title, where,
+           event.description + (f"\n{event.link}" if event.link and event.place else ""),
+           "CONFIRMED")  # fmt: skip
     for m in my_meetings(user, event):
-        if m.slot is None or m.status != "confirmed":
+        cancelled = m.status in ("cancelled", "declined")
+        if not cancelled and (m.slot is None or m.status != "confirmed"):
             continue
-        start = slot_start(event, m.slot)
+        start = slot_start(event, m.slot) if m.slot is not None else event.starts_at
         summary = f"1:1 {m.enterprise.name} × {m.funder.name}"
-        vevent(f"meeting-{m.id}", start, start + timedelta(minutes=event.slot_minutes), summary,
-               where, event.title)  # fmt: skip
-    lines.append("END:VCALENDAR")
-    return "".join(_fold(line) + "\r\n" for line in lines)
+        vevent(m, _uid("meeting", m), start, start + timedelta(minutes=event.slot_minutes),
+               summary, where, event.title, "CANCELLED" if cancelled else "CONFIRMED")  # fmt: skip
+    return cal.to_ical()
 
 
 # ------------------------------------------------------------------ attribution
