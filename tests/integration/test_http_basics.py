@@ -77,3 +77,28 @@ def test_csrf_enforced_when_enabled(app):
     client = app.test_client()
     resp = client.post("/auth/login", data={"email": "a@b.cn", "password": "x" * 9})
     assert resp.status_code == 400
+
+
+def test_text_responses_are_compressed_and_decode_to_the_same_bytes(client):
+    """Issue #14 item 16: the 1 MB chart script went out raw. A browser's Accept-Encoding
+    gets brotli (or zstd); the bytes decode to the file; tiny or unasked responses stay raw."""
+    import brotli
+
+    path = "/static/vendor/echarts/echarts.min.js"
+    raw = client.get(path, headers={"Accept-Encoding": ""})
+    original = raw.get_data()
+    raw.close()
+    assert "Content-Encoding" not in raw.headers and len(original) > 500_000
+    packed = client.get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
+    body = packed.get_data()
+    packed.close()
+    assert packed.headers["Content-Encoding"] == "br"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert len(body) < len(original) / 2 and brotli.decompress(body) == original
+    page = client.get("/auth/login", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["Content-Encoding"] == "gzip"
+    import gzip
+
+    assert b"<html" in gzip.decompress(page.get_data())
+    health = client.get("/health", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in health.headers  # below COMPRESS_MIN_SIZE
