@@ -148,8 +148,9 @@ def download_name(table: Table, fmt: str) -> str:
 
 
 def mimetype(fmt: str) -> str:
+    """The bare type: a text/* response gets `; charset=utf-8` from Werkzeug once."""
     if fmt == "csv":
-        return "text/csv; charset=utf-8"
+        return "text/csv"
     return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -448,6 +448,8 @@ def test_every_export_is_free_of_formulas_and_keeps_markup_as_text(world):
         if resp.status_code == 403:
             resp = world.client("verified_institution").get(url)
         assert resp.status_code == 200, f"{url}: {resp.status_code}"
+        # Issue #14 item 15: CSV went out as "text/csv; charset=utf-8; charset=utf-8".
+        assert resp.headers["Content-Type"].count("charset") <= 1, resp.headers["Content-Type"]
         data = resp.get_data()
         path = urlsplit(url).path
         if resp.mimetype == "text/csv":
