@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
@@ -10,6 +11,7 @@ from flask_login import current_user
 from techfin.extensions import babel
 
 SUPPORTED = ("zh_CN", "en")
+BEIJING = ZoneInfo("Asia/Shanghai")  # the platform's one display time zone
 
 
 def select_locale() -> str | None:
@@ -36,12 +38,31 @@ def wan(amount_cny: int | None) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
+def beijing(value: datetime) -> datetime:
+    """A stored timestamp (naive UTC, or aware) as Beijing wall-clock time."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(BEIJING)
+
+
 def isodate(value: date | datetime | None) -> str:
+    """The one date/time format of pages, mail and exports: dates as YYYY-MM-DD, timestamps
+    (stored as naive UTC) in Beijing time as YYYY-MM-DD HH:mm."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return beijing(value).strftime("%Y-%m-%d %H:%M")
     return value.isoformat()
+
+
+def window_text(start: datetime, end: datetime) -> str:
+    """A [start, end) window of whole Beijing days as the days it covers: "2026-11-23 –
+    2026-11-29" for a week, "2026-11-23" for a day; other windows as two timestamps."""
+    first, after = beijing(start), beijing(end)
+    whole_days = all((t.hour, t.minute, t.second) == (0, 0, 0) for t in (first, after))
+    if not whole_days:
+        return f"{isodate(start)} – {isodate(end)}"
+    last = (after - timedelta(days=1)).date()
+    return first.date().isoformat() if last == first.date() else f"{first.date()} – {last}"
 
 
 def current_locale() -> str:
@@ -55,5 +76,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["wan"] = wan
     app.jinja_env.filters["isodate"] = isodate
+    app.jinja_env.filters["localtime"] = isodate
+    app.jinja_env.filters["window"] = window_text
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.globals["SUPPORTED_LOCALES"] = SUPPORTED

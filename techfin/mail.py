@@ -111,6 +111,14 @@ def envelope_from(configured: str) -> str:
     return parseaddr(configured)[1]
 
 
+def sender_domain() -> str:
+    """The domain of MAIL_FROM: Message-IDs and List-Ids belong to the sending domain, so
+    receivers' threading and filters see one consistent origin."""
+    _name, address = parseaddr(current_app.config["MAIL_FROM"])
+    domain = address.rpartition("@")[2].strip().lower()
+    return domain or "techfin.local"
+
+
 def compose_message(
     to: str,
     subject: str,
@@ -133,7 +141,7 @@ def compose_message(
     msg["To"] = format_address(to_name, to)
     msg["Subject"] = header_value("Subject", subject)
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="techfin.local")
+    msg["Message-ID"] = make_msgid(domain=sender_domain())
     for key, value in (headers or {}).items():
         msg[key] = header_value(key, value)
     msg.attach(_TextPart(text, "plain"))
@@ -158,7 +166,7 @@ def _compose_utf8(
     msg["To"] = Address(display_name=header_safe(to_name), addr_spec=header_safe(to))
     msg["Subject"] = header_safe(subject)
     msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain="techfin.local")
+    msg["Message-ID"] = make_msgid(domain=sender_domain())
     for key, value in (headers or {}).items():
         msg[key] = header_safe(value)
     msg.set_content(text)

@@ -41,6 +41,7 @@ from sqlalchemy.orm import selectinload, with_polymorphic
 from techfin import mail
 from techfin.errors import DomainError
 from techfin.extensions import db
+from techfin.i18n import window_text
 from techfin.models import Membership, Organization, User
 from techfin.models.base import utcnow
 from techfin.models.digests import PERIODS, DigestDelivery, DigestSubscription
@@ -216,17 +217,22 @@ def platform_summary(since: datetime, until: datetime, locale: str) -> list[dict
             Outcome.stage == "funded", Outcome.created_at >= since, Outcome.created_at < until
         )
     )
+    figures = (
+        count(Need, Need.created_at >= since, Need.created_at < until),
+        count(Product, Product.created_at >= since, Product.created_at < until),
+        count(Outcome, Outcome.stage == "approved", Outcome.created_at >= since,
+              Outcome.created_at < until),
+        int(funded or 0),
+    )  # fmt: skip
     with force_locale(locale):
         rows = [
-            ("needs", _("New financing needs: %(n)s",
-                        n=count(Need, Need.created_at >= since, Need.created_at < until))),
-            ("products", _("New products: %(n)s",
-                           n=count(Product, Product.created_at >= since, Product.created_at < until))),
-            ("approved", _("Approvals recorded: %(n)s", n=count(
-                Outcome, Outcome.stage == "approved", Outcome.created_at >= since,
-                Outcome.created_at < until))),
-            ("funded", _("Amount funded: %(wan)s 万元", wan=f"{int(funded or 0) / 10000:,.0f}")),
-        ]  # fmt: skip
+            ("needs", _("New financing needs: %(n)s", n=figures[0])),
+            ("products", _("New products: %(n)s", n=figures[1])),
+            ("approved", _("Approvals recorded: %(n)s", n=figures[2])),
+            ("funded", _("Amount funded: %(wan)s 万元", wan=f"{figures[3] / 10000:,.0f}")),
+        ]
+    if not any(figures):  # a quiet week sends nothing, like an enterprise's empty digest
+        return []
     return [{"ref": key, "title": str(text), "score": None, "reasons": [],
              "path": "/operations/dashboard", "change": None} for key, text in rows]  # fmt: skip
 
@@ -294,12 +300,23 @@ class DigestComposer:
                    "gettext": self._gettext_for(sub.locale), "shown": ITEMS_SHOWN,
                    "all_url": self.all_url[user.is_institution]}  # fmt: skip
         with force_locale(sub.locale):
-            subject = ngettext("%(num)s new match for you on techfin",
-                               "%(num)s new matches for you on techfin", len(items))  # fmt: skip
+            if user.is_operator:
+                subject = _(
+                    "techfin platform summary, %(window)s",
+                    window=window_text(delivery.window_start, delivery.window_end),
+                )
+            else:
+                subject = ngettext(
+                    "%(num)s new match for you on techfin",
+                    "%(num)s new matches for you on techfin",
+                    len(items),
+                )
         return mail.compose_message(
             user.email, subject, self.text.render(context), self.html.render(context),
             to_name=user.name,
-            headers={"List-Unsubscribe": f"<{unsub}>",
+            headers={"List-Id": f"techfin {delivery.period} digest <{delivery.period}.digest."
+                                f"{mail.sender_domain()}>",
+                     "List-Unsubscribe": f"<{unsub}>",
                      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         )  # fmt: skip
 
@@ -319,11 +336,13 @@ class RunReport:
     retry: int = 0
     failed: int = 0
     skipped: int = 0
+    already: int = 0  # sent (or found empty) by an earlier run for this window
     would_send: list[tuple[str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"run {self.run_id}: {self.sent} sent, {self.empty} with nothing new, "
-                f"{self.retry} to retry, {self.failed} failed, {self.skipped} taken by another run")  # fmt: skip
+                f"{self.retry} to retry, {self.failed} failed, {self.already} already sent earlier, "
+                f"{self.skipped} being sent by another run")  # fmt: skip
 
 
 @dataclass
@@ -645,7 +664,10 @@ def _prepare(ids: list[int], period: str, start: datetime, end: datetime, now: d
             continue
         existing = rows.get(uid)
         if not dry_run and existing is not None and not _can_take_over(existing, now, lease):
-            report.skipped += 1
+            if existing.status in ("sent", "empty", "failed"):
+                report.already += 1
+            else:
+                report.skipped += 1
             continue
         wanted.append(
             (user, subs.get(uid) or _default_subscription(user), since.get(uid, start), end)

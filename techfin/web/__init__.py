@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask, request, url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from werkzeug.routing import IntegerConverter, Map
-
-
-def localtime(value: datetime | None) -> str:
-    """A naive-UTC timestamp in the platform's time zone (Asia/Shanghai): YYYY-MM-DD HH:mm."""
-    if value is None:
-        return "—"
-    return format_datetime(value, "yyyy-MM-dd HH:mm")
 
 
 def lang_url(code: str) -> str:
@@ -68,5 +59,4 @@ def init_app(app: Flask) -> None:
         locale_name=lambda: str(get_locale() or "zh_CN"),
         has_endpoint=lambda name: name in app.view_functions,
     )
-    app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["sme"] = _sme_label

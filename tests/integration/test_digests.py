@@ -25,8 +25,14 @@ def _items(user, sub, since, until):  # noqa: ANN001, ANN202 - a fixed source of
 @pytest.fixture
 def subscribers(app, make_user, smtp_server):
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
-    ids = [make_user(f"u{i}@x.cn", "operator") for i in range(5)]
+    ids = [make_user(f"u{i}@x.cn", "bank") for i in range(5)]
     return ids
+
+
+@pytest.fixture
+def operators(app, make_user, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    return [make_user(f"op{i}@x.cn", "operator") for i in range(2)]
 
 
 def _send(app, **kw):
@@ -37,8 +43,9 @@ def _send(app, **kw):
 def test_weekly_by_default_and_sent_once(app, subscribers, smtp_server):
     report = _send(app)
     assert report.sent == 5 and len(smtp_server.messages) == 5
-    again = _send(app)
-    assert again.sent == 0 and again.skipped == 5
+    again = _send(app)  # a rerun: already sent, not "taken by another run"
+    assert again.sent == 0 and (again.already, again.skipped) == (5, 0)
+    assert "5 already sent earlier, 0 being sent by another run" in again.summary()
     assert len(smtp_server.messages) == 5
     msg = smtp_server.messages[0]
     assert (
@@ -48,6 +55,42 @@ def test_weekly_by_default_and_sent_once(app, subscribers, smtp_server):
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = msg.get_body(("plain",)).get_content()
     assert "同在中山市" in text and "80/100" in text
+    # Issue #14 item 13: the window in Beijing days (not "2026-11-15 16:00 – …" in UTC),
+    # the operators' own subject, a List-Id, and ids of the sending domain.
+    assert "2026-11-16 – 2026-11-22" in text and "16:00" not in text
+    assert msg["List-Id"] == "techfin weekly digest <weekly.digest.techfin.local>"
+    assert msg["Message-ID"].endswith("@techfin.local>")
+
+
+@pytest.mark.app_config(MAIL_FROM="科技金融 <digest@fin.example.cn>")
+def test_ids_follow_the_sending_domain(app, subscribers, smtp_server):
+    assert _send(app).sent == 5
+    msg = smtp_server.messages[0]
+    assert msg["Message-ID"].endswith("@fin.example.cn>")
+    assert msg["List-Id"].endswith("<weekly.digest.fin.example.cn>")
+
+
+def test_a_quiet_week_sends_the_operators_no_summary(app, operators, smtp_server):
+    with app.app_context():
+        report = digests.send_due("weekly", now=NOW)  # the real platform summary: nothing new
+    assert report.sent == 0 and report.empty == 2 and smtp_server.messages == []
+
+
+def test_operators_summary_has_its_own_subject_and_no_dangling_dots(
+    app, sample_data, operators, smtp_server
+):
+    later = digests.utcnow() + timedelta(days=7)  # the sample's needs fall in last week
+    with app.app_context():
+        report = digests.send_due("weekly", now=later)
+    assert report.sent == 2
+    msg = smtp_server.messages[0]
+    start, end = digests.window_for("weekly", later)
+    from techfin.i18n import window_text
+
+    assert str(msg["Subject"]) == f"techfin 平台周报（{window_text(start, end)}）"
+    text = msg.get_body(("plain",)).get_content()
+    assert "平台动态" in text and "新增融资需求" in text
+    assert not re.search(r"·\s*$", text, re.M)  # no "·" left dangling at a line's end
 
 
 def test_window_is_the_last_complete_week():
@@ -221,8 +264,8 @@ def test_an_address_that_cannot_be_a_header_fails_alone(app, make_user, smtp_ser
 
 def test_both_languages(app, make_user, smtp_server):
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
-    make_user("zh@x.cn", "operator")
-    make_user("en@x.cn", "operator")
+    make_user("zh@x.cn", "bank")
+    make_user("en@x.cn", "bank")
     with app.app_context():
         db.session.execute(db.update(User).filter_by(email="zh@x.cn").values(locale="zh_CN"))
         db.session.execute(db.update(User).filter_by(email="en@x.cn").values(locale="en"))
@@ -243,7 +286,7 @@ def test_both_languages(app, make_user, smtp_server):
 
 def test_a_long_digest_shows_the_best_20_and_links_to_the_rest(app, make_user, smtp_server):
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
-    make_user("en@x.cn", "operator")
+    make_user("en@x.cn", "bank")
     with app.app_context():
         db.session.execute(db.update(User).filter_by(email="en@x.cn").values(locale="en"))
         db.session.commit()
@@ -269,7 +312,7 @@ def test_a_long_digest_shows_the_best_20_and_links_to_the_rest(app, make_user, s
 def test_batches_claim_and_send_each_digest_once(app, subscribers, smtp_server, async_marks):
     app.config.update(DIGEST_BATCH_SIZE=2, DIGEST_ASYNC_MARKS=async_marks)
     assert _send(app).sent == 5
-    assert _send(app).skipped == 5
+    assert _send(app).already == 5
     assert sorted(m.envelope_rcpt[0] for m in smtp_server.messages) == [
         f"u{i}@x.cn" for i in range(5)
     ]
@@ -434,6 +477,10 @@ def test_the_cron_command_sends_with_links_on_the_external_url(
 
         start, _end = digests.window_for("weekly", digests.utcnow())
         db.session.execute(db.update(Match).values(first_seen_at=start + timedelta(hours=1)))
+        # …and the needs too, so the operators' platform summary has something to say.
+        from techfin.models import Need
+
+        db.session.execute(db.update(Need).values(created_at=start + timedelta(hours=1)))
         db.session.commit()
     result = runner.invoke(args=["digests", "send", "--period", "weekly"])
     assert result.exit_code == 0, result.output
