@@ -2,13 +2,15 @@
 
 CSV is UTF-8 with a byte-order mark (Excel on Chinese Windows reads it as GBK without one);
 text cells starting with = + - @ (or tab / carriage return) are prefixed with an apostrophe
-so a spreadsheet never runs them as formulas.
+so a spreadsheet never runs them as formulas. XLSX text cells are typed text, never
+formulas; those same cells carry Excel's hidden quote prefix instead of a visible apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +22,7 @@ from techfin.services.interchange import safe_cell
 
 BOM = "\ufeff"
 FORMATS = ("csv", "xlsx")
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may start a formula
 
 
 @dataclass
@@ -73,8 +76,59 @@ def to_csv(table: Table) -> bytes:
     return (BOM + out.getvalue()).encode("utf-8")
 
 
+def _display_width(value: Any) -> int:
+    """Columns wide enough for their content: CJK characters take two columns."""
+    text = value if isinstance(value, str) else _cell_text(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float | Decimal | Fraction):
+        return f"{float(value):,.2f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+class _Formats:
+    """Cell formats by kind, bordered, made once per workbook (xlsxwriter keeps each)."""
+
+    NUMBER = {"int": "#,##0", "float": "#,##0.00##", "date": "yyyy-mm-dd"}  # rates keep 4 places
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.cache: dict[tuple[str, bool], Any] = {}
+
+    def __call__(self, kind: str, bold: bool = False) -> Any:
+        key = (kind, bold)
+        if key not in self.cache:
+            spec: dict[str, Any] = {"border": 1, "valign": "top"}
+            if bold:
+                spec["bold"] = True
+            if kind in self.NUMBER:
+                spec["num_format"] = self.NUMBER[kind]
+            if kind == "header":
+                spec.update(bold=True, bg_color="#E9ECEF", text_wrap=True)
+            if kind == "guarded":
+                # Text a spreadsheet could take for a formula: Excel's hidden quote prefix
+                # keeps it text even when edited, without a visible apostrophe.
+                spec["quote_prefix"] = True
+            self.cache[key] = self.book.add_format(spec)
+        return self.cache[key]
+
+
 def to_xlsx(tables: Sequence[Table], *, date_cells: bool = True) -> bytes:
-    """One worksheet per table: title, preamble, bold header, rows, bold totals."""
+    """One worksheet per table, ready to print: title, preamble, a bordered table with a
+    bold header (repeated on every page) and bold totals, thousands separators, columns
+    as wide as their content, landscape A4 fitted to one page across."""
     import xlsxwriter
 
     buf = io.BytesIO()
@@ -83,51 +137,63 @@ def to_xlsx(tables: Sequence[Table], *, date_cells: bool = True) -> bytes:
         {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
          "strings_to_numbers": False},
     )  # fmt: skip
-    bold = book.add_format({"bold": True})
+    fmt = _Formats(book)
     title_fmt = book.add_format({"bold": True, "font_size": 14})
-    date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})
     used: set[str] = set()
     for table in tables:
         sheet = book.add_worksheet(_sheet_name(table.name, used))
         row = 0
-        sheet.write_string(row, 0, neutralise(table.title), title_fmt)
+        sheet.write_string(row, 0, table.title, title_fmt)
         row += 1
         for line in table.preamble:
-            sheet.write_string(row, 0, neutralise(line))
+            sheet.write_string(row, 0, line)
             row += 1
+        header_row = row
+        widths = [_display_width(h) for h in table.columns]
         for col, header in enumerate(table.columns):
-            sheet.write_string(row, col, neutralise(header), bold)
-            sheet.set_column(col, col, max(10, min(40, len(str(header)) * 2 + 2)))
-        for values in table.rows:
+            sheet.write_string(row, col, header, fmt("header"))
+        for values in table.all_rows():
             row += 1
-            _write_row(sheet, row, values, None, date_fmt if date_cells else None)
-        if table.totals is not None:
-            row += 1
-            _write_row(sheet, row, table.totals, bold, date_fmt if date_cells else None)
+            bold = values is table.totals
+            _write_row(sheet, row, values, fmt, bold, date_cells)
+            for col, value in enumerate(values[: len(widths)]):
+                widths[col] = max(widths[col], _display_width(value))
+        for col, width in enumerate(widths):
+            sheet.set_column(col, col, min(max(width + 2, 6), 60))
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
+        sheet.repeat_rows(header_row)
+        sheet.freeze_panes(header_row + 1, 0)
+        sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     book.close()
     return buf.getvalue()
 
 
-def _write_row(sheet: Any, row: int, values: list[Any], fmt: Any, date_fmt: Any) -> None:
+def _write_row(
+    sheet: Any, row: int, values: list[Any], fmt: _Formats, bold: bool, date_cells: bool
+) -> None:
     for col, value in enumerate(values):
         if value is None or value == "":
-            continue
-        if isinstance(value, bool):
-            sheet.write_boolean(row, col, value, fmt)
-        elif isinstance(value, int | float):
-            sheet.write_number(row, col, value, fmt)
-        elif isinstance(value, Decimal | Fraction):
-            sheet.write_number(row, col, float(value), fmt)
+            sheet.write_blank(row, col, None, fmt("text", bold))
+        elif isinstance(value, bool):
+            sheet.write_boolean(row, col, value, fmt("text", bold))
+        elif isinstance(value, int):
+            sheet.write_number(row, col, value, fmt("int", bold))
+        elif isinstance(value, float | Decimal | Fraction):
+            sheet.write_number(row, col, float(value), fmt("float", bold))
         elif isinstance(value, datetime):
-            sheet.write_string(row, col, value.strftime("%Y-%m-%d %H:%M"), fmt)
+            sheet.write_string(row, col, value.strftime("%Y-%m-%d %H:%M"), fmt("text", bold))
         elif isinstance(value, date):
-            if date_fmt is not None:
+            if date_cells:
                 sheet.write_datetime(row, col, datetime(value.year, value.month, value.day),
-                                     date_fmt)  # fmt: skip
+                                     fmt("date", bold))  # fmt: skip
             else:
-                sheet.write_string(row, col, value.isoformat(), fmt)
+                sheet.write_string(row, col, value.isoformat(), fmt("text", bold))
         else:
-            sheet.write_string(row, col, neutralise(str(value)), fmt)
+            text = ";".join(map(str, value)) if isinstance(value, list) else str(value)
+            guarded = text[:1] in _TRIGGERS
+            sheet.write_string(row, col, text, fmt("guarded" if guarded else "text", bold))
 
 
 _SHEET_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})

@@ -110,9 +110,12 @@ def test_dashboard_page_and_exports(app, client, demo):
     assert not any(c[:1] in "=+-@" for r in rows for c in r if c)
     resp = client.get(f"/operations/dashboard/export/xlsx/unattended?{query}")
     sheet = load_workbook(io.BytesIO(resp.data)).worksheets[0]
-    values = [c for row in sheet.iter_rows(values_only=True) for c in row if isinstance(c, str)]
-    assert '\'=HYPERLINK("http://evil","x")' in values
-    assert not any(v[:1] in "=+-@" for v in values)
+    cells = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    # The text as typed, no visible apostrophe, and text even when edited (quote prefix).
+    (evil,) = [c for c in cells if c.value == '=HYPERLINK("http://evil","x")']
+    assert evil.data_type == "s" and evil.quotePrefix
+    assert not any(c.value[:1] in "=+-@" and not c.quotePrefix for c in cells)
+    assert not any(c.value.startswith("'") for c in cells)
     for name in ("kpis", "funnel", "trend", "industry", "region", "size", "kind", "institution",
                  "gaps"):  # fmt: skip
         for fmt in ("csv", "xlsx"):

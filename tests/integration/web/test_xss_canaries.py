@@ -392,11 +392,11 @@ def _csv_problems(data: bytes, where: str) -> list[str]:
     return problems
 
 
-def _xlsx_cells(data: bytes) -> list[tuple[str, Any, str]]:
+def _xlsx_cells(data: bytes, quoted: bool = False) -> list[tuple]:
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(data))
-    return [(sheet.title, cell.value, cell.data_type)
+    return [(sheet.title, cell.value, cell.data_type) + ((cell.quotePrefix,) if quoted else ())
             for sheet in book.worksheets for row in sheet.iter_rows() for cell in row
             if cell.value is not None]  # fmt: skip
 
@@ -407,10 +407,11 @@ def _xlsx_problems(data: bytes, where: str) -> list[str]:
         for name in archive.namelist():
             if name.startswith("xl/worksheets/") and b"<f>" in archive.read(name):
                 problems.append(f"{where}: {name} holds a formula")
-    for sheet, value, kind in _xlsx_cells(data):
+    for sheet, value, kind, quote_prefix in _xlsx_cells(data, quoted=True):
         if kind == "f":
             problems.append(f"{where}: {sheet} formula cell {value!r}")
-        elif isinstance(value, str) and value[:1] in TRIGGERS:
+        elif isinstance(value, str) and value[:1] in TRIGGERS and not quote_prefix:
+            # Text, and marked as text for an edit too (Excel's hidden quote prefix).
             problems.append(f"{where}: {sheet} cell starts with {value[:1]!r}: {value[:40]!r}")
     return problems
 
