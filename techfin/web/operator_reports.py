@@ -200,15 +200,15 @@ def pool_report(pool_id: int):
                            quarter=quarter)  # fmt: skip
 
 
-@bp.route("/pools/<id:pool_id>/report.xlsx")
-def pool_report_xlsx(pool_id: int):
+@bp.route("/pools/<id:pool_id>/report.<any(csv, xlsx):fmt>")
+def pool_report_file(pool_id: int, fmt: str):
     pool = _pool(pool_id)
     quarter = request.args.get("quarter", "")
     try:
         pools.parse_quarter(quarter)
     except ValueError:
         abort(404)
-    return _download(pools.quarter_table(pool, quarter), "xlsx")
+    return _download(pools.quarter_table(pool, quarter), fmt)
 
 
 @bp.route("/pools/<id:pool_id>/reconcile", methods=["GET", "POST"])

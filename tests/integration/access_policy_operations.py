@@ -103,7 +103,9 @@ URLS: dict[tuple[str, str], Any] = {
     ),
     ("GET", "/operations/pools/<id:pool_id>/compensations"): _pool("/compensations"),
     ("GET", "/operations/pools/<id:pool_id>/report"): _pool("/report?quarter=2026Q4"),
-    ("GET", "/operations/pools/<id:pool_id>/report.xlsx"): _pool("/report.xlsx?quarter=2026Q4"),
+    ("GET", "/operations/pools/<id:pool_id>/report.<any(csv, xlsx):fmt>"): _pool(
+        "/report.csv?quarter=2026Q4"
+    ),
     ("GET", "/operations/pools/<id:pool_id>/reconcile"): _pool("/reconcile"),
     ("GET", "/operations/dashboard/export/<any(csv, xlsx):fmt>/<table>"): (
         "/operations/dashboard/export/csv/kpis"
@@ -161,7 +163,7 @@ OPERATIONS_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/operations/pools/<id:pool_id>/compensations"): POOL_MANAGE,
     ("POST", "/operations/pools/<id:pool_id>/compensations"): POOL_MANAGE,
     ("GET", "/operations/pools/<id:pool_id>/report"): POOL_VIEW,
-    ("GET", "/operations/pools/<id:pool_id>/report.xlsx"): POOL_VIEW,
+    ("GET", "/operations/pools/<id:pool_id>/report.<any(csv, xlsx):fmt>"): POOL_VIEW,
     ("GET", "/operations/pools/<id:pool_id>/reconcile"): POOL_VIEW,
     ("POST", "/operations/pools/<id:pool_id>/reconcile"): POOL_VIEW,  # no file: a field message
     # the operator dashboard

@@ -142,6 +142,13 @@ def test_quarterly_xlsx_equals_the_loans_of_the_quarter(app, client, users, logi
     page = client.get(f"/operations/pools/{pool_id}/report?quarter=2026Q3").get_data(as_text=True)
     assert expected[0][0] in page
     assert client.get(f"/operations/pools/{pool_id}/report.xlsx?quarter=2026Q9").status_code == 404
+    # The same table as CSV (issue #14 item 12), linked from the page.
+    assert f"/operations/pools/{pool_id}/report.csv?quarter=2026Q3" in page
+    resp = client.get(f"/operations/pools/{pool_id}/report.csv?quarter=2026Q3")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    lines = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[0] == list(pools.REPORT_COLUMNS) and len(lines) == 1 + len(expected) + 1
+    assert [ln[1] for ln in lines[1:-1]] == [r[0] for r in expected]
 
 
 def _bank_file(rows: list[list], fmt: str) -> bytes:
