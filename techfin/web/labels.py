@@ -136,6 +136,8 @@ LABELS: dict[str, dict[str, object]] = {
         "view": _l("Viewed"),
         "export": _l("Exported"),
         "api": _l("Read through the API"),
+        "api_list": _l("Listed through the API"),
+        "search": _l("Shown in search results"),
     },
     "access_what": {
         "profile": _l("profile"),
