@@ -132,6 +132,12 @@ LABELS: dict[str, dict[str, object]] = {
         "rate": _l("Lowest rate first"),
         "amount": _l("Largest amount first"),
     },
+    "activity_actor": {
+        "member": _l("A colleague"),
+        "operator": _l("Platform operator"),
+        "other": _l("Another organisation"),
+        "system": _l("The platform"),
+    },
     "access_action": {
         "view": _l("Viewed"),
         "export": _l("Exported"),
