@@ -82,5 +82,6 @@ def search(user: User, args: dict[str, Any]) -> dict[str, Any]:
         ) from exc
     from techfin.services import access_log
 
-    access_log.record_reads(user, "search", access_log.search_reads(result["items"]))
+    if user.is_institution:  # only institutions' reads are logged (no query for others)
+        access_log.record_reads(user, "search", access_log.search_reads(result["items"]))
     return dict(result) | {"q": q, "type": doc_type, "sort": sort, "filters": filters}
