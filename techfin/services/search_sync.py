@@ -87,10 +87,12 @@ def _sharing_funders(enterprise_id: int, attr: str) -> tuple[bool, list[int]]:
     return everyone, sorted(explicit)
 
 
-def _financials_audience(enterprise_id: int) -> dict[str, Any]:
+def _financials_audience(
+    enterprise_id: int, shared: tuple[bool, list[int]] | None = None
+) -> dict[str, Any]:
     """Revenue and SME size are financials: only whom the enterprise shares them with (its
     own users and operators always) may filter, facet or sort by them (access.py rules)."""
-    everyone, explicit = _sharing_funders(enterprise_id, "financials")
+    everyone, explicit = shared or _sharing_funders(enterprise_id, "financials")
     return {"restricted_visibility": "institutions" if everyone else "owner",
             "restricted_shared_with": explicit}  # fmt: skip
 
@@ -102,7 +104,7 @@ def enterprise_doc(e: Enterprise) -> dict[str, Any]:
     all_fin, fin_to = _sharing_funders(e.id, "financials")
     all_pat, pat_to = _sharing_funders(e.id, "patents")
     return _finish({
-        "restricted": ["amount", "size"], **_financials_audience(e.id),
+        "restricted": ["amount", "size"], **_financials_audience(e.id, (all_fin, fin_to)),
         "type": "enterprise", "id": e.id, "ref": e.ref, "title": e.name,
         "body": " ".join([e.description or "", _place_text(e.industry, e.region)]),
         "org_id": e.id, "org_name": e.name,

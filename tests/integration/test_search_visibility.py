@@ -181,3 +181,19 @@ def test_bisection_through_the_api_learns_nothing(indexed, client):
     client.post("/auth/login", data={"email": "bank@x.cn", "password": "Lychee-Harbour-47"})
     page = client.get("/search/", query_string={"size": "small"}).get_data(as_text=True)
     assert "E-001" not in page and "N-001" not in page
+
+
+def test_all_but_one_follows_a_funder_verified_later(indexed, make_user):
+    make_user("vc@x.cn", "investor", "F-002")
+    with indexed.app_context():
+        _set_financials(CANARY, 86)
+        e1, ent = _user("e1@x.cn"), _enterprise("E-001")
+        catalog.set_sharing(e1, ent, None, financials=True, patents=False)
+        catalog.set_sharing(e1, ent, _funder("F-001").id, financials=False, patents=False)
+        search_sync.sync()
+        vc = _user("vc@x.cn")
+        assert _refs(vc, type="enterprise") == []  # not verified yet: sees nothing
+        catalog.verify_funder(_user("op@x.cn"), _funder("F-002"), True)
+        search_sync.sync()
+        assert _refs(vc, type="enterprise", min_wan=4231, max_wan=4232) == ["E-001"]
+        assert _refs(_user("bank@x.cn"), type="enterprise", min_wan=4231, max_wan=4232) == []
