@@ -111,6 +111,12 @@ _META_FIELDS_V1 = 13
 # Fields a document may restrict to a narrower audience than the document itself (an
 # enterprise's revenue and SME size are financials, shared per funder).
 RESTRICTABLE = ("amount", "kind", "industry", "region", "stage", "size", "status")
+# Rows written before restricted fields existed fail closed until the next reindex: an
+# enterprise's revenue and size, and a need's (enterprise) size, for owners and operators only.
+_LEGACY_RESTRICTED = {
+    "enterprise": [str(_VIS["owner"]), "amount,size"],
+    "need": [str(_VIS["owner"]), "size"],
+}
 
 # Whoosh and the OS raise these for a missing, half-deleted or corrupt index.
 _STORAGE_ERRORS: tuple[type[BaseException], ...] = (
@@ -462,7 +468,7 @@ class _SegmentData:
         rows = [
             r
             if len(r) == _META_FIELDS
-            else r + ["", ""]
+            else r + _LEGACY_RESTRICTED.get(r[0], ["", ""])
             if len(r) == _META_FIELDS_V1
             else [""] * _META_FIELDS
             for r in rows

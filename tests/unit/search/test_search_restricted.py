@@ -90,3 +90,23 @@ def test_unrestricted_documents_filter_as_before(tmp_path: Path, viewer: dict[st
     eng.rebuild([doc], upto_seq=0)
     assert eng.search("", viewer, min_amount=1, max_amount=10**7)["total"] == 1
     assert eng.search("", viewer, filters={"size": "small"})["total"] == 1
+
+
+def test_rows_indexed_before_restrictions_fail_closed(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from techfin.search import engine as engine_module
+
+    eng = SearchEngine(tmp_path / "ix")
+    eng.rebuild([], upto_seq=0)
+    doc = {"type": "enterprise", "id": 101, "ref": "E1", "title": "明辉照明", "org_id": 101,
+           "visibility": "institutions", "size": "small", "amount": 42_317_000}  # fmt: skip
+    item = engine_module._prepare(doc)
+    # The meta column as the previous version wrote it: 13 fields, no restriction ones.
+    legacy = engine_module._SEP.join(item.fields["meta"].decode().split(engine_module._SEP)[:13])
+    eng._direct(item.key, replace(item, fields={**item.fields, "meta": legacy.encode()}))
+    assert eng.search("", BANK)["total"] == 1  # the document itself stays visible
+    assert eng.search("", BANK, min_amount=0)["total"] == 0
+    assert eng.search("", BANK, filters={"size": "small"})["total"] == 0
+    assert eng.search("", OWNER, min_amount=0)["total"] == 1
+    assert eng.search("", OPERATOR, filters={"size": "small"})["total"] == 1
