@@ -27,7 +27,7 @@ from techfin.api.schemas import (
     EnterpriseUpdate,
 )
 from techfin.models import Enterprise, User
-from techfin.services import access, catalog
+from techfin.services import access, access_log, catalog
 
 bp = resource_blueprint("enterprises", "enterprises", "Technology SMEs / 科技型中小企业")
 
@@ -66,6 +66,11 @@ class Enterprises(MethodView):
         user = caller()
         page = page_of(_filtered(user, args), args, Enterprise)
         page["items"] = [shown(user, e) for e in page["items"]]
+        access_log.record_reads(
+            user, "api_list",
+            [(i["id"], "profile,financials" if "revenue_cny" in i else "profile")
+             for i in page["items"]],
+        )  # fmt: skip
         return page
 
     @bp.doc(requestBody=body_doc(EnterpriseCreate, example=ENTERPRISE_EXAMPLE))

@@ -27,7 +27,7 @@ from techfin.api.schemas import (
     PatentUpdate,
 )
 from techfin.models import Enterprise, Patent, User
-from techfin.services import access, catalog
+from techfin.services import access, access_log, catalog
 
 bp = resource_blueprint("patents", "patents", "Patents / 专利")
 
@@ -52,8 +52,11 @@ class Patents(MethodView):
     @bp.response(200, PatentPage)
     @errors(bp, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List the patents the caller may see."""
-        return page_of(_filtered(caller(), args), args, Patent)
+        """List the patents the caller may see; an institution's look is logged."""
+        user = caller()
+        page = page_of(_filtered(user, args), args, Patent)
+        access_log.record_reads(user, "api_list", access_log.patent_reads(page["items"]))
+        return page
 
     @bp.doc(requestBody=body_doc(PatentCreate, example=PATENT_EXAMPLE))
     @bp.response(201, PatentOut)
@@ -71,8 +74,11 @@ class PatentById(MethodView):
     @bp.response(200, PatentOut)
     @errors(bp, 404)
     def get(self, patent_id: int) -> Patent:
-        """One patent."""
-        return visible(Patent, patent_id, access.patent_filter(caller()))
+        """One patent; an institution's look is logged for the enterprise to see."""
+        user = caller()
+        patent = visible(Patent, patent_id, access.patent_filter(user))
+        access_log.record_reads(user, "api", access_log.patent_reads([patent]))
+        return patent
 
     @bp.doc(requestBody=body_doc(PatentUpdate, partial=True, example={"status": "granted"}))
     @bp.response(200, PatentOut)

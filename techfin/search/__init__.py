@@ -16,6 +16,15 @@ Document dict (unique key: ``(type, id)``)::
     kind, industry (e.g. C38 → also facet "section" C), region (6 digits → also facets
     "province" = 2 digits and "city" = 4 digits), stage, size, status   facets
     amount (int yuan), date (ISO date/datetime), version (str, compared by check())
+    restricted  names among amount, kind, industry, region, stage, size, status whose value
+                only a narrower audience may see (an enterprise's revenue and SME size)
+    restricted_visibility, restricted_shared_with   that audience, coded like visibility
+                and shared_with (missing → operators only)
+
+A viewer outside the restricted audience sees the document but not those values: for it they
+are absent, so a filter on one never matches the document, facets do not count it and a sort
+by one puts it last (newest first, then id) — whatever the value, nothing comes back that
+depends on it. Cost: one more vectorised mask per segment that restricts anything.
 
 Who sees what (applied inside the query: hidden documents are never in items, total,
 facets, highlights or suggestions):

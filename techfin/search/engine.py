@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 from whoosh import columns, fields, formats
@@ -104,7 +104,19 @@ BUILD_LIMIT_MB = 512  # per worker; Whoosh estimates ~165 bytes per posting, ~11
 TITLE_WEIGHT = 3  # a title bigram counts as three body bigrams
 BM25_K1, BM25_B = 1.2, 0.75
 _SEP = "\x1f"
-_META_FIELDS = 13  # type id vis org kind industry region stage size status amount date version
+# type id vis org kind industry region stage size status amount date version rvis restricted;
+# rows of 13 fields (written before the last two existed) read as "nothing restricted".
+_META_FIELDS = 15
+_META_FIELDS_V1 = 13
+# Fields a document may restrict to a narrower audience than the document itself (an
+# enterprise's revenue and SME size are financials, shared per funder).
+RESTRICTABLE = ("amount", "kind", "industry", "region", "stage", "size", "status")
+# Rows written before restricted fields existed fail closed until the next reindex: an
+# enterprise's revenue and size, and a need's (enterprise) size, for owners and operators only.
+_LEGACY_RESTRICTED = {
+    "enterprise": [str(_VIS["owner"]), "amount,size"],
+    "need": [str(_VIS["owner"]), "size"],
+}
 
 # Whoosh and the OS raise these for a missing, half-deleted or corrupt index.
 _STORAGE_ERRORS: tuple[type[BaseException], ...] = (
@@ -347,6 +359,11 @@ def _prepare(doc: Mapping[str, Any]) -> _Prepared | None:
     title = str(doc.get("title") or "")[:500]
     body = str(doc.get("body") or "")[:MAX_BODY_CHARS]
     org_name = str(doc.get("org_name") or "")[:200]
+    restricted = sorted({str(x) for x in doc.get("restricted") or () if str(x) in RESTRICTABLE})
+    rvis = _VIS.get(str(doc.get("restricted_visibility") or ""), _VIS["operator"])
+    rshared = sorted(
+        {s for s in (_int_or_none(x) for x in doc.get("restricted_shared_with") or ()) if s}
+    )
     meta = [
         doc_type,
         str(doc_id),
@@ -361,14 +378,19 @@ def _prepare(doc: Mapping[str, Any]) -> _Prepared | None:
         "" if amount is None else str(amount),
         repr(_timestamp(doc.get("date"))),
         _clean(doc.get("version"), 100),
+        str(rvis) if restricted else "",
+        ",".join(restricted),
     ]
+    # One keyword field holds both audiences: s<org> sees the document, f<org> its
+    # restricted fields (no schema change, so indexes built before this still open).
+    acl = [f"s{s}" for s in shared] + ([f"f{s}" for s in rshared] if restricted else [])
     key = _key_str(doc_type, doc_id)
     return _Prepared(
         key,
         {
             "key": key,
             "bg": (title, org_name, body),
-            "acl": " ".join(f"s{s}" for s in shared) or None,
+            "acl": " ".join(acl) or None,
             "meta": _SEP.join(meta).encode("utf-8"),
             "stored": {"r": str(doc.get("ref") or ""), "t": title, "b": body},
         },
@@ -376,7 +398,7 @@ def _prepare(doc: Mapping[str, Any]) -> _Prepared | None:
 
 
 def _state_fields(seq: int) -> dict[str, Any]:
-    meta = ["", "0", str(_VIS_INTERNAL), "", "", "", "", "", "", "", "", "nan", str(seq)]
+    meta = ["", "0", str(_VIS_INTERNAL), "", "", "", "", "", "", "", "", "nan", str(seq), "", ""]
     return {"key": _STATE_KEY, "meta": _SEP.join(meta).encode(), "stored": {"seq": seq}}
 
 
@@ -443,7 +465,14 @@ class _SegmentData:
         n = leaf.doc_count_all()
         reader = leaf.column_reader("meta")
         rows = [bytes(reader[i]).decode("utf-8").split(_SEP) for i in range(n)]
-        rows = [r if len(r) == _META_FIELDS else [""] * _META_FIELDS for r in rows]
+        rows = [
+            r
+            if len(r) == _META_FIELDS
+            else r + _LEGACY_RESTRICTED.get(r[0], ["", ""])
+            if len(r) == _META_FIELDS_V1
+            else [""] * _META_FIELDS
+            for r in rows
+        ]
         cols = list(zip(*rows, strict=True)) if rows else [()] * _META_FIELDS
         self.size = n
         types = _Coded(list(cols[0]))
@@ -467,6 +496,18 @@ class _SegmentData:
         self.amount = np.array([float(x) if x else np.nan for x in cols[10]], dtype=np.float64)
         self.date = np.array([float(x) if x else np.nan for x in cols[11]], dtype=np.float64)
         self.version = list(cols[12])
+        # Audience of the restricted fields (same codes as vis) and which fields they are.
+        self.rvis = np.array([int(x) if x else _VIS_INTERNAL for x in cols[13]], dtype=np.int8)
+        self.restricted: dict[str, np.ndarray] = {}
+        names = [set(x.split(",")) if x else set() for x in cols[14]]
+        for name in RESTRICTABLE:
+            flags = np.fromiter((name in x for x in names), dtype=bool, count=n)
+            if flags.any():
+                self.restricted[name] = flags
+        if "industry" in self.restricted:
+            self.restricted["section"] = self.restricted["industry"]
+        if "region" in self.restricted:
+            self.restricted["province"] = self.restricted["city"] = self.restricted["region"]
         self.by_char: dict[str, list[str]] | None = None  # char → bigrams with it, lazily
         # Whoosh keeps each document's bigram count (lossily, in a byte) for scoring.
         self.length = np.array(
@@ -595,6 +636,15 @@ def _parse_query(q: Any) -> _Query:
             groups.extend(("term", t) for t in toks)
     groups = list(dict.fromkeys(groups))[:MAX_QUERY_GROUPS]
     return _Query(text, tuple(words), tuple(groups))
+
+
+class _Part(NamedTuple):
+    """One segment's share of a result: doc numbers, scores, amounts as the viewer sees them."""
+
+    leaf: int
+    local: np.ndarray
+    scores: np.ndarray | None
+    amount: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -1022,10 +1072,15 @@ class SearchEngine:
         return scores
 
     def _access_mask(self, snap: _Snapshot, leaf: _Leaf, access: _Access) -> np.ndarray:
-        d = leaf.data
         if access.operator:
             return leaf.alive.copy()
-        vis = d.vis
+        return self._audience(snap, leaf, access, leaf.data.vis, "s") & leaf.alive
+
+    def _audience(
+        self, snap: _Snapshot, leaf: _Leaf, access: _Access, vis: np.ndarray, prefix: str
+    ) -> np.ndarray:
+        """Documents whose audience codes `vis` (plus the `prefix` ACL) admit this viewer."""
+        d = leaf.data
         mask = np.zeros(d.size, dtype=bool)
         if access.public:
             mask |= vis == _VIS["public"]
@@ -1035,12 +1090,25 @@ class SearchEngine:
             mask |= (d.org == access.org) & (vis <= _VIS["owner"])
         if access.shared and access.org is not None:
             with snap.lock:
-                ids, _ = _read_postings(leaf.reader, "acl", f"s{access.org}")
+                ids, _ = _read_postings(leaf.reader, "acl", f"{prefix}{access.org}")
             if len(ids):
                 shared = np.zeros(d.size, dtype=bool)
                 shared[ids] = True
                 mask |= shared & (vis <= _VIS["owner"])
-        return mask & leaf.alive
+        return mask
+
+    def _hidden(self, snap: _Snapshot, leaf: _Leaf, access: _Access) -> dict[str, np.ndarray]:
+        """Per restricted field: the documents whose value this viewer may not see.
+
+        Such a value is treated as absent everywhere (filters, facets, sort keys), so what
+        the viewer gets back never depends on it. One vectorised pass per segment, and
+        only for segments that restrict anything.
+        """
+        d = leaf.data
+        if access.operator or not d.restricted:
+            return {}
+        unseen = ~self._audience(snap, leaf, access, d.rvis, "f")
+        return {name: flags & unseen for name, flags in d.restricted.items()}
 
     def _collect(
         self,
@@ -1052,21 +1120,27 @@ class SearchEngine:
         hi: float | None,
         want_score: bool,
         facets: bool = True,
-    ) -> tuple[list[tuple[int, np.ndarray, np.ndarray | None]], dict[str, Counter[str]]]:
+    ) -> tuple[list[_Part], dict[str, Counter[str]]]:
         """Per segment: documents the viewer may see that pass filters and match the query."""
         facet_counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
-        parts: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+        parts: list[_Part] = []
         for li, leaf in enumerate(snap.leaves):
             d = leaf.data
             mask = self._access_mask(snap, leaf, access)
+            hidden = self._hidden(snap, leaf, access) if mask.any() else {}
             for name, values in wanted.items():
                 coded = d.facets[name]
                 codes = [coded.index[v] for v in values if v in coded.index and v]
                 mask &= np.isin(coded.codes, codes) if codes else False
+                if name in hidden:
+                    mask &= ~hidden[name]  # unknown to this viewer: never a match
+            amount = d.amount
+            if "amount" in hidden:
+                amount = np.where(hidden["amount"], np.nan, amount)
             if lo is not None:
-                mask &= d.amount >= lo
+                mask &= amount >= lo
             if hi is not None:
-                mask &= d.amount <= hi
+                mask &= amount <= hi
             if not mask.any():
                 continue
             scores = None
@@ -1075,12 +1149,15 @@ class SearchEngine:
             local = np.flatnonzero(mask)
             if not len(local):
                 continue
-            parts.append((li, local, None if scores is None else scores[local]))
+            parts.append(_Part(li, local, None if scores is None else scores[local], amount[local]))
             if not facets:
                 continue
             for name in FACETS:
                 coded = d.facets[name]
-                counts = np.bincount(coded.codes[local], minlength=len(coded.values))
+                codes = coded.codes[local]
+                if name in hidden:
+                    codes = np.where(hidden[name][local], 0, codes)  # code 0: no value
+                counts = np.bincount(codes, minlength=len(coded.values))
                 for code in np.flatnonzero(counts[1:]) + 1:
                     facet_counts[name][coded.values[code]] += int(counts[code])
         return parts, facet_counts
@@ -1100,7 +1177,7 @@ class SearchEngine:
         def run(snap: _Snapshot) -> list[tuple[str, int]]:
             parts, _ = self._collect(snap, query, access, wanted, lo, hi, False, facets=False)
             keys: list[tuple[str, int]] = []
-            for li, local, _ in parts:
+            for li, local, _, _ in parts:
                 d = snap.leaves[li].data
                 types = d.facets["type"]
                 keys.extend(
@@ -1145,7 +1222,7 @@ class SearchEngine:
     def _page(
         self,
         snap: _Snapshot,
-        parts: list[tuple[int, np.ndarray, np.ndarray | None]],
+        parts: list[_Part],
         query: _Query,
         sort: str,
         want_score: bool,
@@ -1159,7 +1236,8 @@ class SearchEngine:
         ident = np.concatenate([leaves[p[0]].data.id[p[1]] for p in parts])
         date = np.nan_to_num(date, nan=-np.inf)
         if sort in ("amount", "amount_asc"):
-            amount = np.concatenate([leaves[p[0]].data.amount[p[1]] for p in parts])
+            # The amounts as this viewer knows them (hidden ones are NaN: last, by date, id).
+            amount = np.concatenate([p.amount for p in parts])
             primary = np.nan_to_num(amount, nan=-np.inf)
             primary = -primary if sort == "amount" else np.where(np.isinf(primary), np.inf, primary)
         elif sort == "date_asc":

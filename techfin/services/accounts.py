@@ -229,6 +229,40 @@ def password_reset_token(user: User) -> str:
     return _reset_serializer().dumps({"uid": user.id, "pw": user.password_hash[-16:]})
 
 
+RESET_MARK = "__reset_token__"
+
+
+def request_password_reset(email: str, link_template: str, locale: str) -> None:
+    """Someone asked for a reset link: hand the whole job to the task queue.
+
+    The request does the same work whether or not the address has an account (no lookup,
+    no token, no mail here), so neither the answer nor its time tells which addresses
+    exist. `link_template` is the reset URL with RESET_MARK where the token goes.
+    """
+    from techfin import tasks
+    from techfin.tasks import jobs
+
+    if not tasks.wake(jobs.send_password_reset, normalise_email(email), link_template, locale):
+        current_app.logger.warning("password reset request dropped: task queue unreachable")
+
+
+def send_password_reset(email: str, link_template: str, locale: str) -> bool:
+    """The task's part: mail a reset link to an active account with this email, if any."""
+    from flask_babel import force_locale
+
+    from techfin import mail
+
+    user = find_user(email)
+    if user is None or not user.active:
+        return False
+    link = link_template.replace(RESET_MARK, password_reset_token(user))
+    with force_locale(locale):
+        msg = mail.build_message(user.email, _("Reset your password"), "reset_password",
+                                 to_name=user.name, user=user, link=link)  # fmt: skip
+    mail.send(msg)  # an SMTP error fails the task, and the queue retries it
+    return True
+
+
 def reset_password(token: str, new: str, max_age: int | None = None) -> User:
     max_age = max_age if max_age is not None else current_app.config["PASSWORD_RESET_MAX_AGE"]
     try:

@@ -16,7 +16,6 @@ from techfin import reference
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import (
-    DataAccess,
     Enterprise,
     Funder,
     Membership,
@@ -369,11 +368,9 @@ def set_sharing(
 
 def log_data_access(user: User, enterprise_id: int, action: str, what: str) -> None:
     """Record that an institution looked at an enterprise's data (shown to the enterprise)."""
-    if not user.is_institution:
-        return
-    db.session.add(DataAccess(enterprise_id=enterprise_id, funder_id=access.org_id(user),
-                              user_id=user.id, action=action, what=what[:40]))  # fmt: skip
-    db.session.commit()
+    from techfin.services import access_log
+
+    access_log.record_reads(user, action, [(enterprise_id, what)])
 
 
 # ------------------------------------------------------------------ organisations and corrections

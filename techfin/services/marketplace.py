@@ -15,6 +15,7 @@ from techfin.extensions import db
 from techfin.models import Enterprise, Funder, Need, Patent, Product, User
 from techfin.services import access, catalog
 from techfin.services.paging import Page, paginate, paginate_list
+from techfin.services.reports import Table
 
 SORTS = ("newest", "rate", "amount")
 
@@ -128,6 +129,63 @@ def view_enterprise(user: User, enterprise_id: int) -> EnterpriseView:
     Basic profile always; financials and non-confidential patents only where the enterprise
     shares them with this institution (services/access.py decides).
     """
+    view = _enterprise_view(user, enterprise_id)
+    catalog.log_data_access(user, view.enterprise.id, "view", _what(view))
+    return view
+
+
+def _what(view: EnterpriseView) -> str:
+    return ",".join(
+        ["profile"] + (["financials"] if view.financials else [])
+        + (["patents"] if view.patents else [])
+    )  # fmt: skip
+
+
+def export_enterprise(user: User, enterprise_id: int) -> Table:
+    """The enterprise's page as a sheet (same rules as the page); the export is logged."""
+    from flask_babel import gettext as _
+
+    from techfin.i18n import current_locale
+
+    view = _enterprise_view(user, enterprise_id)
+    e = view.enterprise
+    locale = current_locale()
+    rows: list[list[Any]] = [
+        [_("Name"), e.name],
+        [_("Reference"), e.ref],
+        [_("Industry"), reference.industry_name(e.industry, locale) or e.industry],
+        [_("Region"), reference.region_name(e.region, locale, full=True) or e.region],
+        [_("Development stage"), e.stage or ""],
+        [_("Founded"), e.founded],
+        [_("Certified high-tech enterprise"), _("Yes") if e.high_tech else _("No")],
+        [_("Contact email"), e.contact_email or ""],
+        [_("Description"), e.description],
+    ]
+    if view.financials:
+        rows += [
+            [_("Employees"), e.employees],
+            [_("Annual revenue (万元)"), _wan(e.revenue_cny)],
+            [_("Total assets (万元)"), _wan(e.total_assets_cny)],
+            [_("SME size class"), e.size_class or ""],
+            [_("Unified social credit code"), e.uscc or ""],
+        ]
+    for need in view.needs:
+        rows.append([_("Published financing needs"),
+                     f"{need.ref} · {need.kind} · {_wan(need.amount_cny)} · {need.purpose}"])  # fmt: skip
+    for patent in view.patents:
+        rows.append([_("Patents"), f"{patent.number} · {patent.title} · {patent.status}"])
+    catalog.log_data_access(user, e.id, "export", _what(view))
+    return Table(name=f"enterprise-{e.ref}", title=e.name, columns=[_("Field"), _("Value")],
+                 rows=rows)  # fmt: skip
+
+
+def _wan(amount_cny: int | None) -> str:
+    if amount_cny is None:
+        return ""
+    return f"{amount_cny / 10000:g}"
+
+
+def _enterprise_view(user: User, enterprise_id: int) -> EnterpriseView:
     if not can_browse_dealflow(user):
         raise Forbidden("Your institution is not verified yet / 机构尚未通过认证")
     enterprise = db.session.get(Enterprise, enterprise_id)
@@ -153,6 +211,4 @@ def view_enterprise(user: User, enterprise_id: int) -> EnterpriseView:
             .order_by(Need.created_at.desc())
         ).scalars()
     )
-    what = ["profile"] + (["financials"] if financials else []) + (["patents"] if patents else [])
-    catalog.log_data_access(user, enterprise.id, "view", ",".join(what))
     return EnterpriseView(enterprise, financials, patents_shared, patents, needs)

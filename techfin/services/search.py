@@ -80,4 +80,8 @@ def search(user: User, args: dict[str, Any]) -> dict[str, Any]:
             "Search is temporarily unavailable; an operator can rebuild it with "
             "`flask search reindex`. / 搜索暂不可用，管理员可重建索引。"
         ) from exc
+    from techfin.services import access_log
+
+    if user.is_institution:  # only institutions' reads are logged (no query for others)
+        access_log.record_reads(user, "search", access_log.search_reads(result["items"]))
     return dict(result) | {"q": q, "type": doc_type, "sort": sort, "filters": filters}

@@ -87,6 +87,16 @@ def _sharing_funders(enterprise_id: int, attr: str) -> tuple[bool, list[int]]:
     return everyone, sorted(explicit)
 
 
+def _financials_audience(
+    enterprise_id: int, shared: tuple[bool, list[int]] | None = None
+) -> dict[str, Any]:
+    """Revenue and SME size are financials: only whom the enterprise shares them with (its
+    own users and operators always) may filter, facet or sort by them (access.py rules)."""
+    everyone, explicit = shared or _sharing_funders(enterprise_id, "financials")
+    return {"restricted_visibility": "institutions" if everyone else "owner",
+            "restricted_shared_with": explicit}  # fmt: skip
+
+
 def enterprise_doc(e: Enterprise) -> dict[str, Any]:
     has_need = db.session.scalar(
         select(Need.id).where(Need.enterprise_id == e.id, Need.status == "published").limit(1)
@@ -94,6 +104,7 @@ def enterprise_doc(e: Enterprise) -> dict[str, Any]:
     all_fin, fin_to = _sharing_funders(e.id, "financials")
     all_pat, pat_to = _sharing_funders(e.id, "patents")
     return _finish({
+        "restricted": ["amount", "size"], **_financials_audience(e.id, (all_fin, fin_to)),
         "type": "enterprise", "id": e.id, "ref": e.ref, "title": e.name,
         "body": " ".join([e.description or "", _place_text(e.industry, e.region)]),
         "org_id": e.id, "org_name": e.name,
@@ -108,6 +119,7 @@ def enterprise_doc(e: Enterprise) -> dict[str, Any]:
 def need_doc(n: Need) -> dict[str, Any]:
     e = n.enterprise
     return _finish({
+        "restricted": ["size"], **_financials_audience(e.id),
         "type": "need", "id": n.id, "ref": n.ref, "title": f"{e.name} · {n.purpose or n.kind}",
         "body": " ".join([n.purpose or "", e.description or "", _place_text(e.industry, e.region)]),
         "org_id": e.id, "org_name": e.name,
@@ -216,8 +228,14 @@ def _affected(session: Session) -> set[DocKey]:
                 ("product", i) for i in ids(select(Product.id).where(Product.funder_id == obj.id))
             )
             keys.update(_patents_shared_with_all(session))
+            keys.update(_shared_with_all_but_some(session))
         elif isinstance(obj, SharingRule):
             keys.add(("enterprise", obj.enterprise_id))
+            # A need's SME size follows its enterprise's financials rule.
+            keys.update(
+                ("need", i)
+                for i in ids(select(Need.id).where(Need.enterprise_id == obj.enterprise_id))
+            )
             keys.update(
                 ("patent", i)
                 for i in ids(select(Patent.id).where(Patent.enterprise_id == obj.enterprise_id))
@@ -229,6 +247,20 @@ def _patents_shared_with_all(session: Session) -> set[DocKey]:
     sub = select(SharingRule.enterprise_id).where(SharingRule.funder_id.is_(None))
     ids = session.execute(select(Patent.id).where(Patent.enterprise_id.in_(sub))).scalars()
     return {("patent", pid) for pid in ids}
+
+
+def _shared_with_all_but_some(session: Session) -> set[DocKey]:
+    """Enterprises (and their needs) whose 'all funders except …' audience is a list of the
+    verified funders at build time: a funder's verification changes that list."""
+    everyone = select(SharingRule.enterprise_id).where(SharingRule.funder_id.is_(None))
+    exceptions = select(SharingRule.enterprise_id).where(
+        SharingRule.funder_id.is_not(None), SharingRule.enterprise_id.in_(everyone)
+    )
+    ids = set(session.execute(exceptions).scalars())
+    if not ids:
+        return set()
+    needs = session.execute(select(Need.id).where(Need.enterprise_id.in_(ids))).scalars()
+    return {("enterprise", i) for i in ids} | {("need", i) for i in needs}
 
 
 def _after_flush(session: Session, _ctx: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
@@ -16,7 +17,9 @@ from techfin.models import (
     Organization,
     Patent,
     Product,
+    User,
 )
+from techfin.models.user import STAFF_ROLES
 
 # Profile facts matching and funders use, in the order a person should fill them in.
 # The pages explain, per key, why it matters (techfin/web/labels.py: COMPLETENESS_WHY).
@@ -98,8 +101,33 @@ def need_match_count(need: Need) -> int | None:
     return matching.need_match_count(need)
 
 
-def recent_activity(org: Organization, limit: int = 10) -> list[AuditEntry]:
-    """Audit entries by the organisation's members or about its own records, newest first.
+@dataclass(frozen=True)
+class Activity:
+    """One line of a dashboard's activity feed, as the viewing organisation may see it.
+
+    `actor` is the email of one of the organisation's own members, else empty, and
+    `actor_kind` says who it was without naming them: "member", "operator" (platform staff),
+    "other" (someone of another organisation) or "system" (import, CLI, tasks). No detail:
+    the audit entry's detail is for operators.
+    """
+
+    id: int
+    at: datetime
+    actor: str
+    actor_kind: str
+    action: str
+    object_type: str
+    object_ref: str
+
+
+# Records owned by one organisation: a feed never shows entries about another's.
+_OWNED_TYPES = ("enterprise", "funder", "organization", "need", "patent", "product")
+
+
+def recent_activity(org: Organization, limit: int = 10) -> list[Activity]:
+    """Audit entries about the organisation's own records (by anyone), or by its members
+    about anything not owned by another organisation, newest first; actors outside it are
+    not named.
 
     An entry about a record counts only if it was written while that record existed: should
     an id ever be given twice (SQLite before AUTOINCREMENT, migration 0008), the history of
@@ -117,7 +145,7 @@ def recent_activity(org: Organization, limit: int = 10) -> list[AuditEntry]:
 
     about = [
         and_(
-            AuditEntry.object_type == org.type,
+            AuditEntry.object_type.in_((org.type, "organization")),
             AuditEntry.object_id == org.id,
             AuditEntry.at >= org.created_at,
         )
@@ -129,16 +157,47 @@ def recent_activity(org: Organization, limit: int = 10) -> list[AuditEntry]:
         ]
     elif isinstance(org, Funder):
         about.append(about_own(Product, "product", Product.funder_id == org.id))
+    by_members = and_(
+        AuditEntry.user_id.in_(members),
+        or_(AuditEntry.object_type.not_in(_OWNED_TYPES), *about),
+    )
     stmt = (
         select(AuditEntry)
-        .where(
-            or_(AuditEntry.user_id.in_(members), *about),
-            AuditEntry.action.not_in(_QUIET_ACTIONS),
-        )
+        .where(or_(by_members, *about), AuditEntry.action.not_in(_QUIET_ACTIONS))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )
-    return list(db.session.execute(stmt).scalars())
+    entries = list(db.session.execute(stmt).scalars())
+    actor_ids = {e.user_id for e in entries if e.user_id is not None}
+    own: set[int] = set()
+    staff: set[int] = set()
+    if actor_ids:
+        own = set(
+            db.session.execute(
+                select(Membership.user_id).where(
+                    Membership.organization_id == org.id, Membership.user_id.in_(actor_ids)
+                )
+            ).scalars()
+        )
+        staff = set(
+            db.session.execute(
+                select(User.id).where(User.id.in_(actor_ids), User.role.in_(STAFF_ROLES))
+            ).scalars()
+        )
+
+    def kind(entry: AuditEntry) -> str:
+        if entry.user_id in own:
+            return "member"
+        if entry.user_id in staff:
+            return "operator"
+        return "system" if entry.user_id is None else "other"
+
+    out = []
+    for e in entries:
+        who = kind(e)
+        out.append(Activity(e.id, e.at, e.actor if who == "member" else "", who, e.action,
+                            e.object_type, e.object_ref))  # fmt: skip
+    return out
 
 
 def product_counts(funder: Funder) -> dict[str, int]:

@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------ wake-ups
 
 
+@task(retries=2, retry_delay=30)
+def send_password_reset(email: str, link_template: str, locale: str) -> bool:
+    """Mail a password-reset link, off the request path (see accounts.request_password_reset)."""
+    from techfin.services import accounts
+
+    return accounts.send_password_reset(email, link_template, locale)
+
+
 @task(retries=3, retry_delay=5)
 def refresh_matches() -> dict[str, int]:
     """Recompute what the dirty marks name; enqueue itself again while marks remain, and

@@ -16,9 +16,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from techfin import mail
 from techfin.errors import DomainError
 from techfin.extensions import db, limiter
+from techfin.i18n import current_locale
 from techfin.models import User
 from techfin.services import accounts, team
 from techfin.web.forms import (
@@ -111,17 +111,9 @@ def register():
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
-        user = accounts.find_user(form.email.data)
-        if user is not None and user.active:
-            token = accounts.password_reset_token(user)
-            link = url_for("auth.reset", token=token, _external=True)
-            msg = mail.build_message(user.email, _("Reset your password"), "reset_password",
-                                     to_name=user.name, user=user, link=link)  # fmt: skip
-            try:
-                mail.send(msg)
-            except OSError:
-                current_app.logger.exception("password reset mail failed")
-        # Same answer whether or not the address exists: no account enumeration.
+        link = url_for("auth.reset", token=accounts.RESET_MARK, _external=True)
+        accounts.request_password_reset(form.email.data, link, current_locale())
+        # Same answer, same work, whether or not the address exists: no account enumeration.
         flash(_("If the address is registered, a reset link is on its way."), "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 
 from techfin.errors import NotFound
-from techfin.services import marketplace
+from techfin.services import marketplace, reports
 from techfin.web.util import acting_user, guard, is_institution_user
 from techfin.web.workspace_forms import NeedFilterForm
 
@@ -37,3 +37,16 @@ def enterprise(enterprise_id: int):
     except NotFound:
         abort(404)
     return render_template("dealflow/enterprise.html", view=view, e=view.enterprise)
+
+
+@bp.route("/enterprises/<id:enterprise_id>.<any(csv, xlsx):fmt>")
+def enterprise_export(enterprise_id: int, fmt: str):
+    try:
+        table = marketplace.export_enterprise(acting_user(), enterprise_id)
+    except NotFound:
+        abort(404)
+    response = Response(reports.render(table, fmt), mimetype=reports.mimetype(fmt))
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{reports.download_name(table, fmt)}"'
+    )
+    return response

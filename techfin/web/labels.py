@@ -132,10 +132,18 @@ LABELS: dict[str, dict[str, object]] = {
         "rate": _l("Lowest rate first"),
         "amount": _l("Largest amount first"),
     },
+    "activity_actor": {
+        "member": _l("A colleague"),
+        "operator": _l("Platform operator"),
+        "other": _l("Another organisation"),
+        "system": _l("The platform"),
+    },
     "access_action": {
         "view": _l("Viewed"),
         "export": _l("Exported"),
         "api": _l("Read through the API"),
+        "api_list": _l("Listed through the API"),
+        "search": _l("Shown in search results"),
     },
     "access_what": {
         "profile": _l("profile"),

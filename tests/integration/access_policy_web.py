@@ -37,6 +37,7 @@ ROW_REFS: dict[str, tuple[str, str]] = {
     "rule_id": ("sharing_rule", "E-001"),
     "token": ("invite_token", "invitee@f001.test"),
     "kind": ("literal", "regions"),
+    "fmt": ("literal", "csv"),
     "failure_id": ("literal", "999999"),  # no failed task: the operator gets a 404
 }
 
@@ -138,6 +139,7 @@ WEB_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     # dealflow
     ("GET", "/dealflow/needs"): DEALFLOW,
     ("GET", "/dealflow/enterprises/<id:enterprise_id>"): DEALFLOW,
+    ("GET", "/dealflow/enterprises/<id:enterprise_id>.<any(csv, xlsx):fmt>"): DEALFLOW,
     # marketplace: every logged-in user
     ("GET", "/marketplace"): ANY_USER,
     ("GET", "/marketplace/products/<id:product_id>"): ANY_USER,

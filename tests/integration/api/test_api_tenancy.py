@@ -149,6 +149,7 @@ def test_financials_only_when_shared_and_access_is_logged(app, api, lookup):
         funder = db.session.execute(db.select(Funder).filter_by(ref="F-001")).scalar_one()
         assert [(r.action, r.what, r.funder_id) for r in rows] == [
             ("api", "profile", funder.id),
+            ("api_list", "profile", funder.id),  # a list is a read too
             ("api", "financials", funder.id),
         ]  # the enterprise looking at itself is not logged
 
