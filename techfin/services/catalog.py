@@ -43,6 +43,7 @@ from techfin.services.records import (
     OutcomeRecord,
     PatentRecord,
     ProductRecord,
+    bilingual,
 )
 
 _FORBIDDEN = "You may not change this record / 无权修改此记录"
@@ -55,7 +56,8 @@ def _load(
         return schema(exclude=exclude).load(data, partial=partial)
     except ValidationError as exc:
         fields = {
-            k: (v if isinstance(v, list) else [str(v)]) for k, v in _flat(exc.messages).items()
+            k: [bilingual(str(m)) for m in (v if isinstance(v, list) else [v])]
+            for k, v in _flat(exc.messages).items()
         }
         raise DomainError("invalid input", fields) from exc
 
@@ -134,11 +136,26 @@ def create_patent(user: User, enterprise: Enterprise, data: dict[str, Any]) -> P
         raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
     patent = Patent(ref=clean["ref"], enterprise=enterprise, **_patent_values(clean))
     _check_patent_kind(patent)
+    _check_patent_unique(enterprise.id, patent.number, None)
     db.session.add(patent)
     db.session.flush()
     audit.record("create", patent, object_type="patent")
     db.session.commit()
     return patent
+
+
+DUPLICATE_PATENT = "This enterprise already has this patent / 本企业已登记该专利"
+
+
+def _check_patent_unique(enterprise_id: int, number: str, patent_id: int | None) -> None:
+    """One application number once per enterprise (the unique index of migration 0014)."""
+    query = db.select(Patent.id).where(Patent.enterprise_id == enterprise_id,
+                                       Patent.number == number)  # fmt: skip
+    if patent_id is not None:
+        query = query.where(Patent.id != patent_id)
+    with db.session.no_autoflush:  # the patent being changed must not be flushed first
+        if db.session.scalar(query) is not None:
+            raise Conflict("patent exists", {"number": [DUPLICATE_PATENT]})
 
 
 def _check_patent_kind(patent: Patent) -> None:
@@ -160,6 +177,7 @@ def update_patent(user: User, patent: Patent, data: dict[str, Any]) -> Patent:
     clean = _load(PatentRecord, _merged(current, data | {"ref": patent.ref,
                                                          "enterprise_ref": patent.enterprise.ref}))  # fmt: skip
     values = _patent_values(clean)
+    _check_patent_unique(patent.enterprise_id, values["number"], patent.id)
     changed = {k: v for k, v in values.items() if getattr(patent, k) != v}
     for key, value in changed.items():
         setattr(patent, key, value)

@@ -182,8 +182,12 @@ class PatentForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=choices("patent_kind"))
     status = SelectField(_l("Status"), choices=choices("patent_status"))
     filed = DateField(_l("Filed"), validators=[Optional(), NotInFuture()])
-    granted = DateField(_l("Granted"), validators=[Optional(), NotInFuture()])
-    valuation_cny = _wan(_l("Valuation (万元)"))
+    granted = DateField(_l("Grant date"), validators=[Optional(), NotInFuture()])
+    valuation_cny = WanField(
+        _l("Valuation (万元)"),
+        validators=[Optional()],
+        description=_l("Optional: leave it empty when the patent has not been valued."),
+    )
     confidential = BooleanField(
         _l("Confidential"),
         description=_l(
