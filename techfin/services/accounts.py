@@ -159,11 +159,19 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
 
 
+class AccountSuspended(Forbidden):
+    """The password was right but the account is suspended (said only after the password)."""
+
+    code = "suspended"
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The user for these credentials, or None; failures are audited.
 
     Known and unknown emails cost one password hash each, so the time of the answer does not
-    tell an attacker which addresses have accounts.
+    tell an attacker which addresses have accounts. A suspended account raises
+    AccountSuspended, but only after its right password: someone who does not know the
+    password learns nothing about the account, not even that it is suspended.
     """
     user = find_user(email)
     if user is None:
@@ -179,6 +187,11 @@ def authenticate(email: str, password: str) -> User | None:
             detail={"reason": "inactive" if user is not None and user.active is False else "bad"},
         )
         db.session.commit()
+        if user is not None and ok:
+            raise AccountSuspended(
+                "This account is suspended; please contact the platform administrator"
+                " / 账户已停用，请联系管理员"
+            )
         return None
     user.last_login_at = utcnow()
     audit.record("login", user, user=user)
@@ -230,6 +243,17 @@ def password_reset_token(user: User) -> str:
 
 
 def reset_password(token: str, new: str, max_age: int | None = None) -> User:
+    user = check_reset_token(token, max_age)
+    set_password(user, new)
+    return user
+
+
+def check_reset_token(token: str, max_age: int | None = None) -> User:
+    """The user a reset link is for; DomainError when it is expired, invalid or used.
+
+    The reset page calls it when the link is opened, so a dead link is reported before
+    anyone types a new password.
+    """
     max_age = max_age if max_age is not None else current_app.config["PASSWORD_RESET_MAX_AGE"]
     try:
         data = _reset_serializer().loads(token, max_age=max_age)
@@ -240,7 +264,6 @@ def reset_password(token: str, new: str, max_age: int | None = None) -> User:
     user = db.session.get(User, data.get("uid"))
     if user is None or user.password_hash[-16:] != data.get("pw"):
         raise DomainError("used", {"token": ["This link was already used / 链接已使用"]})
-    set_password(user, new)
     return user
 
 

@@ -152,10 +152,14 @@ def test_dashboard_explains_what_is_missing(app, client, users, login, body):
 
 @pytest.mark.parametrize(("count", "shown"), [(None, "—"), (7, "7")])
 def test_open_needs_show_the_matching_hooks_count_or_a_dash(
-    client, users, login, body, monkeypatch, count, shown
+    app, client, users, login, body, monkeypatch, count, shown
 ):
     from techfin.services import workspace
 
+    with app.app_context():  # N-001 of the sample is funded: an open need of its own
+        db.session.add(Need(ref="N-OPEN", enterprise=_enterprise(app), kind="loan",
+                            amount_cny=1_000_000, status="published"))  # fmt: skip
+        db.session.commit()
     monkeypatch.setattr(workspace, "need_match_count", lambda need: count)
     login("e1@x.cn")
     assert f'class="match-count">{shown}<' in body(client.get("/dashboard"))
