@@ -41,8 +41,9 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 ATTRIBUTION_WINDOWS = (30, 90, 180)
 PROGRESS_RESULTS = ("follow_up", "term_sheet", "approved", "funded")
 # Dating rules (one place for the pages and any other caller):
-# - an event cannot be created, or moved, to a start in the past;
-# - sign-up closes when the event starts (meetings are requested and scheduled beforehand);
+# - an event cannot be created, or moved, to a day before today (Beijing) or to an end in
+#   the past; an event may be entered on its own day (a meeting held this morning);
+# - sign-up closes when the event is over (an online week is joined while it runs);
 # - check-in opens CHECKIN_OPENS_BEFORE the start and closes at the end: the desk can open
 #   early on the morning of the event, never days before;
 # - a meeting's result can be recorded once the event has started.
@@ -181,9 +182,14 @@ def save_event(user: User, event: DockingEvent | None, data: dict[str, Any]) -> 
     starts, ends = data.get("starts_at"), data.get("ends_at")
     if not isinstance(starts, datetime) or not isinstance(ends, datetime) or ends <= starts:
         errors["ends_at"] = [_("The end must be after the start.")]
-    elif to_utc(starts) < utcnow() and (event is None or to_utc(starts) != event.starts_at):
+    elif event is None or to_utc(starts) != event.starts_at or to_utc(ends) != event.ends_at:
         # A past date is a typo (or a copy of last year's event): nobody could sign up.
-        errors["starts_at"] = [_("The event cannot start in the past.")]
+        # (An event that took place keeps its dates when its other details are edited.)
+        today = to_local(utcnow()).date()
+        if starts.date() < today:
+            errors["starts_at"] = [_("The event cannot start before today.")]
+        elif to_utc(ends) <= utcnow():
+            errors["ends_at"] = [_("The event would be over already.")]
     capacity = data.get("capacity")
     taken = len(event.registrations) if event is not None else 0
     if not isinstance(capacity, int) or capacity < max(1, taken):
@@ -237,8 +243,8 @@ def _new_code(event: DockingEvent) -> str:
 
 
 def signup_open(event: DockingEvent) -> bool:
-    """Sign-up runs until the event starts (see the dating rules at the top)."""
-    return event.starts_at > utcnow()
+    """Sign-up runs until the event is over (see the dating rules at the top)."""
+    return event.ends_at > utcnow()
 
 
 def register(user: User, event: DockingEvent) -> EventRegistration:
@@ -249,8 +255,6 @@ def register(user: User, event: DockingEvent) -> EventRegistration:
         raise Conflict("registered", {"event": [_("You are already registered.")]})
     if event.ends_at <= utcnow():
         raise Conflict("past", {"event": [_("The event is over.")]})
-    if event.starts_at <= utcnow():
-        raise Conflict("started", {"event": [_("Sign-up closed when the event started.")]})
     if len(event.registrations) >= event.capacity:
         raise Conflict("full", {"event": [_("The event is full.")]})
     reg = EventRegistration(event=event, organization_id=org.id, user_id=user.id,

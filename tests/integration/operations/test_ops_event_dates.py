@@ -30,7 +30,7 @@ def _event(starts: datetime, ends: datetime, **extra) -> DockingEvent:
 
 @pytest.mark.parametrize(
     ("lang", "text"),
-    [("zh_CN", "活动开始时间不能早于现在"), ("en", "The event cannot start in the past.")],
+    [("zh_CN", "活动开始日期不能早于今天"), ("en", "The event cannot start before today.")],
 )
 def test_an_event_in_the_past_cannot_be_created(app, client, users, login, body, lang, text):
     login("op@ops.cn")
@@ -57,7 +57,17 @@ def test_an_event_that_happened_can_still_be_edited(app, users):
         assert svc.save_event(_user("op@ops.cn"), event, data).title == "路演（纪要）"
 
 
-def test_sign_up_closes_at_the_start_and_the_button_says_baoming(app, client, users, login, body):
+def test_an_event_already_over_cannot_be_entered(app, users):
+    with app.app_context():
+        now = _beijing_now()
+        with pytest.raises(DomainError) as err:
+            _event(now.replace(hour=0, minute=0), now - timedelta(minutes=1))
+        assert "ends_at" in err.value.fields
+        if now.hour >= 1:  # today's meeting held this morning, still under way: accepted
+            assert _event(now.replace(hour=0, minute=0), now + timedelta(hours=1)).id
+
+
+def test_sign_up_until_the_end_and_the_button_says_baoming(app, client, users, login, body):
     with app.app_context():
         soon = _event(
             _beijing_now() + timedelta(days=1), _beijing_now() + timedelta(days=1, hours=3)
@@ -70,7 +80,8 @@ def test_sign_up_closes_at_the_start_and_the_button_says_baoming(app, client, us
     assert "Sign up</button>" in body(client.get(f"/events/{soon_id}?lang=en"))
     with app.app_context():
         event = db.session.get(DockingEvent, soon_id)
-        event.starts_at = utcnow() - timedelta(minutes=5)  # under way
+        event.starts_at = utcnow() - timedelta(days=2)  # it took place
+        event.ends_at = event.starts_at + timedelta(hours=3)
         db.session.commit()
         with pytest.raises(Conflict) as err:
             svc.register(_user("e1@ops.cn"), event)
