@@ -22,9 +22,9 @@ from techfin.extensions import db
 from techfin.models import Funder, Need, Product
 from techfin.services import access
 from techfin.services import matching as service
+from techfin.services.matching.common import LOAN_KINDS
 from techfin.web.fields import CleanText, PositiveAmount, RateField, RegionField, WanField
 from techfin.web.forms import options
-from techfin.services.matching.common import LOAN_KINDS
 from techfin.web.labels import choices, label, stage_label
 from techfin.web.util import (
     acting_user,
