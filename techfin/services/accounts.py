@@ -323,6 +323,18 @@ def can_see_enterprise_data(user: User) -> bool:
     return user.is_enterprise
 
 
+# Which institution kinds each institution account type registers (the "我是" choice).
+FUNDER_KINDS_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "bank": ("bank", "guarantee", "microloan", "insurer"),
+    "investor": ("vc", "guidance_fund"),
+}
+
+
+def role_for_funder_kind(kind: str) -> str:
+    """The staff role of an institution of this kind: "investor" or "bank"."""
+    return "investor" if kind in FUNDER_KINDS_BY_ROLE["investor"] else "bank"
+
+
 def register(
     *,
     account_type: str,
@@ -351,8 +363,17 @@ def register(
             errors["region"] = ["Unknown region code / 地区代码无效"]
         role = "enterprise"
     elif account_type in ("bank", "investor"):
+        # The enterprise fields are not asked of an institution: ignored, not validated.
+        industry = region = ""
+        allowed = FUNDER_KINDS_BY_ROLE[account_type]
+        funder_kind = funder_kind or allowed[0]  # left blank: the usual kind of the type
         if funder_kind not in FUNDER_KINDS:
             errors["funder_kind"] = ["Unknown institution kind / 机构类型无效"]
+        elif funder_kind not in allowed:
+            errors["funder_kind"] = [
+                "This kind belongs to the other institution type: choose one of the list"
+                " / 该机构类型与所选身份不符，请从列表中选择"
+            ]
         role = account_type
     else:
         errors["account_type"] = ["Unknown account type / 账户类型无效"]

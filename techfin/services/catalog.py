@@ -352,6 +352,40 @@ def delete_outcome(user: User, outcome: Outcome) -> None:
 # ------------------------------------------------------------------ funders and sharing
 
 
+def correct_funder_kind(user: User, funder: Funder, kind: str) -> Funder:
+    """An operator corrects the kind of an institution (a VC that registered as a bank).
+
+    Its staff's role follows the kind (investor or bank staff), so they see the pages of
+    what they are; each change is audited with what it was before.
+    """
+    from techfin.models import FUNDER_KINDS
+    from techfin.services.accounts import role_for_funder_kind
+
+    if not user.is_operator:
+        raise Forbidden(_FORBIDDEN)
+    if kind not in FUNDER_KINDS:
+        raise DomainError("kind", {"kind": ["Choose the institution kind / 请选择机构类型"]})
+    old = funder.kind
+    if kind == old:
+        return funder
+    funder.kind = kind
+    audit.record("type_change", funder, object_type="funder", user=user,
+                 detail={"from": old, "to": kind})  # fmt: skip
+    role = role_for_funder_kind(kind)
+    staff = db.session.execute(
+        db.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == funder.id, User.role.in_(("bank", "investor")))
+    ).scalars()  # fmt: skip
+    for member in staff:
+        if member.role != role:
+            audit.record("role_change", member, object_type="user", user=user,
+                         detail={"from": member.role, "to": role})  # fmt: skip
+            member.role = role
+            member.session_version += 1  # pages opened under the old role stop working
+    db.session.commit()
+    return funder
+
+
 def verify_funder(user: User, funder: Funder, approve: bool, reason: str = "") -> Funder:
     if not user.is_operator:
         raise Forbidden(_FORBIDDEN)

@@ -106,7 +106,8 @@ def register():
             if user.is_institution:
                 flash(_("Registered. An operator will verify your institution shortly."), "info")
             return redirect(url_for("main.dashboard"))
-    return render_template("auth/register.html", form=form)
+    return render_template("auth/register.html", form=form,
+                           kinds_by_type=accounts.FUNDER_KINDS_BY_ROLE)  # fmt: skip
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
