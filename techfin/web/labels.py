@@ -157,6 +157,17 @@ LABELS: dict[str, dict[str, object]] = {
         "kind": _l("Kind"),
         "status": _l("Status"),
     },
+    "event_kind": {
+        "roadshow": _l("Roadshow (路演)"),
+        "bank_meeting": _l("Bank–enterprise meeting (银企对接会)"),
+        "online_week": _l("Online matchmaking week"),
+    },
+    "meeting_status": {
+        "requested": _l("Requested"),
+        "confirmed": _l("Confirmed"),
+        "declined": _l("Declined"),
+        "cancelled": _l("Cancelled"),
+    },
     "meeting_result": {
         "no_interest": _l("No interest"),
         "follow_up": _l("Follow-up agreed"),
