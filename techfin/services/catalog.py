@@ -158,12 +158,21 @@ def _check_patent_unique(enterprise_id: int, number: str, patent_id: int | None)
             raise Conflict("patent exists", {"number": [DUPLICATE_PATENT]})
 
 
+# The kinds in both languages, for the message below (never the raw code on a page).
+_PATENT_KIND_NAMES = {
+    "invention": ("an invention", "发明专利"),
+    "utility_model": ("a utility model", "实用新型"),
+    "design": ("a design", "外观设计"),
+}
+
+
 def _check_patent_kind(patent: Patent) -> None:
     implied = reference.patent_kind_from_number(patent.number)
     if implied and implied != patent.kind:
+        en, zh = _PATENT_KIND_NAMES.get(implied, (implied, implied))
         raise DomainError(
             "kind mismatch",
-            {"kind": [f"The number is a {implied} application / 申请号表明类型为 {implied}"]},
+            {"kind": [f"The number is {en} application / 申请号表明类型为{zh}"]},
         )
 
 

@@ -96,3 +96,13 @@ def test_the_database_refuses_the_duplicate_too(app, users):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), [("zh_CN", "申请号表明类型为发明专利"), ("en", "The number is an invention")]
+)
+def test_a_kind_the_number_contradicts_is_named_not_coded(client, users, login, body, lang, text):
+    login("e1@x.cn")
+    client.get(f"/enterprise/patents?lang={lang}")
+    page = body(client.post("/enterprise/patents/new", data={**NEW, "kind": "design"}))
+    assert text in page and "类型为 invention" not in page
