@@ -266,8 +266,12 @@ class ProductForm(FlaskForm):
     max_amount_cny = _wan(_l("Maximum amount (万元)"))
     min_term_months = _months(_l("Minimum term (months)"), low=0)
     max_term_months = _months(_l("Maximum term (months)"), low=0)
-    rate_min = RateField(_l("Lowest annual rate, percent"))
-    rate_max = RateField(_l("Highest annual rate, percent"))
+    # One pair for every kind: interest for loans, the fee of a guarantee or a policy.
+    rate_min = RateField(
+        _l("Lowest rate, percent a year"),
+        description=_l("Interest for loans; the fee rate for guarantees and insurance."),
+    )
+    rate_max = RateField(_l("Highest rate, percent a year"))
     industries = IndustryListField(
         _l("Industries served"), description=_l("Leave empty to serve every industry.")
     )

@@ -128,3 +128,9 @@ def test_audit_detail_formatting(app):
     with app.test_request_context("/?lang=zh_CN"):
         text = audit_detail({"funder_id": None, "financials": False, "amount_cny": 5_000_000})
     assert text == "机构: —; 财务数据: 否; 金额（万元）: 500"
+
+
+def test_the_product_form_says_rate_or_fee(client, users, login, body):
+    login("bank@x.cn")
+    page = body(client.get("/institution/products/new?lang=zh_CN"))
+    assert "最低年利率或年费率（%）" in page and "担保和保险填年费率" in page
