@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,11 +73,33 @@ def current_locale() -> str:
     return str(loc) if loc else "zh_CN"
 
 
+_CJK = re.compile("[\u3400-\u9fff\uff01-\uff5e]")
+
+
+def localized(message: object) -> str:
+    """The current locale's side of a bilingual "English / 中文" service message.
+
+    Services raise their refusals as one "English / 中文" text (they run for the pages, the
+    JSON API and the CLI alike, and do not know who reads them). The pages show only the
+    reader's language: every template prints a message through this filter (`|loc`), so the
+    choice is made in one place, at rendering. The JSON API keeps both sides on purpose: API
+    clients are programs whose locale we do not know, the text is stable for them to log or
+    match, and `code`/`fields` carry the machine-readable part. A message that is not of that
+    shape (one language, or a slash inside a value) is shown as it is.
+    """
+    text = str(message)
+    left, sep, right = text.rpartition(" / ")
+    if not sep or _CJK.search(left) or not _CJK.search(right):
+        return text
+    return right if current_locale().startswith("zh") else left
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["wan"] = wan
     app.jinja_env.filters["isodate"] = isodate
     app.jinja_env.filters["localtime"] = isodate
     app.jinja_env.filters["window"] = window_text
+    app.jinja_env.filters["loc"] = localized
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.globals["SUPPORTED_LOCALES"] = SUPPORTED

@@ -60,6 +60,11 @@ class Patent(TimestampMixin, db.Model):
 
     enterprise = relationship("Enterprise", back_populates="patents")
 
+    # One application number once per enterprise (migration 0014; catalog checks it first).
+    __table_args__ = (
+        Index("uq_patents_enterprise_number", "enterprise_id", "number", unique=True),
+    )
+
 
 class Need(TimestampMixin, db.Model):
     __tablename__ = "needs"

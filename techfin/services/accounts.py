@@ -159,11 +159,19 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
 
 
+class AccountSuspended(Forbidden):
+    """The password was right but the account is suspended (said only after the password)."""
+
+    code = "suspended"
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The user for these credentials, or None; failures are audited.
 
     Known and unknown emails cost one password hash each, so the time of the answer does not
-    tell an attacker which addresses have accounts.
+    tell an attacker which addresses have accounts. A suspended account raises
+    AccountSuspended, but only after its right password: someone who does not know the
+    password learns nothing about the account, not even that it is suspended.
     """
     user = find_user(email)
     if user is None:
@@ -179,6 +187,11 @@ def authenticate(email: str, password: str) -> User | None:
             detail={"reason": "inactive" if user is not None and user.active is False else "bad"},
         )
         db.session.commit()
+        if user is not None and ok:
+            raise AccountSuspended(
+                "This account is suspended; please contact the platform administrator"
+                " / 账户已停用，请联系管理员"
+            )
         return None
     user.last_login_at = utcnow()
     audit.record("login", user, user=user)
@@ -264,6 +277,17 @@ def send_password_reset(email: str, link_template: str, locale: str) -> bool:
 
 
 def reset_password(token: str, new: str, max_age: int | None = None) -> User:
+    user = check_reset_token(token, max_age)
+    set_password(user, new)
+    return user
+
+
+def check_reset_token(token: str, max_age: int | None = None) -> User:
+    """The user a reset link is for; DomainError when it is expired, invalid or used.
+
+    The reset page calls it when the link is opened, so a dead link is reported before
+    anyone types a new password.
+    """
     max_age = max_age if max_age is not None else current_app.config["PASSWORD_RESET_MAX_AGE"]
     try:
         data = _reset_serializer().loads(token, max_age=max_age)
@@ -274,7 +298,6 @@ def reset_password(token: str, new: str, max_age: int | None = None) -> User:
     user = db.session.get(User, data.get("uid"))
     if user is None or user.password_hash[-16:] != data.get("pw"):
         raise DomainError("used", {"token": ["This link was already used / 链接已使用"]})
-    set_password(user, new)
     return user
 
 
@@ -334,6 +357,18 @@ def can_see_enterprise_data(user: User) -> bool:
     return user.is_enterprise
 
 
+# Which institution kinds each institution account type registers (the "我是" choice).
+FUNDER_KINDS_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "bank": ("bank", "guarantee", "microloan", "insurer"),
+    "investor": ("vc", "guidance_fund"),
+}
+
+
+def role_for_funder_kind(kind: str) -> str:
+    """The staff role of an institution of this kind: "investor" or "bank"."""
+    return "investor" if kind in FUNDER_KINDS_BY_ROLE["investor"] else "bank"
+
+
 def register(
     *,
     account_type: str,
@@ -362,8 +397,17 @@ def register(
             errors["region"] = ["Unknown region code / 地区代码无效"]
         role = "enterprise"
     elif account_type in ("bank", "investor"):
+        # The enterprise fields are not asked of an institution: ignored, not validated.
+        industry = region = ""
+        allowed = FUNDER_KINDS_BY_ROLE[account_type]
+        funder_kind = funder_kind or allowed[0]  # left blank: the usual kind of the type
         if funder_kind not in FUNDER_KINDS:
             errors["funder_kind"] = ["Unknown institution kind / 机构类型无效"]
+        elif funder_kind not in allowed:
+            errors["funder_kind"] = [
+                "This kind belongs to the other institution type: choose one of the list"
+                " / 该机构类型与所选身份不符，请从列表中选择"
+            ]
         role = account_type
     else:
         errors["account_type"] = ["Unknown account type / 账户类型无效"]

@@ -42,6 +42,7 @@ from techfin.services.records import (
     OutcomeRecord,
     PatentRecord,
     ProductRecord,
+    bilingual,
 )
 
 _FORBIDDEN = "You may not change this record / 无权修改此记录"
@@ -54,7 +55,8 @@ def _load(
         return schema(exclude=exclude).load(data, partial=partial)
     except ValidationError as exc:
         fields = {
-            k: (v if isinstance(v, list) else [str(v)]) for k, v in _flat(exc.messages).items()
+            k: [bilingual(str(m)) for m in (v if isinstance(v, list) else [v])]
+            for k, v in _flat(exc.messages).items()
         }
         raise DomainError("invalid input", fields) from exc
 
@@ -133,6 +135,7 @@ def create_patent(user: User, enterprise: Enterprise, data: dict[str, Any]) -> P
         raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
     patent = Patent(ref=clean["ref"], enterprise=enterprise, **_patent_values(clean))
     _check_patent_kind(patent)
+    _check_patent_unique(enterprise.id, patent.number, None)
     db.session.add(patent)
     db.session.flush()
     audit.record("create", patent, object_type="patent")
@@ -140,12 +143,35 @@ def create_patent(user: User, enterprise: Enterprise, data: dict[str, Any]) -> P
     return patent
 
 
+DUPLICATE_PATENT = "This enterprise already has this patent / 本企业已登记该专利"
+
+
+def _check_patent_unique(enterprise_id: int, number: str, patent_id: int | None) -> None:
+    """One application number once per enterprise (the unique index of migration 0014)."""
+    query = db.select(Patent.id).where(Patent.enterprise_id == enterprise_id,
+                                       Patent.number == number)  # fmt: skip
+    if patent_id is not None:
+        query = query.where(Patent.id != patent_id)
+    with db.session.no_autoflush:  # the patent being changed must not be flushed first
+        if db.session.scalar(query) is not None:
+            raise Conflict("patent exists", {"number": [DUPLICATE_PATENT]})
+
+
+# The kinds in both languages, for the message below (never the raw code on a page).
+_PATENT_KIND_NAMES = {
+    "invention": ("an invention", "发明专利"),
+    "utility_model": ("a utility model", "实用新型"),
+    "design": ("a design", "外观设计"),
+}
+
+
 def _check_patent_kind(patent: Patent) -> None:
     implied = reference.patent_kind_from_number(patent.number)
     if implied and implied != patent.kind:
+        en, zh = _PATENT_KIND_NAMES.get(implied, (implied, implied))
         raise DomainError(
             "kind mismatch",
-            {"kind": [f"The number is a {implied} application / 申请号表明类型为 {implied}"]},
+            {"kind": [f"The number is {en} application / 申请号表明类型为{zh}"]},
         )
 
 
@@ -159,6 +185,7 @@ def update_patent(user: User, patent: Patent, data: dict[str, Any]) -> Patent:
     clean = _load(PatentRecord, _merged(current, data | {"ref": patent.ref,
                                                          "enterprise_ref": patent.enterprise.ref}))  # fmt: skip
     values = _patent_values(clean)
+    _check_patent_unique(patent.enterprise_id, values["number"], patent.id)
     changed = {k: v for k, v in values.items() if getattr(patent, k) != v}
     for key, value in changed.items():
         setattr(patent, key, value)
@@ -331,6 +358,40 @@ def delete_outcome(user: User, outcome: Outcome) -> None:
 
 
 # ------------------------------------------------------------------ funders and sharing
+
+
+def correct_funder_kind(user: User, funder: Funder, kind: str) -> Funder:
+    """An operator corrects the kind of an institution (a VC that registered as a bank).
+
+    Its staff's role follows the kind (investor or bank staff), so they see the pages of
+    what they are; each change is audited with what it was before.
+    """
+    from techfin.models import FUNDER_KINDS
+    from techfin.services.accounts import role_for_funder_kind
+
+    if not user.is_operator:
+        raise Forbidden(_FORBIDDEN)
+    if kind not in FUNDER_KINDS:
+        raise DomainError("kind", {"kind": ["Choose the institution kind / 请选择机构类型"]})
+    old = funder.kind
+    if kind == old:
+        return funder
+    funder.kind = kind
+    audit.record("type_change", funder, object_type="funder", user=user,
+                 detail={"from": old, "to": kind})  # fmt: skip
+    role = role_for_funder_kind(kind)
+    staff = db.session.execute(
+        db.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == funder.id, User.role.in_(("bank", "investor")))
+    ).scalars()  # fmt: skip
+    for member in staff:
+        if member.role != role:
+            audit.record("role_change", member, object_type="user", user=user,
+                         detail={"from": member.role, "to": role})  # fmt: skip
+            member.role = role
+            member.session_version += 1  # pages opened under the old role stop working
+    db.session.commit()
+    return funder
 
 
 def verify_funder(user: User, funder: Funder, approve: bool, reason: str = "") -> Funder:

@@ -44,6 +44,17 @@ BEIJING = timedelta(hours=8)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 ATTRIBUTION_WINDOWS = (30, 90, 180)
 PROGRESS_RESULTS = ("follow_up", "term_sheet", "approved", "funded")
+# Dating rules (one place for the pages and any other caller):
+# - an event cannot be created, or moved, to a day before today (Beijing) or to an end in
+#   the past; an event may be entered on its own day (a meeting held this morning);
+# - sign-up closes when the event is over (an online week is joined while it runs);
+# - check-in opens CHECKIN_OPENS_BEFORE the start and closes at the end: the desk can open
+#   early on the morning of the event, never days before;
+# - a meeting's result can be recorded once the event has started.
+CHECKIN_OPENS_BEFORE = timedelta(hours=3)
+# 1:1 meetings happen on the event's days, between its daily start and end times (a
+# three-month "online week" is not 6 000 round-the-clock slots), and never more than this:
+MAX_SLOTS = 240
 
 
 def to_utc(local: datetime) -> datetime:
@@ -130,13 +141,36 @@ def get_event(event_id: int) -> DockingEvent:
     return event
 
 
+def _daily_window(event: DockingEvent) -> tuple[int, int]:
+    """(days, slots per day).
+
+    A one-day event (or one ending before its start time of day) runs start → end. An event
+    over several days meets each day between the start's and the end's time of day (Beijing).
+    """
+    step = max(1, event.slot_minutes)
+    start, end = to_local(event.starts_at), to_local(event.ends_at)
+    days = (end.date() - start.date()).days + 1
+    daily = end - end.replace(hour=start.hour, minute=start.minute, second=start.second)
+    daily_minutes = int(daily.total_seconds() // 60)
+    if days <= 1 or daily_minutes <= 0:
+        minutes = int((event.ends_at - event.starts_at).total_seconds() // 60)
+        return 1, max(0, minutes // step)
+    return days, daily_minutes // step
+
+
 def slot_count(event: DockingEvent) -> int:
-    minutes = int((event.ends_at - event.starts_at).total_seconds() // 60)
-    return max(0, minutes // max(1, event.slot_minutes))
+    """How many meeting slots the event has: its days × the slots of a day, at most MAX_SLOTS."""
+    days, per_day = _daily_window(event)
+    return min(MAX_SLOTS, days * per_day)
 
 
 def slot_start(event: DockingEvent, slot: int) -> datetime:
-    return event.starts_at + timedelta(minutes=slot * event.slot_minutes)
+    """The start (UTC) of a slot: slots fill the first day, then the next day's window."""
+    days, per_day = _daily_window(event)
+    if days <= 1 or per_day <= 0:
+        return event.starts_at + timedelta(minutes=slot * event.slot_minutes)
+    day, index = divmod(slot, per_day)
+    return event.starts_at + timedelta(days=day, minutes=index * event.slot_minutes)
 
 
 def event_day(event: DockingEvent) -> date:
@@ -152,6 +186,14 @@ def save_event(user: User, event: DockingEvent | None, data: dict[str, Any]) -> 
     starts, ends = data.get("starts_at"), data.get("ends_at")
     if not isinstance(starts, datetime) or not isinstance(ends, datetime) or ends <= starts:
         errors["ends_at"] = [_("The end must be after the start.")]
+    elif event is None or to_utc(starts) != event.starts_at or to_utc(ends) != event.ends_at:
+        # A past date is a typo (or a copy of last year's event): nobody could sign up.
+        # (An event that took place keeps its dates when its other details are edited.)
+        today = to_local(utcnow()).date()
+        if starts.date() < today:
+            errors["starts_at"] = [_("The event cannot start before today.")]
+        elif to_utc(ends) <= utcnow():
+            errors["ends_at"] = [_("The event would be over already.")]
     capacity = data.get("capacity")
     taken = len(event.registrations) if event is not None else 0
     if not isinstance(capacity, int) or capacity < max(1, taken):
@@ -204,6 +246,11 @@ def _new_code(event: DockingEvent) -> str:
             return code
 
 
+def signup_open(event: DockingEvent) -> bool:
+    """Sign-up runs until the event is over (see the dating rules at the top)."""
+    return event.ends_at > utcnow()
+
+
 def register(user: User, event: DockingEvent) -> EventRegistration:
     org = participant_org(user)
     if org is None:
@@ -236,8 +283,19 @@ def unregister(user: User, event: DockingEvent) -> None:
     db.session.commit()
 
 
+def checkin_open(event: DockingEvent, now: datetime | None = None) -> bool:
+    """Check-in runs from CHECKIN_OPENS_BEFORE the start until the end of the event."""
+    now = now or utcnow()
+    return event.starts_at - CHECKIN_OPENS_BEFORE <= now < event.ends_at
+
+
 def check_in(user: User, event: DockingEvent, code: str) -> EventRegistration:
     _require_operator(user)
+    if not checkin_open(event):
+        opens = to_local(event.starts_at - CHECKIN_OPENS_BEFORE).strftime("%Y-%m-%d %H:%M")
+        message = (_("Check-in opens at %(time)s (Beijing time).", time=opens)
+                   if utcnow() < event.starts_at else _("The event is over."))  # fmt: skip
+        raise Conflict("checkin closed", {"code": [message]})
     wanted = (code or "").strip().upper().replace(" ", "")
     reg = next((r for r in event.registrations if r.code == wanted), None)
     if reg is None:
@@ -423,6 +481,11 @@ def _outcome(meeting: EventMeeting, stage: str, day: date, user: User, **values:
                  detail={"stage": stage, "event": meeting.event_id})  # fmt: skip
 
 
+def result_open(meeting: EventMeeting) -> bool:
+    """A meeting has a result once its event has started."""
+    return meeting.event.starts_at <= utcnow()
+
+
 def can_record_result(user: User, meeting: EventMeeting) -> bool:
     return user.is_operator or (
         access.is_verified_institution(user) and access.org_id(user) == meeting.funder_id
@@ -444,6 +507,8 @@ def record_result(
     if not can_record_result(user, meeting):
         raise Forbidden(_("The institution or an operator records the result."))
     errors: dict[str, list] = {}
+    if not result_open(meeting):
+        raise Conflict("not yet", {"result": [_("Results can be recorded once the event has started.")]})  # fmt: skip
     if result not in MEETING_RESULTS:
         errors["result"] = [_("Choose a result.")]
     if meeting.status != "confirmed":

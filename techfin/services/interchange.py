@@ -459,6 +459,9 @@ class _Index:
             key = (row["need_ref"], row["product_ref"], row["stage"], row["date"])
             self.outcome[key] = (row["id"], {k: row[k] for k in _OUT_KEYS})
         self.uscc = {v["uscc"]: ref for ref, (_i, v) in self.enterprise.items() if v["uscc"]}
+        # (enterprise ref, application number) → patent ref: one number once per enterprise
+        self.patent_number = {(v["enterprise_ref"], v["number"]): ref
+                              for ref, (_i, v) in self.patent.items()}  # fmt: skip
         # refs accepted so far: stored, or valid in this file (parents come first)
         self.known: dict[str, set[str]] = {
             k: set(getattr(self, k)) for k in ("enterprise", "funder", "need", "product")
@@ -529,7 +532,18 @@ def _plan_patent(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Pr
     if d["enterprise_ref"] not in idx.known["enterprise"]:
         return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
     values = {"ref": d["ref"], **_patent_values(d), "enterprise_ref": d["enterprise_ref"]}
-    _classify(report, "patent", ch, idx.patent.get(d["ref"]), values)
+    key = (d["enterprise_ref"], values["number"])
+    owner = idx.patent_number.get(key)
+    if owner is not None and owner != d["ref"]:
+        return (
+            "number",
+            f"already recorded for this enterprise as patent {owner} / 本企业已登记该专利",
+        )
+    stored = idx.patent.get(d["ref"])
+    if stored is not None:  # a renumbered patent frees its old number
+        idx.patent_number.pop((stored[1]["enterprise_ref"], stored[1]["number"]), None)
+    _classify(report, "patent", ch, stored, values)
+    idx.patent_number[key] = d["ref"]
     return None
 
 

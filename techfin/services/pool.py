@@ -129,6 +129,10 @@ def _funder(funder_id: Any) -> Funder:
         raise DomainError("funder", {"funder_id": [_("Choose the partner bank.")]})
     if funder.kind != "bank":
         raise DomainError("funder", {"funder_id": [_("The partner institution must be a bank.")]})
+    if funder.status != "verified":
+        raise DomainError(
+            "funder", {"funder_id": [_("The partner bank must be verified by an operator first.")]}
+        )
     return funder
 
 
@@ -792,7 +796,10 @@ def enterprise_choices() -> list[tuple[int, str]]:
 
 def bank_choices() -> list[tuple[int, str]]:
     rows = db.session.execute(
-        select(Funder.id, Funder.name).where(Funder.kind == "bank").order_by(Funder.name)
+        # only verified banks: a rejected or unchecked registration is no partner
+        select(Funder.id, Funder.name)
+        .where(Funder.kind == "bank", Funder.status == "verified")
+        .order_by(Funder.name)
     ).all()
     return [(r.id, r.name) for r in rows]
 
@@ -801,7 +808,7 @@ def loan_product_choices() -> list[tuple[int, str]]:
     rows = db.session.execute(
         select(Product.id, Product.name, Funder.name.label("funder"))
         .join(Funder, Product.funder_id == Funder.id)
-        .where(Product.kind.in_(LOAN_KINDS), Funder.kind == "bank")
+        .where(Product.kind.in_(LOAN_KINDS), Funder.kind == "bank", Funder.status == "verified")
         .order_by(Funder.name, Product.name)
     ).all()
     return [(r.id, f"{r.funder} · {r.name}") for r in rows]

@@ -44,12 +44,50 @@ def _text(max_len: int, required: bool = False) -> fields.String:
     return fields.String(required=required, validate=validate.Length(max=max_len))
 
 
-def _cny(required: bool = False) -> fields.Integer:
-    return fields.Integer(required=required, strict=True, validate=validate.Range(0, MAX_CNY))
+def _cny(required: bool = False, allow_none: bool = False) -> fields.Integer:
+    return fields.Integer(
+        required=required, strict=True, allow_none=allow_none, validate=validate.Range(0, MAX_CNY)
+    )
 
 
 def _choice(values: tuple[str, ...], required: bool = False, **kw: Any) -> fields.String:
     return fields.String(required=required, validate=validate.OneOf(values), **kw)
+
+
+# marshmallow's own messages are English only; a schema's refusal reaches users through the
+# pages too, so each gets its Chinese side here ("English / 中文", see i18n.localized).
+_MARSHMALLOW_ZH = {
+    "Field may not be null.": "此项不能为空",
+    "Missing data for required field.": "此项必填",
+    "Not a valid integer.": "请输入整数",
+    "Not a valid number.": "请输入数字",
+    "Not a valid string.": "请输入文本",
+    "Not a valid date.": "日期无效（格式 YYYY-MM-DD）",
+    "Not a valid datetime.": "日期时间无效",
+    "Not a valid boolean.": "请填写是或否",
+    "Not a valid email address.": "邮箱地址无效",
+    "Not a valid list.": "请填写列表",
+    "Unknown field.": "未知字段",
+    "Invalid input type.": "数据类型无效",
+}
+_MARSHMALLOW_ZH_PREFIX = {
+    "Must be one of": "请从允许的值中选择",
+    "Must be greater than or equal to": "超出允许范围",
+    "Must be less than or equal to": "超出允许范围",
+    "Length must be between": "长度超出范围",
+    "Shorter than minimum length": "太短",
+    "Longer than maximum length": "太长",
+}
+
+
+def bilingual(message: str) -> str:
+    """marshmallow's English message with its Chinese side; our own messages unchanged."""
+    if " / " in message:
+        return message
+    zh = _MARSHMALLOW_ZH.get(message)
+    if zh is None:
+        zh = next((v for k, v in _MARSHMALLOW_ZH_PREFIX.items() if message.startswith(k)), None)
+    return f"{message} / {zh}" if zh else message
 
 
 # C0 control characters except tab, LF and CR, and DEL (one regex: a bulk import checks
@@ -134,7 +172,7 @@ class PatentRecord(Strict):
     status = _choice(PATENT_STATUSES, required=True)
     filed = fields.Date(allow_none=True)
     granted = fields.Date(allow_none=True)
-    valuation_cny = _cny()
+    valuation_cny = _cny(allow_none=True)  # optional: "not valued" is null, as in the export
     confidential = fields.Boolean()
     abstract = _text(5000)
 
@@ -204,13 +242,13 @@ class ProductRecord(Strict):
     @validates_schema
     def _ranges(self, data: dict, **_: Any) -> None:
         errors: dict[str, list[str]] = {}
-        for lo, hi, label in (
-            ("min_amount_cny", "max_amount_cny", "amount / 金额"),
-            ("min_term_months", "max_term_months", "term / 期限"),
-            ("rate_min", "rate_max", "rate / 利率"),
+        for lo, hi, (label_en, label_zh) in (
+            ("min_amount_cny", "max_amount_cny", ("amount", "金额")),
+            ("min_term_months", "max_term_months", ("term", "期限")),
+            ("rate_min", "rate_max", ("rate", "利率")),
         ):
             if data.get(lo) is not None and data.get(hi) is not None and data[lo] > data[hi]:
-                errors[hi] = [f"Maximum {label} is below the minimum / 上限低于下限"]
+                errors[hi] = [f"Maximum {label_en} is below the minimum / {label_zh}上限低于下限"]
         if errors:
             raise ValidationError(errors)
 

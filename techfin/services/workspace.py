@@ -15,6 +15,7 @@ from techfin.models import (
     Membership,
     Need,
     Organization,
+    Outcome,
     Patent,
     Product,
     User,
@@ -79,13 +80,32 @@ def completeness(enterprise: Enterprise) -> Completeness:
     return Completeness([CheckItem(key, present[key]) for key in PROFILE_CHECKS])
 
 
+def _funded(need_id: ColumnElement) -> ColumnElement[bool]:
+    return exists().where(Outcome.need_id == need_id, Outcome.stage == "funded")
+
+
 def open_needs(enterprise: Enterprise) -> list[Need]:
-    """Drafts and published needs, newest first."""
+    """Drafts and published needs still looking for money, newest first.
+
+    A need with a funded docking step is not "open" any more, even while the enterprise has
+    not closed it: it is listed as financed (funded_need_ids) on the needs page instead.
+    """
     return list(
         db.session.execute(
             select(Need)
-            .where(Need.enterprise_id == enterprise.id, Need.status != "closed")
+            .where(
+                Need.enterprise_id == enterprise.id, Need.status != "closed", ~_funded(Need.id)
+            )  # fmt: skip
             .order_by(Need.created_at.desc(), Need.id.desc())
+        ).scalars()
+    )
+
+
+def funded_need_ids(enterprise: Enterprise) -> set[int]:
+    """The enterprise's needs with a funded docking step (shown as 已获融资, not 已发布)."""
+    return set(
+        db.session.execute(
+            select(Need.id).where(Need.enterprise_id == enterprise.id, _funded(Need.id))
         ).scalars()
     )
 

@@ -42,7 +42,15 @@ def init_app(app: Flask) -> None:
         reference,
     )
     from techfin.web.fields import industry_label, region_label
-    from techfin.web.labels import COMPLETENESS, label
+    from techfin.web.labels import (
+        COMPLETENESS,
+        audit_detail,
+        label,
+        outcome_note,
+        rate_name,
+        span,
+        stage_label,
+    )
     from techfin.web.util import with_query
 
     app.url_map.converters["id"] = IdConverter
@@ -51,6 +59,9 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         label=label,
+        stage_label=stage_label,
+        rate_name=rate_name,
+        span=span,
         completeness_text=COMPLETENESS,
         lang_url=lang_url,
         with_query=with_query,
@@ -60,3 +71,5 @@ def init_app(app: Flask) -> None:
         has_endpoint=lambda name: name in app.view_functions,
     )
     app.jinja_env.filters["sme"] = _sme_label
+    app.jinja_env.filters["audit_detail"] = audit_detail
+    app.jinja_env.filters["outcome_note"] = outcome_note

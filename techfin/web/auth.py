@@ -60,12 +60,15 @@ def _start_session(user: User) -> None:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is None:
-            form.form_errors.append(_("Wrong email or password."))
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data)
+        except accounts.AccountSuspended as err:
+            form.form_errors.append(err.message)
         else:
-            _start_session(user)
-            return redirect(safe_next(request.args.get("next"), url_for("main.dashboard")))
+            if user is not None:
+                _start_session(user)
+                return redirect(safe_next(request.args.get("next"), url_for("main.dashboard")))
+            form.form_errors.append(_("Wrong email or password."))
     return render_template("auth/login.html", form=form)
 
 
@@ -103,7 +106,8 @@ def register():
             if user.is_institution:
                 flash(_("Registered. An operator will verify your institution shortly."), "info")
             return redirect(url_for("main.dashboard"))
-    return render_template("auth/register.html", form=form)
+    return render_template("auth/register.html", form=form,
+                           kinds_by_type=accounts.FUNDER_KINDS_BY_ROLE)  # fmt: skip
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -114,7 +118,10 @@ def forgot():
         link = url_for("auth.reset", token=accounts.RESET_MARK, _external=True)
         accounts.request_password_reset(form.email.data, link, current_locale())
         # Same answer, same work, whether or not the address exists: no account enumeration.
-        flash(_("If the address is registered, a reset link is on its way."), "info")
+        # Nor does it claim the mail went out: delivery happens later, in the task worker.
+        flash(_("If this address is registered, we are sending a password reset link to it. "
+                "If nothing arrives within a few minutes, check the spam folder or try again."),
+              "info")  # fmt: skip
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
 
@@ -122,6 +129,12 @@ def forgot():
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str):
     form = ResetForm()
+    try:
+        accounts.check_reset_token(token)
+    except DomainError as err:
+        # Said when the link is opened: no new password to type for a link that cannot work.
+        problem = [m for msgs in err.fields.values() for m in msgs] or [err.message]
+        return render_template("auth/reset.html", form=None, problem=problem[0])
     if form.validate_on_submit():
         try:
             accounts.reset_password(token, form.password.data)

@@ -105,7 +105,8 @@ def needs():
         .order_by(Need.created_at.desc(), Need.id.desc())
     ).scalars()
     items = [(n, workspace.need_match_count(n)) for n in rows]
-    return render_template("enterprise/needs.html", items=items)
+    funded = workspace.funded_need_ids(current_org())
+    return render_template("enterprise/needs.html", items=items, funded=funded)
 
 
 @bp.route("/needs/new", methods=["GET", "POST"])

@@ -59,6 +59,8 @@ class WanField(StringField):
             return
         if not _WAN_RE.fullmatch(text):
             self.raw_data = [str(valuelist[0])[:40]]
+            if text[:1] in ("-", "\u2212") and _WAN_RE.fullmatch(text[1:]):  # −300: say so
+                raise ValueError(_("An amount cannot be negative."))
             raise ValueError(
                 _("Enter an amount in 万元 such as 12.5 (at most 999,999,999 万元, 4 decimals).")
             )

@@ -52,10 +52,12 @@ class RegisterForm(FlaskForm):
         validators=[Length(max=6)],
         widget=PickerWidget("regions", multi=False),
     )
+    # Blank by default: the service takes the usual kind of the chosen account type (bank /
+    # venture capital), so a visitor without JavaScript is not registered as a bank by mistake.
     funder_kind = SelectField(
         _l("Institution kind"),
-        choices=choices("funder_kind"),
-        default="bank",
+        choices=choices("funder_kind", blank=_l("Usual kind for the chosen type")),
+        default="",
     )
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(1, 100), CleanText()])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])

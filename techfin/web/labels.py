@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
@@ -29,6 +32,8 @@ LABELS: dict[str, dict[str, object]] = {
         "draft": _l("Draft"),
         "published": _l("Published"),
         "closed": _l("Closed"),
+        # not a stored status: a published need with a funded docking step is shown so
+        "funded": _l("Financed"),
     },
     "product_status": {
         "active": _l("Available"),
@@ -105,6 +110,124 @@ LABELS: dict[str, dict[str, object]] = {
         "user": _l("Account"),
         "organization": _l("Organisation"),
         "file": _l("File"),
+        "event": _l("Docking event"),
+        "docking_event": _l("Docking event"),
+        "meeting": _l("Event meeting"),
+        "event_meeting": _l("Event meeting"),
+        "risk_pool": _l("Risk compensation pool"),
+        "pool_member": _l("Pool enterprise"),
+        "pool_contribution": _l("Pool contribution"),
+        "pool_compensation": _l("Pool compensation"),
+        "recommendation": _l("Recommendation"),
+        "task": _l("Background task"),
+    },
+    # the keys of an audit entry's detail (services call audit.record(detail={...}))
+    "audit_detail": {
+        "fields": _l("Fields"),
+        "reason": _l("Reason"),
+        "pool": _l("Pool"),
+        "stage": _l("Docking stage"),
+        "org": _l("Organisation"),
+        "organization": _l("Organisation"),
+        "funder_id": _l("Institution"),
+        "amount_cny": _l("Amount (万元)"),
+        "enterprise": _l("Enterprise"),
+        "to": _l("To"),
+        "from": _l("From"),
+        "task": _l("Task"),
+        "summary": _l("Summary"),
+        "scheduled": _l("Scheduled"),
+        "left_out": _l("Left out"),
+        "role": _l("Role"),
+        "result": _l("Result"),
+        "removed": _l("Removed"),
+        "products": _l("Products"),
+        "product": _l("Product"),
+        "period": _l("Period"),
+        "path": _l("Path"),
+        "patents": _l("Patents"),
+        "financials": _l("Financials"),
+        "profile": _l("Profile"),
+        "outcome": _l("Outcome"),
+        "need": _l("Financing need"),
+        "n": _l("Number"),
+        "count": _l("Number"),
+        "file": _l("File"),
+        "event": _l("Docking event"),
+        "kind": _l("Kind"),
+        "status": _l("Status"),
+    },
+    "event_kind": {
+        "roadshow": _l("Roadshow (路演)"),
+        "bank_meeting": _l("Bank–enterprise meeting (银企对接会)"),
+        "online_week": _l("Online matchmaking week"),
+    },
+    "meeting_status": {
+        "requested": _l("Requested"),
+        "confirmed": _l("Confirmed"),
+        "declined": _l("Declined"),
+        "cancelled": _l("Cancelled"),
+    },
+    "meeting_result": {
+        "no_interest": _l("No interest"),
+        "follow_up": _l("Follow-up agreed"),
+        "term_sheet": _l("Term sheet"),
+        "approved": _l("Approved"),
+        "funded": _l("Funded"),
+    },
+    # What "funded" means for each kind of financing (an investor invests, it lends nothing).
+    "funded_by_kind": {
+        "equity": _l("Invested"),
+        "loan": _l("Funded"),
+        "ip_pledge": _l("Funded"),
+        "guarantee": _l("Guarantee issued"),
+        "insurance": _l("Policy issued"),
+    },
+    # A product's price: interest for a loan, a fee for a guarantee or a policy.
+    "rate_name": {
+        "loan": _l("Annual rate"),
+        "ip_pledge": _l("Annual rate"),
+        "guarantee": _l("Annual fee rate"),
+        "insurance": _l("Premium rate"),
+        "equity": _l("Annual rate"),
+    },
+    # the search page: record types, facet headings (one distinct heading each) and values
+    "search_type": {
+        "enterprise": _l("Enterprise"),
+        "need": _l("Financing need"),
+        "product": _l("Product"),
+        "funder": _l("Institution"),
+        "patent": _l("Patent"),
+    },
+    "search_facet": {
+        "type": _l("Record type"),
+        "kind": _l("Kind"),
+        "section": _l("Industry section"),
+        "industry": _l("Industry division"),
+        "province": _l("Province"),
+        "city": _l("City"),
+        "region": _l("District or county"),
+        "stage": _l("Development stage"),
+        "size": _l("SME size"),
+        "status": _l("Status"),
+    },
+    "search_status": {
+        "high_tech": _l("High-tech enterprise"),
+        "draft": _l("Draft"),
+        "published": _l("Published"),
+        "closed": _l("Closed"),
+        "active": _l("Available"),
+        "paused": _l("Paused"),
+        "retired": _l("Retired"),
+        "pending": _l("Awaiting verification or examination"),
+        "verified": _l("Verified"),
+        "rejected": _l("Rejected"),
+        "granted": _l("Granted"),
+        "lapsed": _l("Lapsed"),
+    },
+    "yes_no": {
+        "True": _l("Yes"),
+        "False": _l("No"),
     },
     "audit_action": {
         "create": _l("Create"),
@@ -126,6 +249,26 @@ LABELS: dict[str, dict[str, object]] = {
         "reactivate": _l("Account reactivated"),
         "role_change": _l("Role changed"),
         "password_reset": _l("Password reset by an administrator"),
+        "accept": _l("Accepted"),
+        "decline": _l("Declined"),
+        "denied": _l("Access denied"),
+        "digest_settings": _l("Digest settings changed"),
+        "export": _l("Exported"),
+        "interest": _l("Expressed interest"),
+        "check_in": _l("Checked in"),
+        "register": _l("Signed up"),
+        "unregister": _l("Sign-up withdrawn"),
+        "schedule": _l("Meetings scheduled"),
+        "meeting_request": _l("Meeting requested"),
+        "meeting_confirmed": _l("Meeting confirmed"),
+        "meeting_declined": _l("Meeting declined"),
+        "meeting_cancelled": _l("Meeting cancelled"),
+        "meeting_result": _l("Meeting result recorded"),
+        "recommend": _l("Recommended"),
+        "reconcile": _l("Reconciled"),
+        "retry_task": _l("Task retried"),
+        "unsubscribe": _l("Unsubscribed"),
+        "type_change": _l("Institution type corrected"),
     },
     "marketplace_sort": {
         "newest": _l("Newest first"),
@@ -199,6 +342,74 @@ def label(group: str, value: object) -> str:
         return "—"
     found = LABELS.get(group, {}).get(str(value))
     return str(found) if found is not None else str(value)
+
+
+# The value groups of some detail keys, so a code in an audit detail shows as its label.
+_DETAIL_VALUES = {"stage": "outcome_stage", "role": "role", "result": "meeting_result",
+                  "kind": "funder_kind", "to": "funder_kind", "from": "funder_kind"}  # fmt: skip
+
+
+def audit_detail(detail: dict[str, Any] | None) -> str:
+    """An audit entry's detail as "标签: 值; …" with labels, 是/否 and "—" (never None/True)."""
+    parts = []
+    for key, value in (detail or {}).items():
+        if isinstance(value, bool):
+            shown = label("yes_no", str(value))
+        elif value is None or value == "" or value == []:
+            shown = "—"
+        elif isinstance(value, list | tuple):
+            shown = ", ".join(str(v) for v in value)
+        elif key == "amount_cny" and isinstance(value, int):
+            from techfin.i18n import wan
+
+            shown = wan(value)
+        elif key in _DETAIL_VALUES:
+            shown = label(_DETAIL_VALUES[key], value)
+        else:
+            shown = str(value)
+        parts.append(f"{label('audit_detail', key)}: {shown}")
+    return "; ".join(parts)
+
+
+# Notes the platform itself writes on docking steps (stored as data, so old rows read right).
+_EVENT_NOTE = re.compile(r"^(?P<title>.*): (?P<result>[a-z_]+)$")
+
+
+def outcome_note(note: str | None) -> str:
+    """A docking step's note for display: the platform's own codes become labels."""
+    if not note:
+        return ""
+    if note == "interest":  # services/matching/interest.py: the enterprise expressed interest
+        return str(_l("The enterprise expressed interest on the platform"))
+    found = _EVENT_NOTE.match(note)  # services/events.py: "<event title>: <meeting result>"
+    if found and found["result"] in LABELS["meeting_result"]:
+        return f"{found['title']}: {label('meeting_result', found['result'])}"
+    return note
+
+
+def stage_label(stage: str | None, kind: str | None = None) -> str:
+    """A docking stage's label; "funded" in the words of the kind of financing."""
+    if stage == "funded" and kind in LABELS["funded_by_kind"]:
+        return label("funded_by_kind", kind)
+    return label("outcome_stage", stage)
+
+
+def rate_name(kind: str | None) -> str:
+    """What a product's rate is called: 年利率 for loans, 费率 for guarantees and insurance."""
+    return label("rate_name", kind) if kind in LABELS["rate_name"] else str(_l("Annual rate"))
+
+
+def span(low: object, high: object) -> str:
+    """ "6 – 36", one number when both ends are the same ("12", not "12 – 12"), "—" for none."""
+    if low is None and high is None:
+        return "—"
+    if high is None:
+        return f"≥ {low}"
+    if low is None:
+        return f"≤ {high}"
+    if low == high:
+        return str(low)
+    return f"{low} – {high}"
 
 
 def choices(group: str, *, blank: object | None = None) -> list:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,9 +22,10 @@ from techfin.extensions import db
 from techfin.models import Funder, Need, Product
 from techfin.services import access
 from techfin.services import matching as service
+from techfin.services.matching.common import LOAN_KINDS
 from techfin.web.fields import CleanText, PositiveAmount, RateField, RegionField, WanField
 from techfin.web.forms import options
-from techfin.web.labels import choices, label
+from techfin.web.labels import choices, label, stage_label
 from techfin.web.util import (
     acting_user,
     current_org,
@@ -99,6 +100,42 @@ class MoveForm(FlaskForm):
     back = HiddenField()
 
     FIELDS = ("stage", "note", "amount_cny", "rate", "issued", "matures", "repayment")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.issued.data and self.matures.data and self.matures.data <= self.issued.data:
+            self.matures.errors = [
+                *self.matures.errors,
+                _l("The maturity date must be after the issue date."),
+            ]
+            return False
+        return ok
+
+
+# The refused step of a dealflow row, kept for the page that is shown after the redirect:
+# its messages go next to the fields of that row, once each (services/pipeline.py and the
+# form both say which field is wrong), and what was typed is put back.
+_MOVE_KEY = "dealflow_move"
+_MOVE_FIELDS = ("stage", "note", "amount_cny", "rate", "issued", "matures", "repayment")
+
+
+def _keep_refused_move(form: MoveForm, fields: dict[str, list[str]]) -> None:
+    errors: dict[str, list[str]] = {}
+    for name, messages in fields.items():
+        key = name if name in _MOVE_FIELDS else "_row"
+        for message in messages:
+            text = str(message)
+            if text not in errors.setdefault(key, []):
+                errors[key].append(text)
+    values = {name: (form[name].raw_data or [""])[0][:200] for name in _MOVE_FIELDS
+              if form[name].raw_data}  # fmt: skip
+    session[_MOVE_KEY] = {"pair": [form.need_id.data, form.product_id.data],
+                          "errors": errors, "values": values}  # fmt: skip
+
+
+def refused_move() -> dict[str, Any] | None:
+    """The refused step kept by move(), once (the next dealflow page shows it)."""
+    return session.pop(_MOVE_KEY, None)
 
 
 # ------------------------------------------------------------------ enterprise
@@ -189,8 +226,9 @@ def dealflow():
         + [(str(p.id), f"{p.name} · {label('need_kind', p.kind)}") for p in products]
     )
     view = service.dealflow(acting_user(), **_filters(form))
-    return render_template("matching/dealflow.html", form=form, view=view,
-                           model=service.model_info(), updating=service.any_marks())  # fmt: skip
+    return render_template("matching/dealflow.html", form=form, view=view, refused=refused_move(),
+                           loan_kinds=LOAN_KINDS, model=service.model_info(),
+                           updating=service.any_marks())  # fmt: skip
 
 
 @bp.route("/dealflow/matches/move", methods=["POST"])
@@ -198,7 +236,11 @@ def dealflow():
 def move():
     form = MoveForm()
     back = safe_next(form.back.data, url_for(".dealflow"))
+    anchor = f"#pair-{form.need_id.data}-{form.product_id.data}"
     if not form.validate_on_submit():
+        if form.need_id.data and form.product_id.data:
+            _keep_refused_move(form, {k: list(v) for k, v in form.errors.items()})
+            return redirect(back + anchor)
         flash(_("Choose the next stage (and fill in the amounts for a funded step)."), "danger")
         return redirect(back)
     need, product = (
@@ -210,7 +252,8 @@ def move():
             raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
         service.move_stage(acting_user(), need, product, form_values(form, MoveForm.FIELDS))
     except DomainError as err:
-        flash_domain_error(err)
-    else:
-        flash(_("Moved to “%(stage)s”.", stage=label("outcome_stage", form.stage.data)), "success")
+        db.session.rollback()
+        _keep_refused_move(form, err.fields or {"_row": [err.message]})
+        return redirect(back + anchor)
+    flash(_("Moved to “%(stage)s”.", stage=stage_label(form.stage.data, need.kind)), "success")
     return redirect(back)

@@ -33,6 +33,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from techfin.web.fields import CleanText, PositiveAmount, WanField, strip_filter
 from techfin.web.forms import options
+from techfin.web.labels import LABELS, label
 
 STRIP = [strip_filter]
 EARLIEST = date(2000, 1, 1)
@@ -305,33 +306,14 @@ class MeetingOutcomeForm(FlaskForm):
 
 # ------------------------------------------------------------------ display labels
 
+# The events' codes are labelled in web/labels.py with every other code (one table).
 OPS_LABELS: dict[str, dict[str, Any]] = {
-    "event_kind": {
-        "roadshow": _l("Roadshow (路演)"),
-        "bank_meeting": _l("Bank–enterprise meeting (银企对接会)"),
-        "online_week": _l("Online matchmaking week"),
-    },
-    "meeting_status": {
-        "requested": _l("Requested"),
-        "confirmed": _l("Confirmed"),
-        "declined": _l("Declined"),
-        "cancelled": _l("Cancelled"),
-    },
-    "meeting_result": {
-        "no_interest": _l("No interest"),
-        "follow_up": _l("Follow-up agreed"),
-        "term_sheet": _l("Term sheet"),
-        "approved": _l("Approved"),
-        "funded": _l("Funded"),
-    },
+    group: LABELS[group] for group in ("event_kind", "meeting_status", "meeting_result")
 }
 
 
 def ops_label(group: str, value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    found = OPS_LABELS.get(group, {}).get(str(value))
-    return str(found) if found is not None else str(value)
+    return label(group, value)
 
 
 def ops_choices(group: str) -> list:

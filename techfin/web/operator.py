@@ -11,6 +11,7 @@ from techfin.extensions import db
 from techfin.models import FUNDER_STATUSES, Funder, User
 from techfin.services import accounts, catalog, moderation
 from techfin.services.moderation import AuditFilters
+from techfin.web.labels import LABELS, label
 from techfin.web.util import (
     acting_user,
     apply_domain_error,
@@ -44,7 +45,8 @@ def institutions():
     status = request.args.get("status", "pending")
     status = status if status in (*FUNDER_STATUSES, "all") else "pending"
     page = moderation.funders(acting_user(), status, request.args.get("page", 1))
-    return render_template("operator/institutions.html", page=page, status=status)
+    kinds = [(k, label("funder_kind", k)) for k in LABELS["funder_kind"]]
+    return render_template("operator/institutions.html", page=page, status=status, kinds=kinds)
 
 
 @bp.route("/institutions/<id:funder_id>/verify", methods=["POST"])
@@ -53,6 +55,21 @@ def verify(funder_id: int):
     catalog.verify_funder(acting_user(), funder, approve=True)
     flash(_("%(name)s is verified.", name=funder.name), "success")
     return redirect(url_for(".institutions"))
+
+
+@bp.route("/institutions/<id:funder_id>/kind", methods=["POST"])
+def correct_kind(funder_id: int):
+    funder = _get_or_404(Funder, funder_id)
+    try:
+        catalog.correct_funder_kind(acting_user(), funder, request.form.get("kind", ""))
+    except DomainError as err:
+        flash_domain_error(err)
+    else:
+        flash(_("%(name)s is now: %(kind)s.", name=funder.name, kind=label("funder_kind", funder.kind)),
+              "success")  # fmt: skip
+    status = request.form.get("status")
+    status = status if status in (*FUNDER_STATUSES, "all") else "pending"
+    return redirect(url_for(".institutions", status=status))
 
 
 @bp.route("/institutions/<id:funder_id>/reject", methods=["GET", "POST"])

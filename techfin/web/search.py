@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from techfin import reference
 from techfin.i18n import current_locale
 from techfin.services import search as search_service
-from techfin.web.labels import label
+from techfin.web.labels import LABELS, label
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 
-TYPE_LABELS = {
-    "enterprise": _l("Enterprise"),
-    "need": _l("Financing need"),
-    "product": _l("Product"),
-    "funder": _l("Institution"),
-    "patent": _l("Patent"),
-}
-FACET_LABELS = {
-    "type": _l("Type"),
-    "kind": _l("Kind"),
-    "section": _l("Industry"),
-    "industry": _l("Industry"),
-    "province": _l("Province"),
-    "city": _l("City"),
-    "region": _l("Region"),
-    "stage": _l("Stage"),
-    "size": _l("SME size"),
-    "status": _l("Status"),
-}
+# The labels live in web/labels.py (one table for every code shown to people).
+TYPE_LABELS = LABELS["search_type"]
+FACET_LABELS = LABELS["search_facet"]
 _KIND_GROUPS = ("need_kind", "funder_kind", "patent_kind")
 
 
@@ -46,12 +29,14 @@ def value_label(facet: str, value: str) -> str:
     if facet == "type":
         return str(TYPE_LABELS.get(value, value))
     if facet == "kind":
+        if value == "enterprise":  # an enterprise's search record has no finer kind
+            return label("search_type", value)
         for group in _KIND_GROUPS:
             text = label(group, value)
             if text != value:
                 return text
         return value
-    group = {"stage": "stage", "size": "sme_size"}.get(facet)
+    group = {"stage": "stage", "size": "sme_size", "status": "search_status"}.get(facet)
     return label(group, value) if group else value
 
 

@@ -51,7 +51,8 @@ def apply_domain_error(form: FlaskForm, err: DomainError) -> None:
 def flash_domain_error(err: DomainError) -> None:
     """Show a service's refusal as flash messages (for actions without a form page)."""
     db.session.rollback()
-    for message in [m for msgs in err.fields.values() for m in msgs] or [err.message]:
+    messages = [m for msgs in err.fields.values() for m in msgs] or [err.message]
+    for message in dict.fromkeys(str(m) for m in messages):  # each once, in order
         flash(message, "danger")
 
 

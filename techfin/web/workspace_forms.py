@@ -182,8 +182,12 @@ class PatentForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=choices("patent_kind"))
     status = SelectField(_l("Status"), choices=choices("patent_status"))
     filed = DateField(_l("Filed"), validators=[Optional(), NotInFuture()])
-    granted = DateField(_l("Granted"), validators=[Optional(), NotInFuture()])
-    valuation_cny = _wan(_l("Valuation (万元)"))
+    granted = DateField(_l("Grant date"), validators=[Optional(), NotInFuture()])
+    valuation_cny = WanField(
+        _l("Valuation (万元)"),
+        validators=[Optional()],
+        description=_l("Optional: leave it empty when the patent has not been valued."),
+    )
     confidential = BooleanField(
         _l("Confidential"),
         description=_l(
@@ -262,8 +266,12 @@ class ProductForm(FlaskForm):
     max_amount_cny = _wan(_l("Maximum amount (万元)"))
     min_term_months = _months(_l("Minimum term (months)"), low=0)
     max_term_months = _months(_l("Maximum term (months)"), low=0)
-    rate_min = RateField(_l("Lowest annual rate, percent"))
-    rate_max = RateField(_l("Highest annual rate, percent"))
+    # One pair for every kind: interest for loans, the fee of a guarantee or a policy.
+    rate_min = RateField(
+        _l("Lowest rate, percent a year"),
+        description=_l("Interest for loans; the fee rate for guarantees and insurance."),
+    )
+    rate_max = RateField(_l("Highest rate, percent a year"))
     industries = IndustryListField(
         _l("Industries served"), description=_l("Leave empty to serve every industry.")
     )

@@ -201,7 +201,8 @@ def test_operator_runs_docking_event_to_funded_outcome(
     # An event under way today (Beijing time), whose day is the server's date.
     utc_now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     bj_now = utc_now + dt.timedelta(hours=8)
-    starts = dt.datetime.combine(utc_now.date(), dt.time(0, 5))
+    # (Beijing's date: an event may not start on a day before today, services/events.py)
+    starts = dt.datetime.combine(bj_now.date(), dt.time(0, 5))
     ends = bj_now + dt.timedelta(hours=3)
     title = f"中山科技金融银企对接会 {uuid.uuid4().hex[:4]}"
     page.goto("/events/new")

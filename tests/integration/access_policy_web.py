@@ -146,6 +146,7 @@ WEB_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     # operator console
     ("GET", "/operator/institutions"): OPERATOR,
     ("POST", "/operator/institutions/<id:funder_id>/verify"): OPERATOR_ACT,
+    ("POST", "/operator/institutions/<id:funder_id>/kind"): OPERATOR_ACT,
     ("GET", "/operator/institutions/<id:funder_id>/reject"): OPERATOR,
     ("POST", "/operator/institutions/<id:funder_id>/reject"): OPERATOR,
     ("GET", "/operator/users"): OPERATOR,

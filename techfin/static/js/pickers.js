@@ -5,6 +5,14 @@
 (function () {
   "use strict";
   if (typeof window.TomSelect !== "function") { return; }
+  // Tom Select's built-in texts are English; the page supplies them in its language.
+  var words = document.getElementById("picker-text");
+  var noResults = words ? words.getAttribute("data-no-results") : "";
+  var escape = function (text) {
+    var div = document.createElement("div");
+    div.textContent = text;
+    return div.innerHTML;
+  };
   document.querySelectorAll("input[data-picker]").forEach(function (input) {
     var initial = [];
     try { initial = JSON.parse(input.getAttribute("data-picker-options") || "[]"); } catch (e) { initial = []; }
@@ -23,6 +31,11 @@
       loadThrottle: 250,
       plugins: multi ? ["remove_button"] : [],
       shouldLoad: function (query) { return query.length > 0; },
+      render: {
+        no_results: function () {
+          return '<div class="no-results">' + escape(noResults || "No results found") + "</div>";
+        }
+      },
       load: function (query, callback) {
         fetch(url + "?q=" + encodeURIComponent(query), { headers: { "Accept": "application/json" } })
           .then(function (response) { return response.ok ? response.json() : []; })

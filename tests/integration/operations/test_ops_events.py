@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from techfin.extensions import db
 from techfin.models import DockingEvent, EventMeeting, EventRegistration, Need, Outcome, Product
+from techfin.models.base import utcnow
 from techfin.services.events import MeetingRequest, schedule
 
 requests_strategy = st.lists(
@@ -120,6 +121,15 @@ def test_event_journey(app, client, users, login, body):
     assert 'data-slot="0"' in html
     resp = client.get(f"{url}/checkin")
     assert resp.status_code == 200
+    # two days before the event the desk is not open yet
+    early = body(client.post(f"{url}/checkin?lang=zh_CN", data={"code": codes["E-001"]}))
+    assert "签到将于" in early and "is-invalid" in early
+    with app.app_context():  # the event day comes: it started ten minutes ago
+        event = db.session.get(DockingEvent, event_id)
+        event.starts_at = utcnow().replace(microsecond=0) - timedelta(minutes=10)
+        event.ends_at = event.starts_at + timedelta(hours=2)
+        db.session.commit()
+        local = event.starts_at + timedelta(hours=8)
     resp = client.post(f"{url}/checkin", data={"code": "ZZZZZZ"})
     assert resp.status_code == 200 and "is-invalid" in body(resp)
     for code in codes.values():

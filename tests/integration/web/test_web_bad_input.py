@@ -13,7 +13,7 @@ PROFILE = {
     "region": "442000", "founded": "2012-05-18", "employees": "86", "revenue_cny": "4200",
     "total_assets_cny": "3000", "stage": "growth", "description": "LED", "contact_email": "a@b.cn",
 }  # fmt: skip
-PATENT = {"number": "201710601862.3", "title": "新型散热结构", "kind": "invention",
+PATENT = {"number": "201810123456.5", "title": "新型散热结构", "kind": "invention",
           "status": "granted", "filed": "2017-07-01", "granted": "2019-02-01",
           "valuation_cny": "10", "abstract": ""}  # fmt: skip
 NEED = {"kind": "loan", "amount_cny": "12.5", "term_months": "12", "purpose": "流动资金"}

@@ -62,7 +62,8 @@ def test_patent_crud_and_confidential_explained(app, client, users, login, body)
     login("e1@x.cn")
     form = body(client.get("/enterprise/patents/new?lang=en"))
     assert "hidden from every other organisation" in form
-    data = {"number": "CN201710601862.3", "title": "新型灯具散热结构", "kind": "invention",
+    # (E-001 already has 201710601862.3 in the sample data: a new number)
+    data = {"number": "CN201810123456.5", "title": "新型灯具散热结构", "kind": "invention",
             "status": "granted", "filed": "2017-07-01", "granted": "2019-02-01",
             "valuation_cny": "12.5", "confidential": "y", "abstract": "散热"}  # fmt: skip
     assert client.post("/enterprise/patents/new", data=data).status_code == 302
@@ -71,7 +72,7 @@ def test_patent_crud_and_confidential_explained(app, client, users, login, body)
             db.select(Patent).filter_by(title="新型灯具散热结构")
         ).scalar_one()
         assert patent.valuation_cny == 125_000 and patent.confidential
-        assert patent.number == "201710601862.3"
+        assert patent.number == "201810123456.5"
         pid = patent.id
     listing = body(client.get("/enterprise/patents"))
     assert "新型灯具散热结构" in listing and "12.5" in listing
@@ -151,10 +152,14 @@ def test_dashboard_explains_what_is_missing(app, client, users, login, body):
 
 @pytest.mark.parametrize(("count", "shown"), [(None, "—"), (7, "7")])
 def test_open_needs_show_the_matching_hooks_count_or_a_dash(
-    client, users, login, body, monkeypatch, count, shown
+    app, client, users, login, body, monkeypatch, count, shown
 ):
     from techfin.services import workspace
 
+    with app.app_context():  # N-001 of the sample is funded: an open need of its own
+        db.session.add(Need(ref="N-OPEN", enterprise=_enterprise(app), kind="loan",
+                            amount_cny=1_000_000, status="published"))  # fmt: skip
+        db.session.commit()
     monkeypatch.setattr(workspace, "need_match_count", lambda need: count)
     login("e1@x.cn")
     assert f'class="match-count">{shown}<' in body(client.get("/dashboard"))
