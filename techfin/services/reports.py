@@ -99,30 +99,39 @@ def _cell_text(value: Any) -> str:
 
 
 class _Formats:
-    """Cell formats by kind, bordered, made once per workbook (xlsxwriter keeps each)."""
+    """Cell formats by kind, made once per workbook (xlsxwriter keeps each). Table cells are
+    bordered; text a spreadsheet could take for a formula gets Excel's hidden quote prefix,
+    which keeps it text even when edited, without a visible apostrophe."""
 
     NUMBER = {"int": "#,##0", "float": "#,##0.00##", "date": "yyyy-mm-dd"}  # rates keep 4 places
 
     def __init__(self, book: Any) -> None:
         self.book = book
-        self.cache: dict[tuple[str, bool], Any] = {}
+        self.cache: dict[tuple[str, bool, bool], Any] = {}
 
-    def __call__(self, kind: str, bold: bool = False) -> Any:
-        key = (kind, bold)
+    def __call__(self, kind: str, bold: bool = False, guarded: bool = False) -> Any:
+        key = (kind, bold, guarded)
         if key not in self.cache:
-            spec: dict[str, Any] = {"border": 1, "valign": "top"}
+            spec: dict[str, Any] = (
+                {} if kind in ("title", "line") else {"border": 1, "valign": "top"}
+            )
             if bold:
                 spec["bold"] = True
             if kind in self.NUMBER:
                 spec["num_format"] = self.NUMBER[kind]
             if kind == "header":
                 spec.update(bold=True, bg_color="#E9ECEF", text_wrap=True)
-            if kind == "guarded":
-                # Text a spreadsheet could take for a formula: Excel's hidden quote prefix
-                # keeps it text even when edited, without a visible apostrophe.
+            if kind == "title":
+                spec.update(bold=True, font_size=14)
+            if guarded:
                 spec["quote_prefix"] = True
             self.cache[key] = self.book.add_format(spec)
         return self.cache[key]
+
+    def text(
+        self, sheet: Any, row: int, col: int, value: str, kind: str, bold: bool = False
+    ) -> None:
+        sheet.write_string(row, col, value, self(kind, bold, value[:1] in _TRIGGERS))
 
 
 def to_xlsx(tables: Sequence[Table], *, date_cells: bool = True) -> bytes:
@@ -138,20 +147,19 @@ def to_xlsx(tables: Sequence[Table], *, date_cells: bool = True) -> bytes:
          "strings_to_numbers": False},
     )  # fmt: skip
     fmt = _Formats(book)
-    title_fmt = book.add_format({"bold": True, "font_size": 14})
     used: set[str] = set()
     for table in tables:
         sheet = book.add_worksheet(_sheet_name(table.name, used))
         row = 0
-        sheet.write_string(row, 0, table.title, title_fmt)
+        fmt.text(sheet, row, 0, table.title, "title")
         row += 1
         for line in table.preamble:
-            sheet.write_string(row, 0, line)
+            fmt.text(sheet, row, 0, line, "line")
             row += 1
         header_row = row
         widths = [_display_width(h) for h in table.columns]
         for col, header in enumerate(table.columns):
-            sheet.write_string(row, col, header, fmt("header"))
+            fmt.text(sheet, row, col, header, "header")
         for values in table.all_rows():
             row += 1
             bold = values is table.totals
@@ -192,8 +200,7 @@ def _write_row(
                 sheet.write_string(row, col, value.isoformat(), fmt("text", bold))
         else:
             text = ";".join(map(str, value)) if isinstance(value, list) else str(value)
-            guarded = text[:1] in _TRIGGERS
-            sheet.write_string(row, col, text, fmt("guarded" if guarded else "text", bold))
+            fmt.text(sheet, row, col, text, "text", bold)
 
 
 _SHEET_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
