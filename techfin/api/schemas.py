@@ -7,6 +7,7 @@ the interchange names too (money in integer yuan, dates ISO), plus the row's `id
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -380,6 +381,15 @@ OUTCOME_EXAMPLE = {"need_ref": "N-001", "product_ref": "P-001", "stage": "contac
 # ------------------------------------------------------------------ documents and notices
 
 
+class UtcDateTime(fields.DateTime):
+    """A stored naive-UTC timestamp written as RFC 3339 with its offset (…+00:00)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 class DocumentUpload(Schema):
     """The multipart form of POST /api/v1/documents (documentation; the view parses it)."""
 
@@ -399,7 +409,7 @@ class DocumentOut(Schema):
     size = fields.Integer(required=True)
     kind = fields.String(required=True)
     sha256 = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class DocumentPage(Page):
@@ -419,8 +429,8 @@ class NotificationOut(Schema):
     body = fields.String(required=True)
     link = fields.String(required=True)
     params = fields.Dict(required=True)
-    created_at = fields.DateTime(required=True)
-    read_at = fields.DateTime(allow_none=True, required=True)
+    created_at = UtcDateTime(required=True)
+    read_at = UtcDateTime(allow_none=True, required=True)
 
 
 class NotificationPage(Page):
