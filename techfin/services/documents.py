@@ -26,7 +26,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import filetype
 from flask import current_app
@@ -45,6 +45,7 @@ from techfin.models import (
 )
 from techfin.models.base import utcnow
 from techfin.services import access, audit
+from techfin.services.paging import Page, paginate
 
 CHUNK = 64 * 1024
 HEAD = 8192  # what the sniffer reads (filetype looks at the first 8 KiB at most)
@@ -273,7 +274,8 @@ def upload(user: User, stream: BinaryIO, filename: str | None, kind: str | None)
 
 
 def listed(user: User) -> list[Document]:
-    """The live documents of the user's enterprise, newest first."""
+    """All live documents of the user's enterprise, newest first (to pick from when
+    applying; an enterprise keeps a handful, the pages use `page_of`)."""
     enterprise = _enterprise_of(user)
     return list(
         db.session.scalars(
@@ -282,6 +284,17 @@ def listed(user: User) -> list[Document]:
             .order_by(Document.id.desc())
         )
     )
+
+
+def page_of(user: User, page: Any = 1, per_page: Any = 20) -> Page[Document]:
+    """One page of the live documents of the user's enterprise, newest first."""
+    enterprise = _enterprise_of(user)
+    stmt = (
+        select(Document)
+        .where(Document.enterprise_id == enterprise.id, Document.deleted_at.is_(None))
+        .order_by(Document.id.desc())
+    )
+    return paginate(stmt, page, per_page)
 
 
 def owned(user: User, ids: Iterable[int]) -> list[Document]:
