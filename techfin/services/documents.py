@@ -18,8 +18,8 @@ Rules in one place:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import logging
 import os
 import secrets
 import struct
@@ -46,6 +46,8 @@ from techfin.models import (
 from techfin.models.base import utcnow
 from techfin.services import access, audit
 from techfin.services.paging import Page, paginate
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 HEAD = 8192  # what the sniffer reads (filetype looks at the first 8 KiB at most)
@@ -458,5 +460,11 @@ def delete(user: User, doc: Document) -> None:
     audit.record("delete", doc, object_type="document", user=user,
                  detail={"filename": doc.filename[:100]})  # fmt: skip
     db.session.commit()
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.unlink(path_of(doc))
+    except FileNotFoundError:
+        pass
+    except OSError:
+        # The row already says deleted and no route serves it any more; the bytes are
+        # left for an administrator rather than failing a delete that has happened.
+        log.exception("could not remove the file of deleted document %s", doc.id)
