@@ -7,9 +7,11 @@ from flask import Flask
 from techfin.api import (
     discovery,
     docs,
+    documents,
     enterprises,
     funders,
     needs,
+    notifications,
     outcomes,
     patents,
     products,
@@ -17,7 +19,8 @@ from techfin.api import (
 )
 from techfin.api.core import TechfinApi
 
-RESOURCES = (enterprises, patents, needs, funders, products, outcomes, users)
+RESOURCES = (enterprises, patents, needs, funders, products, outcomes, users, documents,
+             notifications)  # fmt: skip
 
 
 def init_app(app: Flask) -> TechfinApi:

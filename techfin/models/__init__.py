@@ -102,6 +102,22 @@ __all__ += [
     "pool_products",
 ]
 
+from techfin.models.documents import DOCUMENT_KINDS, Document, DocumentGrant  # noqa: E402
+from techfin.models.notifications import (  # noqa: E402 - appended per feature
+    EMAIL_STATUSES,
+    Notification,
+    NotificationEmail,
+)
+
+__all__ += [
+    "DOCUMENT_KINDS",
+    "EMAIL_STATUSES",
+    "Document",
+    "DocumentGrant",
+    "Notification",
+    "NotificationEmail",
+]
+
 # ------------------------------------------------------------------ ids are never reused
 # SQLite hands out max(id) + 1, so deleting the newest row gives its id to the next insert:
 # a new need would inherit the deleted one's audit history, bookmarks and cached matches.
@@ -119,6 +135,9 @@ NEVER_REUSED_IDS = (
     # AUTOINCREMENT since migration 0006 created them: a retried failure or a job run is
     # referred to by id on the system page.
     "dirty_marks", "job_runs", "task_failures",
+    # Since migration 0010: documents and notices are addressed by id in URLs, grants and
+    # queued emails are referred to by id from the task queue.
+    "documents", "document_grants", "notifications", "notification_emails",
 )  # fmt: skip
 
 

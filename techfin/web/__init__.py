@@ -34,10 +34,12 @@ def init_app(app: Flask) -> None:
         admin,
         auth,
         dealflow,
+        documents,
         enterprise,
         institution,
         main,
         marketplace,
+        notifications,
         operator,
         reference,
     )
@@ -55,8 +57,9 @@ def init_app(app: Flask) -> None:
 
     app.url_map.converters["id"] = IdConverter
     for module in (auth, main, reference, enterprise, institution, dealflow, marketplace, operator,
-                   admin):  # fmt: skip
+                   admin, documents):  # fmt: skip
         app.register_blueprint(module.bp)
+    notifications.init_app(app)
     app.jinja_env.globals.update(
         label=label,
         stage_label=stage_label,
