@@ -6,7 +6,7 @@ database refuse it too. A unique index rather than a constraint: SQLite adds an 
 place, where a constraint would mean copying the table.
 
 Revision ID: 0014
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-05 06:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
