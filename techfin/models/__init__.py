@@ -102,6 +102,26 @@ __all__ += [
     "pool_products",
 ]
 
+from techfin.models.applications import (  # noqa: E402 - appended per feature
+    APPLICATION_ORIGINS,
+    APPLICATION_STATUSES,
+    CONSENT_SCOPE,
+    OPEN_STATUSES,
+    TERMINAL_STATUSES,
+    Application,
+    ApplicationEvent,
+)
+
+__all__ += [
+    "APPLICATION_ORIGINS",
+    "APPLICATION_STATUSES",
+    "CONSENT_SCOPE",
+    "OPEN_STATUSES",
+    "TERMINAL_STATUSES",
+    "Application",
+    "ApplicationEvent",
+]
+
 # ------------------------------------------------------------------ ids are never reused
 # SQLite hands out max(id) + 1, so deleting the newest row gives its id to the next insert:
 # a new need would inherit the deleted one's audit history, bookmarks and cached matches.
@@ -119,6 +139,8 @@ NEVER_REUSED_IDS = (
     # AUTOINCREMENT since migration 0006 created them: a retried failure or a job run is
     # referred to by id on the system page.
     "dirty_marks", "job_runs", "task_failures",
+    # AUTOINCREMENT since migration 0009 created them: an application's id is in its URL.
+    "applications", "application_events",
 )  # fmt: skip
 
 
