@@ -41,6 +41,7 @@ def _sme_label(size: str | None) -> str:
 def init_app(app: Flask) -> None:
     from techfin.web import (
         admin,
+        applications,
         auth,
         dealflow,
         enterprise,
@@ -56,7 +57,7 @@ def init_app(app: Flask) -> None:
 
     app.url_map.converters["id"] = IdConverter
     for module in (auth, main, reference, enterprise, institution, dealflow, marketplace, operator,
-                   admin):  # fmt: skip
+                   admin, applications):  # fmt: skip
         app.register_blueprint(module.bp)
     app.jinja_env.globals.update(
         label=label,

@@ -31,7 +31,6 @@ from techfin.models import (
     REPAYMENTS,
     Application,
     ApplicationEvent,
-    Funder,
     Need,
     Outcome,
     Product,
@@ -513,5 +512,22 @@ def overdue_deadline(app: Application, today: date | None = None) -> str | None:
     return None
 
 
-def funder_of(app: Application) -> Funder:
-    return app.funder
+def shared_data(app: Application) -> dict[str, Any]:
+    """What the enterprise consented to share with the institution, for its staff to read
+    while the consent stands (the caller checks that, and logs the access)."""
+    from techfin.models import Patent
+
+    scope = set(app.consent_scope or [])
+    ent = app.enterprise
+    out: dict[str, Any] = {"enterprise": ent, "need": app.need if "need" in scope else None}
+    out["financials"] = (
+        {"employees": ent.employees, "revenue_cny": ent.revenue_cny,
+         "total_assets_cny": ent.total_assets_cny} if "financials" in scope else None
+    )  # fmt: skip
+    out["patents"] = (
+        list(db.session.scalars(select(Patent).where(Patent.enterprise_id == ent.id,
+                                                     Patent.confidential.is_(False))
+                                .order_by(Patent.id).limit(200)))
+        if "patents" in scope else []
+    )  # fmt: skip
+    return out

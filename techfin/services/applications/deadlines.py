@@ -122,7 +122,7 @@ def run(today: date | None = None) -> DeadlineRun:
 
     messages = []
     if escalate:
-        link = site_link("applications.app_list", overdue=1)
+        link = site_link("application_pages.app_list", overdue=1)
         for to in _operators():
             with force_locale(to[2]):
                 subject = _("%(n)s application(s) past their deadline", n=len(escalate))
@@ -134,7 +134,7 @@ def run(today: date | None = None) -> DeadlineRun:
         funder = db.session.get(Funder, funder_id)
         if funder is None:
             continue
-        link = site_link("applications.app_list")
+        link = site_link("application_pages.app_list")
         for to in _staff(funder):
             with force_locale(to[2]):
                 subject = _("Reminder: %(n)s application deadline(s) on the next working day",
