@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
 from techfin.errors import DomainError
@@ -39,17 +40,17 @@ def _locale() -> str:
 class TransitionForm(FlaskForm):
     """One form for every move: each move's service function checks what it needs."""
 
-    to = SelectField(_l("Action"), choices=[(s, s) for s in APPLICATION_STATUSES])
+    to = SelectField(_l("Action"), choices=[SelectChoice(s, s) for s in APPLICATION_STATUSES])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
     amount_cny = WanField(_l("Amount (万元)"), validators=[Optional()])
     rate = RateField(_l("Annual rate (%)"), validators=[Optional()])
     term_months = IntegerField(_l("Term (months)"), validators=[Optional(), NumberRange(1, 600)])
     issued = DateField(_l("Issued on"), validators=[Optional()])
     matures = DateField(_l("Matures on"), validators=[Optional()])
-    repayment = SelectField(_l("Repayment"), choices=[("", "—")] + [(r, r) for r in REPAYMENTS],
+    repayment = SelectField(_l("Repayment"), choices=[SelectChoice("", "—")] + [SelectChoice(r, r) for r in REPAYMENTS],
                             validators=[Optional()])  # fmt: skip
-    reason_code = SelectField(_l("Refusal reason"), choices=[("", "—")] + [
-        (r.code, r.code) for r in reasons.REFUSAL_REASONS], validators=[Optional()])  # fmt: skip
+    reason_code = SelectField(_l("Refusal reason"), choices=[SelectChoice("", "—")] + [
+        SelectChoice(r.code, r.code) for r in reasons.REFUSAL_REASONS], validators=[Optional()])  # fmt: skip
 
     # Which inputs each move sends to the service (the others are left out of the request).
     INPUTS = {
