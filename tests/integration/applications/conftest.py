@@ -77,3 +77,21 @@ def as_user(app) -> Callable[[str], Any]:
         return accounts.find_user(email)
 
     return _user
+
+
+@pytest.fixture
+def login(app, client) -> Callable[[str], None]:
+    """Log the test client in as an account (sets the session)."""
+    from techfin.extensions import db
+    from techfin.models import User
+
+    def _login(email: str) -> None:
+        with app.app_context():
+            user = db.session.execute(db.select(User).filter_by(email=email)).scalar_one()
+            user_id = user.get_id()
+        with client.session_transaction() as session:
+            session.clear()
+            session["_user_id"] = user_id
+            session["_fresh"] = True
+
+    return _login
