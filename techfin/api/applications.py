@@ -23,6 +23,7 @@ from techfin.api.schemas import (
     ApplicationOut,
     ApplicationPage,
     ApplicationQuery,
+    ConsentRevoke,
     RefusalReasonList,
     TransitionBody,
 )
@@ -130,13 +131,15 @@ class Transitions(MethodView):
 
 @bp.route("/<int:application_id>/consent/revoke")
 class RevokeConsent(MethodView):
+    @bp.doc(requestBody=body_doc(ConsentRevoke, example={"note": "不再需要"}))
     @bp.response(200, ApplicationOut)
-    @errors(bp, 403, 404, 409)
+    @errors(bp, 400, 403, 404, 409, 422)
     def post(self, application_id: int) -> dict[str, Any]:
         """The enterprise revokes its consent before a decision (the application is withdrawn)."""
         user = caller()
         app = applications.get_visible(user, application_id)
-        return to_dict(applications.revoke_consent(user, app), user)
+        note = parse_body(ConsentRevoke)["note"]
+        return to_dict(applications.revoke_consent(user, app, note=note), user)
 
 
 @reference_bp.route("/refusal-reasons")

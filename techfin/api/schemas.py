@@ -403,6 +403,10 @@ class PickupCreate(Strict):
     product_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1))
 
 
+class ConsentRevoke(Strict):
+    note = fields.String(validate=validate.Length(max=2000), load_default="")
+
+
 class TransitionBody(Strict):
     """`to` plus the fields of that move; each move checks which of them it needs."""
 

@@ -410,7 +410,9 @@ def withdraw(user: User, app: Application, data: dict[str, Any] | None = None) -
     _pipeline(user, app, "withdrawn", {"note": f"application #{app.id} withdrawn"})
 
 
-def revoke_consent(user: User, app: Application, *, commit: bool = True) -> Application:
+def revoke_consent(
+    user: User, app: Application, *, note: str = "", commit: bool = True
+) -> Application:
     """The enterprise takes back its consent while the application is undecided; the
     institution can no longer assess it, so the application is withdrawn with it."""
     if _side(user, app) != "enterprise":
@@ -422,7 +424,7 @@ def revoke_consent(user: User, app: Application, *, commit: bool = True) -> Appl
                        {"consent": ["Consent can be revoked only until the application is "
                                     "decided / 仅在机构作出决定前可撤回授权"]})  # fmt: skip
     app.consent_revoked_at = utcnow()
-    withdraw(user, app, {"note": "consent revoked / 撤回授权"})
+    withdraw(user, app, {"note": ("consent revoked / 撤回授权 " + note.strip())[:2000].strip()})
     audit.record("revoke_consent", app, object_type="application", user=user,
                  detail={"funder_id": app.funder_id, "scope": list(app.consent_scope or [])})  # fmt: skip
     if commit:

@@ -188,14 +188,15 @@ def test_operator_may_supervise_the_institution_side(api, need_id, lookup):
 
 def test_withdraw_and_revoke_consent(api, app, need_id, lookup):
     app_id = _apply(api, need_id, lookup("product", "P-001")).get_json()["id"]
-    assert api("POST", f"/api/v1/applications/{app_id}/consent/revoke",
-               "verified_institution").status_code == 403  # fmt: skip
-    r = api("POST", f"/api/v1/applications/{app_id}/consent/revoke", "enterprise")
+    url = f"/api/v1/applications/{app_id}/consent/revoke"
+    assert api("POST", url, "verified_institution", json={}).status_code == 403
+    assert api("POST", url, "enterprise").status_code == 400  # the body must be JSON
+    r = api("POST", url, "enterprise", json={"note": "改投他行"})
     assert r.status_code == 200
     body = r.get_json()
     assert body["status"] == "withdrawn" and body["consent"]["revoked_at"]
-    r = api("POST", f"/api/v1/applications/{app_id}/consent/revoke", "enterprise")
-    assert r.status_code == 409
+    assert "改投他行" in body["history"][-1]["note"]
+    assert api("POST", url, "enterprise", json={}).status_code == 409
     with app.app_context():
         assert db.session.scalar(db.select(Outcome.id).where(Outcome.need_id == need_id,
                                                              Outcome.stage == "withdrawn"))  # fmt: skip
