@@ -87,7 +87,8 @@ def app_list():
     else:
         page = applications.page(user, status, request.args.get("page", 1))
     return render_template("applications/list.html", page=page, overdue=overdue, status=status,
-                           statuses=APPLICATION_STATUSES, due=applications.overdue_deadline)  # fmt: skip
+                           statuses=APPLICATION_STATUSES, due=applications.overdue_deadline,
+                           refusal=reasons.reason)  # fmt: skip
 
 
 @bp.route("/<id:application_id>")

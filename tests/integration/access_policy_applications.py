@@ -2,7 +2,8 @@
 access_policy_web.py for the format).
 
 SETUP adds two published needs of E-001 — N-APP with a submitted application for P-001
-(F-001's product) and N-PICK that nobody applied for. The enterprise (E-001) and the
+(F-001's product, the one the URLs name) and N-PICK, whose application F-001 declined (so
+nobody has an open application for it, and a refusal is there to be shown). The enterprise (E-001) and the
 verified bank (F-001) are the application's parties; operators see and supervise all; the
 unverified institution (F-002) has no application page at all (403) and the API hides the
 application from it (404).
@@ -35,6 +36,10 @@ def SETUP(ctx: Any) -> None:  # noqa: N802 - the harness looks for this name
     user = db.session.get(User, ctx.user_ids["enterprise"])
     product = db.session.get(Product, ctx.lookup("product", "P-001"))
     applications.apply(user, needs[0], product)
+    declined = applications.apply(user, needs[1], product)
+    bank = db.session.get(User, ctx.user_ids["verified_institution"])
+    applications.transition(bank, declined, {"to": "declined", "reason_code": "credit_record",
+                                             "note": "matrix"})  # fmt: skip
 
 
 def _app_id(ctx: Any) -> int:
@@ -42,7 +47,8 @@ def _app_id(ctx: Any) -> int:
     from techfin.models import Application
 
     with ctx.app.app_context():
-        return db.session.execute(db.select(Application.id).limit(1)).scalar_one()
+        first = db.select(Application.id).order_by(Application.id).limit(1)
+        return db.session.execute(first).scalar_one()
 
 
 def _product_id(ctx: Any) -> int:
