@@ -149,8 +149,11 @@ def system():
 
     from techfin.services import jobs
 
+    from techfin.services import applications
+
     status = jobs.system_status(current_app.config["SCHEDULE"])
-    return render_template("operator/system.html", status=status)
+    overdue = applications.overdue(acting_user(), limit=100)
+    return render_template("operator/system.html", status=status, overdue=overdue)
 
 
 @bp.route("/system/failures/<id:failure_id>/retry", methods=["POST"])

@@ -211,6 +211,9 @@ def test_queue_sorted_by_due_date_with_overdue_flagged(app, client, login, need_
         f'href="/applications/{new}"'
         not in ops.split('id="overdue-list"')[1].split("</section>")[0]
     )
+    system = client.get("/operator/system").get_data(as_text=True)
+    assert 'id="overdue-applications"' in system and "查看逾期列表" in system
+    assert system.split('id="overdue-applications"')[1].split("</span>")[0].endswith(">1")
 
 
 def test_english_labels(client, login, need_id, ids):
