@@ -147,9 +147,7 @@ def reference_data():
 def system():
     from flask import current_app
 
-    from techfin.services import jobs
-
-    from techfin.services import applications
+    from techfin.services import applications, jobs
 
     status = jobs.system_status(current_app.config["SCHEDULE"])
     overdue = applications.overdue(acting_user(), limit=100)
