@@ -275,3 +275,74 @@ def test_history_rows_per_transition(api, app, need_id, lookup):
             ("submitted", "accepted", "受理", "bank@x.cn"),
         ]
         assert db.session.get(Application, app_id).first_response_at is not None
+
+
+# ------------------------------------------------------------------ every move × every role
+
+BODIES = {
+    "submitted": {}, "accepted": {}, "info_requested": {"note": "请补充"},
+    "approved": {"amount_cny": 3_000_000, "rate": 4.0, "term_months": 12},
+    "disbursed": {k: v for k, v in DISBURSE.items() if k != "to"},
+    "declined": {"reason_code": "other", "note": "不符合"}, "withdrawn": {},
+}  # fmt: skip
+# status → the moves that lead there from a fresh application (by the service)
+PATHS = {
+    "picked_up": [], "submitted": [], "accepted": ["accepted"],
+    "info_requested": ["accepted", "info_requested"], "approved": ["accepted", "approved"],
+    "disbursed": ["accepted", "approved", "disbursed"], "declined": ["declined"],
+    "withdrawn": ["withdrawn"],
+}  # fmt: skip
+SIDE = {"enterprise": "enterprise", "verified_institution": "institution",
+        "operator": "institution"}  # fmt: skip
+
+
+def _in_status(app, status: str, n: int) -> int:
+    from techfin.models import Enterprise, Product
+    from techfin.services import accounts, applications
+
+    with app.app_context():
+        ent = db.session.scalar(db.select(Enterprise).filter_by(ref="E-001"))
+        need = Need(ref=f"N-M{n}", enterprise_id=ent.id, kind="ip_pledge", amount_cny=3_000_000,
+                    term_months=12, purpose="m", status="published")  # fmt: skip
+        db.session.add(need)
+        db.session.commit()
+        product = db.session.scalar(db.select(Product).filter_by(ref="P-001"))
+        bank, e1 = accounts.find_user("bank@x.cn"), accounts.find_user("e1@x.cn")
+        if status == "picked_up":
+            return applications.pick_up(bank, need, product).id
+        a = applications.apply(e1, need, product)
+        for to in PATHS[status]:
+            who = e1 if to == "withdrawn" else bank
+            applications.transition(who, a, {"to": to, **BODIES[to]})
+        return a.id
+
+
+def test_every_move_from_every_status_for_every_role(api, app, tokens):
+    from techfin.services.applications import MOVES
+
+    n = 0
+    for status in PATHS:
+        n += 1
+        app_id = _in_status(app, status, n)
+        for role in ROLES:
+            for to, body in BODIES.items():
+                move = MOVES.get((status, to))
+                legal = move is not None and SIDE.get(role) == move.side
+                if legal:
+                    continue  # made below on an application of its own
+                r = _move(api, app_id, role, to=to, **body)
+                party = role in SIDE
+                assert r.status_code == (409 if party else 404), (status, role, to, r.get_json())
+                if party:
+                    allowed = r.get_json()["error"]["fields"]["allowed"]
+                    assert allowed == [t for (s, t), m in MOVES.items()
+                                       if s == status and m.side == SIDE[role]]  # fmt: skip
+        with app.app_context():
+            assert db.session.get(Application, app_id).status == status
+    for (status, to), move in MOVES.items():
+        for role in [r for r, side in SIDE.items() if side == move.side]:
+            n += 1
+            app_id = _in_status(app, status, n)
+            r = _move(api, app_id, role, to=to, **BODIES[to])
+            assert r.status_code == 200, (status, to, role, r.get_json())
+            assert r.get_json()["status"] == to
