@@ -68,9 +68,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_tasks(app: Flask) -> None:
+    from techfin.services import notifications
     from techfin.tasks import init_app as init_tasks
 
     init_tasks(app)
+    notifications.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -115,6 +115,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": production,
         "PASSWORD_RESET_MAX_AGE": 3600,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Documents (services/documents.py): the upload routes alone raise the request limit
+        # to this plus the multipart framing; the zip limits bound an XLSX's directory.
+        "DOCUMENT_MAX_BYTES": max(1, _int_env("DOCUMENT_MAX_BYTES", 20 * 1024 * 1024)),
+        "DOCUMENT_ZIP_MAX_ENTRIES": 5000,
+        "DOCUMENT_ZIP_MAX_UNCOMPRESSED": 256 * 1024 * 1024,
         "API_TITLE": "techfin API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -8,9 +8,11 @@ from techfin.api import (
     applications,
     discovery,
     docs,
+    documents,
     enterprises,
     funders,
     needs,
+    notifications,
     outcomes,
     patents,
     products,
@@ -18,7 +20,8 @@ from techfin.api import (
 )
 from techfin.api.core import TechfinApi
 
-RESOURCES = (enterprises, patents, needs, funders, products, outcomes, users, applications)
+RESOURCES = (enterprises, patents, needs, funders, products, outcomes, users, documents,
+             notifications, applications)  # fmt: skip
 
 
 def init_app(app: Flask) -> TechfinApi:

@@ -7,11 +7,13 @@ the interchange names too (money in integer yuan, dates ISO), plus the row's `id
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from techfin.models import (
+    DOCUMENT_KINDS,
     ENTERPRISE_STAGES,
     FUNDER_KINDS,
     NEED_KINDS,
@@ -487,3 +489,61 @@ class RefusalReasonOut(Schema):
 
 class RefusalReasonList(Schema):
     items = fields.List(fields.Nested(RefusalReasonOut), required=True)
+# ------------------------------------------------------------------ documents and notices
+
+
+class UtcDateTime(fields.DateTime):
+    """A stored naive-UTC timestamp written as RFC 3339 with its offset (…+00:00)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class DocumentUpload(Schema):
+    """The multipart form of POST /api/v1/documents (documentation; the view parses it)."""
+
+    file = fields.Raw(
+        required=True,
+        metadata={"type": "string", "format": "binary",
+                  "description": "PDF, PNG, JPEG or XLSX, at most 20 MB; the type is read "
+                                 "from the content / 仅限 PDF、PNG、JPEG、XLSX，≤ 20 MB"},
+    )  # fmt: skip
+    kind = fields.String(required=True, validate=validate.OneOf(DOCUMENT_KINDS))
+
+
+class DocumentOut(Schema):
+    id = fields.Integer(required=True)
+    filename = fields.String(required=True, metadata={"description": "The original name"})
+    content_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+
+
+class DocumentPage(Page):
+    items = fields.List(fields.Nested(DocumentOut), required=True)
+
+
+class NotificationQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
+    unread = fields.Boolean(load_default=False, metadata={"description": "1: unread only"})
+
+
+class NotificationOut(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    body = fields.String(required=True)
+    link = fields.String(required=True)
+    params = fields.Dict(required=True)
+    created_at = UtcDateTime(required=True)
+    read_at = UtcDateTime(allow_none=True, required=True)
+
+
+class NotificationPage(Page):
+    items = fields.List(fields.Nested(NotificationOut), required=True)
+    unread = fields.Integer(required=True, metadata={"description": "Unread notices in all"})

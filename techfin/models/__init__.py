@@ -122,6 +122,22 @@ __all__ += [
     "ApplicationEvent",
 ]
 
+from techfin.models.documents import DOCUMENT_KINDS, Document, DocumentGrant  # noqa: E402
+from techfin.models.notifications import (  # noqa: E402 - appended per feature
+    EMAIL_STATUSES,
+    Notification,
+    NotificationEmail,
+)
+
+__all__ += [
+    "DOCUMENT_KINDS",
+    "EMAIL_STATUSES",
+    "Document",
+    "DocumentGrant",
+    "Notification",
+    "NotificationEmail",
+]
+
 # ------------------------------------------------------------------ ids are never reused
 # SQLite hands out max(id) + 1, so deleting the newest row gives its id to the next insert:
 # a new need would inherit the deleted one's audit history, bookmarks and cached matches.
@@ -141,6 +157,9 @@ NEVER_REUSED_IDS = (
     "dirty_marks", "job_runs", "task_failures",
     # AUTOINCREMENT since migration 0009 created them: an application's id is in its URL.
     "applications", "application_events",
+    # Since migration 0010: documents and notices are addressed by id in URLs, grants and
+    # queued emails are referred to by id from the task queue.
+    "documents", "document_grants", "notifications", "notification_emails",
 )  # fmt: skip
 
 

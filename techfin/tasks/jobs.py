@@ -40,6 +40,16 @@ def refresh_matches() -> dict[str, int]:
     return {"marks": progress.marks, "remaining": progress.remaining}
 
 
+from techfin.services import notifications as _notifications  # noqa: E402 - the retry policy
+
+
+@task(retries=_notifications.EMAIL_RETRIES, retry_delay=_notifications.EMAIL_RETRY_DELAY)
+def send_notification_emails(ids: list[int]) -> dict[str, int]:
+    """Send the queued emails of notices; raises while any failed, so Huey retries them
+    (each attempt is recorded on its row; rows already sent are skipped)."""
+    return _notifications.send_emails(ids)
+
+
 # ------------------------------------------------------------------ the schedule
 
 
@@ -123,12 +133,15 @@ def search_check() -> str:
 @_scheduled("sweep")
 def sweep() -> str:
     """Every minute: marks left by a lost wake-up get one now."""
-    from techfin.services import matching
+    from techfin.services import matching, notifications
 
     waiting = matching.pending_marks()
     if waiting:
         wake(refresh_matches)
-    return f"{waiting} mark(s) waiting"
+    lost = notifications.lost_email_ids()
+    if lost:
+        wake(send_notification_emails, lost)
+    return f"{waiting} mark(s) waiting; {len(lost)} email(s) re-queued"
 
 
 @_scheduled("application_deadlines")
@@ -148,7 +161,10 @@ SCHEDULED = {
     "search_check": search_check,
     "sweep": sweep,
 }
-RETRYABLE = {"refresh_matches": refresh_matches}
+RETRYABLE = {
+    "refresh_matches": refresh_matches,
+    "send_notification_emails": send_notification_emails,
+}
 
 
 # ------------------------------------------------------------------ failures

@@ -44,10 +44,12 @@ def init_app(app: Flask) -> None:
         applications,
         auth,
         dealflow,
+        documents,
         enterprise,
         institution,
         main,
         marketplace,
+        notifications,
         operator,
         reference,
     )
@@ -57,8 +59,9 @@ def init_app(app: Flask) -> None:
 
     app.url_map.converters["id"] = IdConverter
     for module in (auth, main, reference, enterprise, institution, dealflow, marketplace, operator,
-                   admin, applications):  # fmt: skip
+                   admin, documents, applications):  # fmt: skip
         app.register_blueprint(module.bp)
+    notifications.init_app(app)
     app.jinja_env.globals.update(
         label=label,
         completeness_text=COMPLETENESS,

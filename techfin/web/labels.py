@@ -168,11 +168,21 @@ LABELS: dict[str, dict[str, object]] = {
         "view": _l("Viewed"),
         "export": _l("Exported"),
         "api": _l("Read through the API"),
+        "download": _l("Downloaded"),
     },
     "access_what": {
         "profile": _l("profile"),
         "financials": _l("financials"),
         "patents": _l("patents"),
+        "document": _l("a document"),
+    },
+    "document_kind": {
+        "business_plan": _l("Business plan"),
+        "financial_statements": _l("Financial statements"),
+        "tax_certificate": _l("Tax certificate"),
+        "patent_certificate": _l("Patent certificate"),
+        "copyright_certificate": _l("Software copyright certificate"),
+        "other": _l("Other"),
     },
 }
 

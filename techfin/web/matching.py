@@ -155,10 +155,10 @@ def interest(need_id: int):
     except DomainError as err:
         flash_domain_error(err)
     else:
+        # The email goes through the queue: a mail outage is retried there, not shown here.
         flash(_("Interest recorded: the institution has been told.") if sent.mailed else
-              _("Interest recorded. The email to the institution could not be sent; "
-                "it will see your interest in its dealflow."),
-              "success" if sent.mailed else "warning")  # fmt: skip
+              _("Interest recorded: the institution will see it in its dealflow."),
+              "success")  # fmt: skip
     return redirect(url_for(".need_matches", need_id=need.id))
 
 

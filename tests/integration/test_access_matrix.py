@@ -294,7 +294,8 @@ class Matrix:
                 kwargs["json"] = getattr(self.module, "REQUEST_BODY", {})
             else:
                 kwargs["data"] = {}
-        return client.open(url, method=method, headers=headers, **kwargs)
+        # buffered: a streamed body (a document download) is read and its file closed.
+        return client.open(url, method=method, headers=headers, buffered=True, **kwargs)
 
 
 def _matches(expected: Any, response) -> bool:  # noqa: ANN001

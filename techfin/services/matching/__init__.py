@@ -67,8 +67,6 @@ from techfin.services.matching.dirty import (  # noqa: F401
 )
 from techfin.services.matching.interest import (  # noqa: F401
     Interest,
-    _recipients,
-    compose_interest,
     express_interest,
 )
 from techfin.services.matching.live import (  # noqa: F401

@@ -1,18 +1,20 @@
-"""An enterprise's "express interest" and the mail it sends."""
+"""An enterprise's "express interest" and the notice it sends the institution.
+
+The notice (in-app for the institution's members, email for them and for its contact
+address) is written in the same transaction as the interest and mailed by the task queue
+(techfin.services.notifications): a mail server that is down delays the email, it never
+turns into an error shown to the enterprise, and the email is retried until it is sent.
+"""
 
 from __future__ import annotations
 
 import logging
-import smtplib
-from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
+from typing import Any
 
-from flask_babel import force_locale
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from techfin import mail
 from techfin.errors import Conflict, Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import (
@@ -23,9 +25,9 @@ from techfin.models import (
     Product,
     User,
 )
-from techfin.services import access, audit, catalog
+from techfin.services import access, audit, notifications
 from techfin.services.matching.common import MANDATE_FUNDER_KINDS
-from techfin.urls import site_link
+from techfin.urls import site_path
 
 log = logging.getLogger(__name__)
 
@@ -39,32 +41,36 @@ class Interest:
     mailed: bool
 
 
-def _recipients(funder: Funder) -> list[tuple[str, str, str]]:
-    """(email, name, locale) of the institution's contact address and active members."""
-    out: dict[str, tuple[str, str, str]] = {}
-    if funder.contact_email:
-        out[funder.contact_email.lower()] = (funder.contact_email, funder.name, "zh_CN")
-    members = db.session.execute(
-        select(User).join(Membership).where(
-            Membership.organization_id == funder.id, User.active.is_(True))
-    ).scalars()  # fmt: skip
-    for u in members:
-        out[u.email.lower()] = (u.email, u.name or "", u.locale or "zh_CN")
-    return list(out.values())
+def _members(funder: Funder) -> list[User]:
+    """The institution's active members (each gets the notice in-app and by email)."""
+    return list(
+        db.session.execute(
+            select(User).join(Membership).where(
+                Membership.organization_id == funder.id, User.active.is_(True))
+            .order_by(User.id)
+        ).scalars()
+    )  # fmt: skip
 
 
-def compose_interest(
-    to: tuple[str, str, str], need: Need, funder: Funder, product: Product | None, link: str
-) -> EmailMessage:
-    email, name, locale = to
-    with force_locale(locale):
-        subject = _("%(enterprise)s is interested in %(target)s",
-                    enterprise=need.enterprise.name,
-                    target=product.name if product else funder.name)  # fmt: skip
-        return mail.build_message(email, subject, "interest", to_name=name, need=need,
-                                  recipient_name=name or email,
-                                  enterprise=need.enterprise, funder=funder, product=product,
-                                  link=link, locale=locale)  # fmt: skip
+def _email_context(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The rows the interest email shows, read when it is sent; None (the generic notice)
+    when one of them has gone meanwhile."""
+    need = db.session.get(Need, params.get("need_id") or 0)
+    funder = db.session.get(Funder, params.get("funder_id") or 0)
+    product = db.session.get(Product, params["product_id"]) if params.get("product_id") else None
+    if need is None or funder is None or (params.get("product_id") and product is None):
+        return None
+    return {"need": need, "enterprise": need.enterprise, "funder": funder, "product": product}
+
+
+notifications.register(
+    "interest",
+    _l("%(enterprise)s is interested in %(target)s"),
+    _l("%(enterprise)s has expressed interest in %(target)s for its financing need %(need)s. "
+       "See the enterprise and move the docking forward in your dealflow."),
+    email_template="interest",
+    email_context=_email_context,
+)  # fmt: skip
 
 
 def express_interest(
@@ -73,14 +79,13 @@ def express_interest(
     *,
     product: Product | None = None,
     funder: Funder | None = None,
-    send: Callable[[EmailMessage], None] | None = None,
 ) -> Interest:
     """The enterprise tells an institution it is interested in a product (or a fund).
 
-    For a product this records a `contacted` outcome (catalog.record_outcome); a fund's
-    mandate has no product to record against, so it is audit-logged. Then the institution's
-    contact address and members are mailed; a mail failure is logged and reported in
-    `mailed`, the outcome stands.
+    For a product this records a `contacted` outcome (pipeline.advance); a fund's mandate
+    has no product to record against, so it is audit-logged. In the same transaction the
+    institution's members get a notice and they and its contact address an email, queued
+    (`mailed` says whether any email was queued; sending is the queue's job).
     """
     if not access.can_edit_need(user, need) or not user.is_enterprise:
         raise Forbidden("Only the enterprise may express interest / 仅企业本身可表达意向")
@@ -112,22 +117,23 @@ def express_interest(
         if done:
             raise Conflict("already", {"product_id": [
                 "You have already expressed interest / 已表达过意向"]})  # fmt: skip
-        outcome = catalog.record_outcome(user, need, product,
-                                         {"stage": "contacted", "note": "interest"})  # fmt: skip
+        from techfin.services import pipeline
+
+        outcome = pipeline.advance(user, need, product,
+                                   {"stage": "contacted", "note": "interest"}, commit=False)  # fmt: skip
     else:
         audit.record("interest", need, object_type="need", detail={"funder_id": funder.id})
-        db.session.commit()
     if product is not None:
-        link = site_link("matching.dealflow", product_id=product.id)
+        link = site_path("matching.dealflow", product_id=product.id)
     else:
-        link = site_link("dealflow.enterprise", enterprise_id=need.enterprise_id)
-    send = send or mail.send
-    recipients = _recipients(funder)
-    mailed = bool(recipients)
-    for to in recipients:
-        try:
-            send(compose_interest(to, need, funder, product, link))
-        except (OSError, smtplib.SMTPException):
-            mailed = False
-            log.error("interest mail to %s failed; the interest is recorded", to[0], exc_info=True)
-    return Interest(outcome, [r[0] for r in recipients], mailed)
+        link = site_path("dealflow.enterprise", enterprise_id=need.enterprise_id)
+    members = _members(funder)
+    contact = [(funder.contact_email, funder.name, "zh_CN")] if funder.contact_email else []
+    params = {"enterprise": need.enterprise.name,
+              "target": product.name if product else funder.name, "need": need.ref,
+              "need_id": need.id, "funder_id": funder.id,
+              "product_id": product.id if product else None}  # fmt: skip
+    notifications.notify(members, "interest", params, link, also_email=contact)
+    db.session.commit()
+    recipients = sorted({*(u.email.lower() for u in members), *(c[0].lower() for c in contact)})
+    return Interest(outcome, recipients, bool(recipients))
