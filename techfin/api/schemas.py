@@ -489,6 +489,8 @@ class RefusalReasonOut(Schema):
 
 class RefusalReasonList(Schema):
     items = fields.List(fields.Nested(RefusalReasonOut), required=True)
+
+
 # ------------------------------------------------------------------ documents and notices
 
 
