@@ -3,6 +3,7 @@ one service function per transition, coded refusals, deadlines escalated and rem
 
 from __future__ import annotations
 
+from techfin.services.applications import notices  # noqa: F401 - registers the notice kinds
 from techfin.services.applications.core import (
     MOVES,
     accept,

@@ -37,8 +37,8 @@ from techfin.models import (
     User,
 )
 from techfin.models.base import utcnow
-from techfin.services import access, audit, pipeline
-from techfin.services.applications import clock, reasons
+from techfin.services import access, audit, documents, pipeline
+from techfin.services.applications import clock, notices, reasons
 
 NOT_FOUND = "Not found / 记录不存在"
 ONLY_ENTERPRISE = "Only the applying enterprise may do this / 仅申请企业可执行此操作"
@@ -166,6 +166,7 @@ def gaps(need: Need, product: Product, locale: str = "zh_CN") -> list[str]:
 
 
 def _record(user: User, app: Application, to: str, note: str = "") -> None:
+    """The move's history row, audit entry and notices, in its transaction."""
     before = app.status
     app.status = to
     db.session.add(ApplicationEvent(application=app, at=utcnow(), user_id=user.id,
@@ -174,6 +175,7 @@ def _record(user: User, app: Application, to: str, note: str = "") -> None:
     db.session.flush()
     audit.record("application", app, object_type="application", user=user,
                  detail={"from": before, "to": to})  # fmt: skip
+    notices.status_changed(user, app, before, note)
 
 
 def _pipeline(user: User, app: Application, stage: str, data: dict[str, Any] | None = None) -> None:
@@ -253,17 +255,20 @@ def apply(
     missing = gaps(need, product, locale)
     if missing:
         raise DomainError("not eligible / 不符合申请条件", {"gaps": missing})
+    docs = documents.owned(user, document_ids or [])
     if _open_for_pair(need, product) is not None:
         raise Conflict("open application / 已有进行中的申请",
                        {"product_id": ["An application for this need and product is already "
                                        "open / 该需求已申请此产品，尚未结束"]})  # fmt: skip
     app = Application(need=need, product=product, funder_id=product.funder_id,
                       enterprise_id=need.enterprise_id, status="", origin="applied",
-                      document_ids=sorted(set(document_ids or [])), created_by_id=user.id,
+                      document_ids=[d.id for d in docs], created_by_id=user.id,
                       paused_days=0, reason_note="", escalated_for="", reminded_for="")  # fmt: skip
     db.session.add(app)
     _start_clock(app)
     _consent(app)
+    # The institution may download the attached documents for as long as the consent stands.
+    documents.grant(user, docs, product.funder)
     _record(user, app, "submitted", "")
     _pipeline(user, app, "contacted", {"note": f"application #{app.id}"})
     if commit:
@@ -402,9 +407,29 @@ def decline(user: User, app: Application, data: dict[str, Any] | None = None) ->
               {"note": f"{clean['reason_code']}: {clean['note']}"[:2000]})  # fmt: skip
 
 
+def _revoke_documents(user: User, app: Application) -> None:
+    """End the institution's access to this application's documents, except those another
+    open application to the same institution still shares."""
+    if not app.document_ids:
+        return
+    others = db.session.scalars(
+        select(Application.document_ids).where(
+            Application.funder_id == app.funder_id, Application.enterprise_id == app.enterprise_id,
+            Application.id != app.id, Application.status.in_(OPEN_STATUSES))
+    )  # fmt: skip
+    still = {i for ids in others for i in (ids or [])}
+    ids = [i for i in app.document_ids if i not in still]
+    if ids:
+        from techfin.models import Document
+
+        docs = list(db.session.scalars(select(Document).where(Document.id.in_(ids))))
+        documents.revoke(user, docs, app.funder)
+
+
 def withdraw(user: User, app: Application, data: dict[str, Any] | None = None) -> None:
     _require_side(user, app, "enterprise")
     clean = _load(_NoteOnly, data or {})
+    _revoke_documents(user, app)
     app.decided_at = utcnow()
     _record(user, app, "withdrawn", clean["note"])
     _pipeline(user, app, "withdrawn", {"note": f"application #{app.id} withdrawn"})

@@ -346,3 +346,91 @@ def test_every_move_from_every_status_for_every_role(api, app, tokens):
             r = _move(api, app_id, role, to=to, **BODIES[to])
             assert r.status_code == 200, (status, to, role, r.get_json())
             assert r.get_json()["status"] == to
+
+
+# ------------------------------------------------------------------ documents and notices
+
+PDF = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+       b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n%x\ntrailer\n<< /Root 1 0 R >>\n"
+       b"%%EOF\n")  # fmt: skip
+
+
+def _upload(api, role: str = "enterprise") -> int:
+    import io
+
+    r = api("POST", "/api/v1/documents", role, content_type="multipart/form-data",
+            data={"file": (io.BytesIO(PDF), "纳税证明.pdf"), "kind": "tax_certificate"})  # fmt: skip
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def _download(api, doc: int, role: str) -> int:
+    r = api.get(f"/api/v1/documents/{doc}", role)
+    r.get_data()  # a streamed file: read it whole, so the response closes it
+    r.close()
+    return r.status_code
+
+
+def test_documents_are_granted_on_apply_and_revoked_on_withdrawal(api, need_id, lookup):
+    doc = _upload(api)
+    assert _download(api, doc, "verified_institution") == 404
+    r = api("POST", "/api/v1/applications", "enterprise",
+            json={"need_id": need_id, "product_id": lookup("product", "P-001"),
+                  "document_ids": [doc]})  # fmt: skip
+    assert r.status_code == 201
+    body = r.get_json()
+    assert body["document_ids"] == [doc] and "documents" in body["consent"]["scope"]
+    assert _download(api, doc, "verified_institution") == 200
+    assert _move(api, body["id"], "enterprise", to="withdrawn").status_code == 200
+    assert _download(api, doc, "verified_institution") == 404
+
+
+def test_someone_elses_document_is_refused(api, need_id, lookup):
+    other = _upload(api, "enterprise2")
+    r = api("POST", "/api/v1/applications", "enterprise",
+            json={"need_id": need_id, "product_id": lookup("product", "P-001"),
+                  "document_ids": [other]})  # fmt: skip
+    assert r.status_code == 422 and "document_ids" in r.get_json()["error"]["fields"]
+    assert api.get("/api/v1/applications", "enterprise").get_json()["total"] == 0
+
+
+def _notices(api, role: str) -> list[dict]:
+    return api.get("/api/v1/notifications", role).get_json()["items"]
+
+
+def test_notices_on_every_status_change(api, app, need_id, lookup, smtp_server):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
+    app_id = _apply(api, need_id, lookup("product", "P-001")).get_json()["id"]
+    # the institution hears of the new application (its member and its contact address)
+    bank = _notices(api, "verified_institution")
+    assert [n["kind"] for n in bank] == ["application_institution_submitted"]
+    assert f"#{app_id}" in bank[0]["title"]
+    assert _notices(api, "enterprise") == []  # not told of its own move
+    rcpts = sorted(r for m in smtp_server.messages for r in m.envelope_rcpt)
+    assert rcpts == ["bank@x.cn", "tech@boc.example.cn"]
+    _move(api, app_id, "verified_institution", to="accepted")
+    _move(api, app_id, "verified_institution", to="info_requested", note="请补充纳税证明。")
+    _move(api, app_id, "enterprise", to="accepted", note="已上传。")
+    _move(api, app_id, "verified_institution", to="declined", reason_code="credit_record",
+          note="征信有逾期")  # fmt: skip
+    kinds = [n["kind"] for n in _notices(api, "enterprise")]
+    assert sorted(kinds) == ["application_accepted", "application_declined",
+                             "application_info_requested"]  # fmt: skip
+    asked = next(
+        n for n in _notices(api, "enterprise") if n["kind"] == "application_info_requested"
+    )
+    assert "请补充纳税证明" in asked["body"] and asked["link"].endswith(f"/applications/{app_id}")
+    assert asked["title"] == f"申请 #{app_id} 需补充材料"  # in the reader's language
+    bank_kinds = [n["kind"] for n in _notices(api, "verified_institution")]
+    assert "application_institution_accepted" in bank_kinds  # the enterprise answered
+    e1_mail = [m for m in smtp_server.messages if m.envelope_rcpt == ["e1@x.cn"]]
+    assert len(e1_mail) == 3
+
+
+def test_pickup_notifies_the_enterprise(api, need_id, lookup):
+    r = api("POST", f"/api/v1/needs/{need_id}/pickup", "verified_institution",
+            json={"product_id": lookup("product", "P-001")})  # fmt: skip
+    assert r.status_code == 201
+    notes = _notices(api, "enterprise")
+    assert [n["kind"] for n in notes] == ["application_picked_up"]
+    assert "知识产权质押贷" in notes[0]["body"]
