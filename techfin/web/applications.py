@@ -18,7 +18,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from techfin.errors import DomainError
 from techfin.extensions import db
 from techfin.models import APPLICATION_STATUSES, REPAYMENTS, Need, Product
-from techfin.services import access, applications, catalog
+from techfin.services import access, applications, catalog, documents
 from techfin.services.applications import reasons
 from techfin.web.fields import RateField, WanField
 from techfin.web.util import acting_user, flash_domain_error, guard
@@ -103,8 +103,9 @@ def app_detail(application_id: int):
         shared = applications.core.shared_data(item)
         catalog.log_data_access(user, item.enterprise_id, "view", f"application {item.id}")
     form = TransitionForm()
+    attached = applications.core.attached_documents(item)
     return render_template(
-        "applications/detail.html", item=item, allowed=applications.allowed(user, item),
+        "applications/detail.html", attached=attached, item=item, allowed=applications.allowed(user, item),
         form=form, reason=reasons.reason(item.reason_code), reasons=reasons.REFUSAL_REASONS,
         locale=_locale(), overdue=applications.overdue_deadline(item), shared=shared,
         is_applicant=applications.is_applicant(user, item),
@@ -180,9 +181,10 @@ def app_apply():
     if need is None and len(needs) == 1:
         need = needs[0]
     errors: list[str] = []
+    chosen = [int(v) for v in request.form.getlist("document_ids") if v.isdigit() and len(v) < 10]
     if request.method == "POST" and need is not None:
         try:
-            item = applications.apply(user, need, product, locale=_locale())
+            item = applications.apply(user, need, product, chosen, locale=_locale())
         except DomainError as err:
             db.session.rollback()
             errors = [m for msgs in err.fields.values() for m in msgs] or [err.message]
@@ -196,6 +198,7 @@ def app_apply():
     return render_template(
         "applications/apply.html", product=product, needs=needs, need=need, gaps=gaps,
         errors=errors, scope=applications.consent_scope([]), enterprise=user.organization,
+        documents=documents.listed(user), chosen=chosen,
     )  # fmt: skip
 
 

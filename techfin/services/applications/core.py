@@ -539,6 +539,18 @@ def overdue_deadline(app: Application, today: date | None = None) -> str | None:
     return None
 
 
+def attached_documents(app: Application) -> list[Any]:
+    """The documents attached to the application (deleted ones left out)."""
+    from techfin.models import Document
+
+    if not app.document_ids:
+        return []
+    return list(db.session.scalars(
+        select(Document).where(Document.id.in_(app.document_ids), Document.deleted_at.is_(None))
+        .order_by(Document.id)
+    ))  # fmt: skip
+
+
 def shared_data(app: Application) -> dict[str, Any]:
     """What the enterprise consented to share with the institution, for its staff to read
     while the consent stands (the caller checks that, and logs the access)."""

@@ -220,3 +220,26 @@ def test_english_labels(client, login, need_id, ids):
     app_id = _submit(client, login, need_id, ids("product", "P-001"))
     page = client.get(f"/applications/{app_id}?lang=en").get_data(as_text=True)
     assert "Submitted" in page and "Consent" in page
+
+
+def test_apply_with_documents_through_the_page(app, client, login, need_id, ids, as_user):
+    import io
+
+    from techfin.services import documents
+
+    pdf = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type "
+           b"/Pages /Kids [] /Count 0 >>\nendobj\n%x\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")  # fmt: skip
+    with app.app_context():
+        doc = documents.upload(as_user("e1@x.cn"), io.BytesIO(pdf), "营业执照.pdf", "other").id
+    page = _apply_page(client, login, need_id, ids("product", "P-001")).get_data(as_text=True)
+    assert f'value="{doc}"' in page and "营业执照.pdf" in page
+    r = client.post("/applications/apply", data={"product_id": ids("product", "P-001"),
+                                                 "need_id": need_id, "document_ids": [doc]})  # fmt: skip
+    assert r.status_code == 302
+    with app.app_context():
+        a = db.session.scalar(db.select(Application))
+        assert a.document_ids == [doc] and "documents" in a.consent_scope
+        app_id = a.id
+    login("bank@x.cn")
+    detail = client.get(f"/applications/{app_id}").get_data(as_text=True)
+    assert 'id="attached-documents"' in detail and "营业执照.pdf" in detail
