@@ -14,6 +14,7 @@ pipeline.advance in the same transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +40,8 @@ from techfin.models import (
 from techfin.models.base import utcnow
 from techfin.services import access, audit, documents, pipeline
 from techfin.services.applications import clock, notices, reasons
+
+log = logging.getLogger(__name__)
 
 NOT_FOUND = "Not found / 记录不存在"
 ONLY_ENTERPRISE = "Only the applying enterprise may do this / 仅申请企业可执行此操作"
@@ -178,9 +181,16 @@ def _record(user: User, app: Application, to: str, note: str = "") -> None:
     notices.status_changed(user, app, before, note)
 
 
+# Steps that only mark where the pair stands: when the pipeline refuses one (the pair is
+# already there or past it, or its deal ended earlier) the application goes on without it.
+# `approved` and `funded` feed the reports, so the pipeline's refusal stands (an operator
+# reopens an ended deal).
+_OPTIONAL_STEPS = frozenset({"contacted", "declined", "withdrawn"})
+
+
 def _pipeline(user: User, app: Application, stage: str, data: dict[str, Any] | None = None) -> None:
-    """The matching deal-pipeline step, in this transaction; a step already on record for
-    the same day (an application withdrawn and made again) is not recorded twice."""
+    """The matching deal-pipeline step, in this transaction (pipeline.advance checks before
+    it writes anything, so a refused optional step leaves the session as it was)."""
     day = clock.beijing_today()
     done = db.session.scalar(
         select(Outcome.id).where(Outcome.need_id == app.need_id,
@@ -189,8 +199,14 @@ def _pipeline(user: User, app: Application, stage: str, data: dict[str, Any] | N
     )  # fmt: skip
     if done:
         return
-    pipeline.advance(user, app.need, app.product, {"stage": stage, "date": day.isoformat(),
-                                                  **(data or {})}, commit=False)  # fmt: skip
+    try:
+        pipeline.advance(user, app.need, app.product, {"stage": stage, "date": day.isoformat(),
+                                                      **(data or {})}, commit=False)  # fmt: skip
+    except Conflict:
+        if stage not in _OPTIONAL_STEPS:
+            raise
+        log.info("application %s: pipeline step %s not recorded (pair already there or "
+                 "its deal ended)", app.id, stage)  # fmt: skip
 
 
 def _start_clock(app: Application) -> None:
