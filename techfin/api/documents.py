@@ -14,7 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from techfin.api.auth import caller
 from techfin.api.core import errors, resource_blueprint
-from techfin.api.schemas import DocumentOut, DocumentPage, DocumentUpload
+from techfin.api.schemas import DocumentOut, DocumentPage, DocumentUpload, PageQuery
 from techfin.errors import DomainError
 from techfin.models import Document
 from techfin.services import documents
@@ -46,12 +46,14 @@ def read_upload() -> tuple[Any, str | None]:
 
 @bp.route("")
 class Documents(MethodView):
+    @bp.arguments(PageQuery, location="query")
     @bp.response(200, DocumentPage)
-    @errors(bp, 403)
-    def get(self) -> dict[str, Any]:
+    @errors(bp, 403, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's enterprise's documents, newest first."""
-        rows = documents.listed(caller())
-        return {"items": rows, "page": 1, "per_page": max(len(rows), 1), "total": len(rows)}
+        page = documents.page_of(caller(), args["page"], args["per_page"])
+        return {"items": page.items, "page": page.page, "per_page": page.per_page,
+                "total": page.total}  # fmt: skip
 
     @bp.doc(
         requestBody={

@@ -529,9 +529,12 @@ class DocumentPage(Page):
     items = fields.List(fields.Nested(DocumentOut), required=True)
 
 
-class NotificationQuery(Schema):
+class PageQuery(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
+
+
+class NotificationQuery(PageQuery):
     unread = fields.Boolean(load_default=False, metadata={"description": "1: unread only"})
 
 

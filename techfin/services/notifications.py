@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import event, func, select, update
+from sqlalchemy import and_, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from techfin import mail
@@ -248,21 +248,27 @@ def send_emails(ids: Iterable[int]) -> dict[str, int]:
 
 
 def lost_email_ids(older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> list[int]:
-    """Rows never attempted although their wake-up should have run long ago (the queue was
-    down when they were committed): the sweep wakes the sender for them."""
-    cutoff = utcnow() - older_than
+    """Rows the queue has lost: never attempted although their wake-up should have run long
+    ago (the queue was down at commit), or still pending after the whole retry schedule
+    (a broker restart dropped the scheduled retry). The sweep wakes the sender for them;
+    each attempt counts, so a row that keeps failing ends as `failed`, never loops."""
+    now = utcnow()
+    retry_window = timedelta(seconds=MAX_ATTEMPTS * EMAIL_RETRY_DELAY) + timedelta(minutes=10)
     return list(
         db.session.scalars(
             select(NotificationEmail.id)
             .where(
                 NotificationEmail.status == "pending",
-                NotificationEmail.attempts == 0,
-                NotificationEmail.created_at < cutoff,
+                or_(
+                    and_(NotificationEmail.attempts == 0,
+                         NotificationEmail.created_at < now - older_than),
+                    NotificationEmail.created_at < now - retry_window,
+                ),
             )
             .order_by(NotificationEmail.id)
             .limit(limit)
         )
-    )
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ reading

@@ -66,7 +66,7 @@ def documents_page():
                 return redirect(url_for(".documents_page"))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("documents/list.html", form=form,
-                           items=documents.listed(acting_user()),
+                           page=documents.page_of(acting_user(), request.args.get("page", 1)),
                            max_mb=f"{documents.max_bytes() / (1024 * 1024):g}"), status  # fmt: skip
 
 

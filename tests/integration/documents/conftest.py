@@ -139,7 +139,7 @@ def windows_exe() -> bytes:
 @pytest.fixture
 def files() -> dict[str, Callable[..., bytes]]:
     return {"png": png, "jpeg": jpeg, "pdf": pdf, "xlsx": xlsx, "zip": plain_zip,
-            "exe": windows_exe}  # fmt: skip
+            "exe": windows_exe, "truncated_xlsx": lambda: xlsx()[:-40]}  # fmt: skip
 
 
 def zip_bomb(copies: int = 8, kernel_mib: int = 1024) -> bytes:

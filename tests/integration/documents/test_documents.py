@@ -95,6 +95,7 @@ def test_accepted_types_are_stored_under_a_random_name(
         ("png", "photo.pdf", "image/png"),  # the name must agree with the content
         ("pdf", "report.exe", ".exe"),
         ("pdf", "noextension", "noextension"),
+        ("truncated_xlsx", "报表.xlsx", "damaged"),  # the zip's directory is cut off
     ],
 )
 def test_refused_by_content_with_a_clear_message(app, client, bearer, files, ctx, kind, name, says):
@@ -300,6 +301,8 @@ def test_list_and_delete_through_the_api(app, client, bearer, files):
     second = _upload(client, bearer, files, "b.pdf")
     items = client.get("/api/v1/documents", headers=bearer("e1@x.cn")).get_json()["items"]
     assert [d["id"] for d in items] == [second, first]
+    paged = client.get("/api/v1/documents?per_page=1&page=2", headers=bearer("e1@x.cn")).get_json()
+    assert ([d["id"] for d in paged["items"]], paged["total"]) == ([first], 2)
     assert client.get("/api/v1/documents", headers=bearer("e2@x.cn")).get_json()["items"] == []
     assert client.get("/api/v1/documents", headers=bearer("bank@x.cn")).status_code == 403
     assert client.delete(f"/api/v1/documents/{first}", headers=bearer("e2@x.cn")).status_code == 404

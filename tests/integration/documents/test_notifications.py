@@ -147,6 +147,19 @@ def test_the_sweep_sends_emails_whose_wake_up_was_lost(app, ctx, users, mail_to)
     assert _emails(ctx)[0].status == "sent"
 
 
+def test_a_retry_lost_by_the_broker_is_found_by_the_sweep(ctx, users, mail_to):
+    from techfin.services import notifications
+
+    mail_to.script = ["451 try later"]
+    _notify(ctx, "e1@x.cn")  # one failed attempt; Huey's scheduled retry is then "lost"
+    with ctx():
+        row = db.session.scalars(db.select(NotificationEmail)).one()
+        assert notifications.lost_email_ids() == []  # Huey's retries are still due
+        row.created_at -= timedelta(hours=1)
+        db.session.commit()
+        assert notifications.lost_email_ids() == [row.id]
+
+
 def test_express_interest_notifies_the_institution_in_app_and_by_queued_mail(
     client, ctx, users, mail_to
 ):
