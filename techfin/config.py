@@ -150,6 +150,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # holds a worker thread for minutes and other tasks interleave.
         "MATCHES_TASK_SECONDS": max(1, _int_env("MATCHES_TASK_SECONDS", 20)),
         "MATCHING_HISTORY_TTL": max(0, _int_env("MATCHING_HISTORY_TTL", 30)),
+        # The application clock, in working days on China's official calendar.
+        "APPLICATION_FIRST_RESPONSE_DAYS": max(1, _int_env("APPLICATION_FIRST_RESPONSE_DAYS", 3)),
+        "APPLICATION_DECISION_DAYS": max(1, _int_env("APPLICATION_DECISION_DAYS", 10)),
         # Scheduled jobs, as crontab lines in Beijing time (minute hour day month weekday).
         "SCHEDULE": {
             "digests_daily": os.environ.get("SCHEDULE_DIGESTS_DAILY", "0 8 * * *"),
@@ -157,6 +160,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             "retrain": os.environ.get("SCHEDULE_RETRAIN", "30 2 * * *"),
             "search_check": os.environ.get("SCHEDULE_SEARCH_CHECK", "17 * * * *"),
             "sweep": os.environ.get("SCHEDULE_SWEEP", "* * * * *"),
+            # Daily; the job itself does nothing on a day off (holidays included).
+            "application_deadlines": os.environ.get("SCHEDULE_APPLICATION_DEADLINES", "0 9 * * *"),
         },
     }
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -6,7 +6,7 @@ their queued emails. Every table is AUTOINCREMENT on SQLite, like those of 0006:
 appear in URLs and task arguments and must never be handed out twice.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05 05:43:22.641110
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

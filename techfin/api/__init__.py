@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from techfin.api import (
+    applications,
     discovery,
     docs,
     documents,
@@ -20,7 +21,7 @@ from techfin.api import (
 from techfin.api.core import TechfinApi
 
 RESOURCES = (enterprises, patents, needs, funders, products, outcomes, users, documents,
-             notifications)  # fmt: skip
+             notifications, applications)  # fmt: skip
 
 
 def init_app(app: Flask) -> TechfinApi:
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> TechfinApi:
     )
     for module in RESOURCES:
         api.register_blueprint(module.bp)
+    api.register_blueprint(applications.reference_bp)
     for bp in (discovery.search_bp, discovery.matches_bp, discovery.me_bp):
         api.register_blueprint(bp)
     app.register_blueprint(docs.bp)

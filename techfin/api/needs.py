@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
+    INVALID,
     body_doc,
     errors,
     page_of,
@@ -18,8 +19,19 @@ from techfin.api.core import (
     visible,
 )
 from techfin.api.owners import owning_enterprise
-from techfin.api.schemas import NEED_EXAMPLE, NeedCreate, NeedOut, NeedPage, NeedQuery, NeedUpdate
-from techfin.models import Enterprise, Need, User
+from techfin.api.schemas import (
+    NEED_EXAMPLE,
+    ApplicationOut,
+    NeedCreate,
+    NeedOut,
+    NeedPage,
+    NeedQuery,
+    NeedUpdate,
+    PickupCreate,
+)
+from techfin.errors import DomainError
+from techfin.extensions import db
+from techfin.models import Enterprise, Need, Product, User
 from techfin.services import access, catalog
 
 bp = resource_blueprint("needs", "needs", "Financing needs / 融资需求")
@@ -89,3 +101,27 @@ class NeedById(MethodView):
         """Delete a need without docking records (close it otherwise)."""
         user = caller()
         catalog.delete_need(user, visible(Need, need_id, access.need_filter(user)))
+
+
+@bp.route("/<int:need_id>/pickup")
+class NeedPickup(MethodView):
+    @bp.doc(requestBody=body_doc(PickupCreate, example={"product_id": 1}))
+    @bp.response(201, ApplicationOut)
+    @errors(bp, 400, 403, 404, 409, 422)
+    def post(self, need_id: int) -> dict[str, Any]:
+        """抢单: a verified institution opens an application on a published need nobody has
+        applied for, with one of its active products; the enterprise accepts (transition
+        `submitted`, the clock starts) or declines (`withdrawn`)."""
+        from techfin.api.applications import to_dict
+        from techfin.services import applications
+
+        user = caller()
+        require(access.is_verified_institution(user))
+        need = visible(Need, need_id, access.need_filter(user))
+        data = parse_body(PickupCreate)
+        product = db.session.get(Product, data["product_id"])
+        if product is None or product.funder_id != access.org_id(user):
+            raise DomainError(
+                INVALID, {"product_id": ["Pick one of your own products / 请选择本机构的产品"]}
+            )
+        return to_dict(applications.pick_up(user, need, product), user)

@@ -378,6 +378,119 @@ PRODUCT_EXAMPLE = {
 OUTCOME_EXAMPLE = {"need_ref": "N-001", "product_ref": "P-001", "stage": "contacted"}
 
 
+# ------------------------------------------------------------------ applications (申请)
+
+from techfin.models import APPLICATION_STATUSES, REPAYMENTS  # noqa: E402 - appended per feature
+from techfin.services.applications.reasons import CODES as REFUSAL_CODES  # noqa: E402
+
+TRANSITION_TARGETS = ("submitted", "accepted", "info_requested", "approved", "disbursed",
+                      "declined", "withdrawn")  # fmt: skip
+
+
+class ApplicationQuery(ListQuery):
+    status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES))
+
+
+class ApplicationCreate(Strict):
+    need_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1))
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1))
+    document_ids = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(1, 2**31 - 1)),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
+
+
+class PickupCreate(Strict):
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1))
+
+
+class ConsentRevoke(Strict):
+    note = fields.String(validate=validate.Length(max=2000), load_default="")
+
+
+class TransitionBody(Strict):
+    """`to` plus the fields of that move; each move checks which of them it needs."""
+
+    to = fields.String(required=True, validate=validate.OneOf(TRANSITION_TARGETS))
+    note = fields.String(validate=validate.Length(max=2000))
+    amount_cny = fields.Integer(strict=True, validate=validate.Range(1, 10**13))
+    rate = fields.Float(validate=validate.Range(0, 36))
+    term_months = fields.Integer(strict=True, validate=validate.Range(1, 600))
+    issued = fields.Date()
+    matures = fields.Date()
+    repayment = fields.String(validate=validate.OneOf(REPAYMENTS))
+    reason_code = fields.String(validate=validate.OneOf(REFUSAL_CODES))
+
+    @validates_schema
+    def _clean(self, data: dict[str, Any], **_: Any) -> None:
+        _no_control_chars({k: v for k, v in data.items() if k != "note"})
+        if "\x00" in data.get("note", ""):
+            raise ValidationError({"note": ["Control characters are not allowed / 不允许控制字符"]})
+
+
+class ApplicationEventOut(Schema):
+    at = fields.DateTime(required=True)
+    actor = fields.String(required=True)
+    from_status = fields.String(required=True, data_key="from")
+    to_status = fields.String(required=True, data_key="to")
+    note = fields.String(required=True)
+
+
+class ConsentOut(Schema):
+    at = fields.DateTime(allow_none=True)
+    scope = fields.List(fields.String(), required=True)
+    funder_id = fields.Integer(required=True, metadata={"description": "the institution"})
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ApplicationOut(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    origin = fields.String(required=True)
+    need_id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    funder_id = fields.Integer(required=True)
+    enterprise_id = fields.Integer(required=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    first_response_due = fields.Date(allow_none=True)
+    decision_due = fields.Date(allow_none=True)
+    first_response_at = fields.DateTime(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    paused_days = fields.Integer(required=True)
+    overdue = fields.String(allow_none=True, metadata={"description": "first_response | decision"})
+    approved_amount_cny = fields.Integer(allow_none=True)
+    approved_rate = fields.Float(allow_none=True)
+    approved_term_months = fields.Integer(allow_none=True)
+    disbursed_amount_cny = fields.Integer(allow_none=True)
+    disbursed_rate = fields.Float(allow_none=True)
+    issued = fields.Date(allow_none=True)
+    matures = fields.Date(allow_none=True)
+    repayment = fields.String(allow_none=True)
+    reason_code = fields.String(allow_none=True)
+    reason_note = fields.String(required=True)
+    consent = fields.Nested(ConsentOut, required=True)
+    document_ids = fields.List(fields.Integer(), required=True)
+    allowed = fields.List(
+        fields.String(), required=True, metadata={"description": "moves open to the caller now"}
+    )
+    history = fields.List(fields.Nested(ApplicationEventOut), required=True)
+
+
+class ApplicationPage(Page):
+    items = fields.List(fields.Nested(ApplicationOut), required=True)
+
+
+class RefusalReasonOut(Schema):
+    code = fields.String(required=True)
+    label = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    advice = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class RefusalReasonList(Schema):
+    items = fields.List(fields.Nested(RefusalReasonOut), required=True)
+
+
 # ------------------------------------------------------------------ documents and notices
 
 

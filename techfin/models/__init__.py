@@ -102,6 +102,26 @@ __all__ += [
     "pool_products",
 ]
 
+from techfin.models.applications import (  # noqa: E402 - appended per feature
+    APPLICATION_ORIGINS,
+    APPLICATION_STATUSES,
+    CONSENT_SCOPE,
+    OPEN_STATUSES,
+    TERMINAL_STATUSES,
+    Application,
+    ApplicationEvent,
+)
+
+__all__ += [
+    "APPLICATION_ORIGINS",
+    "APPLICATION_STATUSES",
+    "CONSENT_SCOPE",
+    "OPEN_STATUSES",
+    "TERMINAL_STATUSES",
+    "Application",
+    "ApplicationEvent",
+]
+
 from techfin.models.documents import DOCUMENT_KINDS, Document, DocumentGrant  # noqa: E402
 from techfin.models.notifications import (  # noqa: E402 - appended per feature
     EMAIL_STATUSES,
@@ -135,6 +155,8 @@ NEVER_REUSED_IDS = (
     # AUTOINCREMENT since migration 0006 created them: a retried failure or a job run is
     # referred to by id on the system page.
     "dirty_marks", "job_runs", "task_failures",
+    # AUTOINCREMENT since migration 0009 created them: an application's id is in its URL.
+    "applications", "application_events",
     # Since migration 0010: documents and notices are addressed by id in URLs, grants and
     # queued emails are referred to by id from the task queue.
     "documents", "document_grants", "notifications", "notification_emails",

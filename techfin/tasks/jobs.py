@@ -152,7 +152,17 @@ def sweep() -> str:
     return f"{waiting} mark(s) waiting; {len(lost)} email(s) re-queued"
 
 
+@_scheduled("application_deadlines")
+def application_deadlines() -> str:
+    """Daily: overdue applications escalated to operators, staff reminded a working day
+    ahead (nothing on days off)."""
+    from techfin.services.applications import deadlines
+
+    return deadlines.run().summary()
+
+
 SCHEDULED = {
+    "application_deadlines": application_deadlines,
     "digests_daily": digests_daily,
     "digests_weekly": digests_weekly,
     "retrain": retrain,

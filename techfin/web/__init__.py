@@ -32,6 +32,7 @@ def _sme_label(size: str | None) -> str:
 def init_app(app: Flask) -> None:
     from techfin.web import (
         admin,
+        applications,
         auth,
         dealflow,
         documents,
@@ -57,7 +58,7 @@ def init_app(app: Flask) -> None:
 
     app.url_map.converters["id"] = IdConverter
     for module in (auth, main, reference, enterprise, institution, dealflow, marketplace, operator,
-                   admin, documents):  # fmt: skip
+                   admin, documents, applications):  # fmt: skip
         app.register_blueprint(module.bp)
     notifications.init_app(app)
     app.jinja_env.globals.update(

@@ -15,6 +15,38 @@ LABELS: dict[str, dict[str, object]] = {
         "retrain": _l("Retrain the ranking model"),
         "search_check": _l("Search index check"),
         "sweep": _l("Stored-matches sweep"),
+        "application_deadlines": _l("Application deadlines"),
+    },
+    "application_status": {
+        "picked_up": _l("Picked up, awaiting the enterprise"),
+        "submitted": _l("Submitted"),
+        "accepted": _l("Under review"),
+        "info_requested": _l("More information requested"),
+        "approved": _l("Approved"),
+        "disbursed": _l("Disbursed"),
+        "declined": _l("Declined"),
+        "withdrawn": _l("Withdrawn"),
+    },
+    # What each move is called on its button (the status it leads to).
+    "application_move": {
+        "submitted": _l("Accept the pick-up"),
+        "accepted": _l("Accept for review"),
+        "info_requested": _l("Request more information"),
+        "approved": _l("Approve"),
+        "disbursed": _l("Record the disbursement"),
+        "declined": _l("Decline"),
+        "withdrawn": _l("Withdraw"),
+    },
+    "consent_scope": {
+        "profile": _l("Your enterprise profile (name, credit code, industry, region, stage)"),
+        "need": _l("This financing need (amount, term, purpose)"),
+        "financials": _l("Your financials (employees, revenue, total assets)"),
+        "patents": _l("Your non-confidential patents"),
+        "documents": _l("The documents you attach"),
+    },
+    "deadline": {
+        "first_response": _l("First response"),
+        "decision": _l("Decision"),
     },
     "job_status": {
         "running": _l("Running"),

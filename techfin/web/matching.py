@@ -8,6 +8,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,7 +21,7 @@ from wtforms.widgets import HiddenInput
 from techfin.errors import DomainError, NotFound
 from techfin.extensions import db
 from techfin.models import Funder, Need, Product
-from techfin.services import access
+from techfin.services import access, applications
 from techfin.services import matching as service
 from techfin.services.matching.common import LOAN_KINDS
 from techfin.web.fields import CleanText, PositiveAmount, RateField, RegionField, WanField
@@ -169,8 +170,11 @@ def need_matches(need_id: int):
     stages = service.current_stages(
         (need.id, m["product"]["id"]) for m in result["matches"] if m["type"] == "product"
     )
+    # The refusals this enterprise received from the same institution for the same kind of
+    # product: told next to similar products, so the advice reflects what really happened.
+    refused = applications.refusals_for(need.enterprise_id, str(get_locale() or "zh_CN"))
     return render_template("matching/need_matches.html", need=need, result=result,
-                           stages=stages, model=service.model_info())  # fmt: skip
+                           stages=stages, model=service.model_info(), refused=refused)  # fmt: skip
 
 
 @bp.route("/needs/<id:need_id>/matches/interest", methods=["POST"])

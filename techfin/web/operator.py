@@ -164,10 +164,11 @@ def reference_data():
 def system():
     from flask import current_app
 
-    from techfin.services import jobs
+    from techfin.services import applications, jobs
 
     status = jobs.system_status(current_app.config["SCHEDULE"])
-    return render_template("operator/system.html", status=status)
+    overdue = applications.overdue(acting_user(), limit=100)
+    return render_template("operator/system.html", status=status, overdue=overdue)
 
 
 @bp.route("/system/failures/<id:failure_id>/retry", methods=["POST"])

@@ -56,6 +56,8 @@ CANARY_COLUMNS: frozenset[tuple[str, str]] = frozenset({
     ("recommendations", "note"), ("recommendations", "reason"),
     ("risk_pool_contributions", "contributor"), ("risk_pool_contributions", "note"),
     ("risk_pool_enterprises", "note"), ("risk_pool_compensations", "note"),
+    ("applications", "reason_note"), ("application_events", "note"),
+    ("application_events", "actor"),
     ("documents", "filename"),
 })  # fmt: skip
 URL_COLUMNS: frozenset[tuple[str, str]] = frozenset({("docking_events", "link")})
@@ -78,6 +80,10 @@ NOT_USER_TEXT: frozenset[tuple[str, str]] = frozenset({
     ("event_meetings", "status"), ("event_meetings", "result"), ("matches", "kind"),
     ("matches", "model_kind"), ("matches", "model_version"), ("outcomes", "stage"),
     ("outcomes", "repayment"), ("recommendations", "status"),
+    ("applications", "status"), ("applications", "origin"), ("applications", "reason_code"),
+    ("applications", "repayment"), ("applications", "escalated_for"),
+    ("applications", "reminded_for"), ("application_events", "from_status"),
+    ("application_events", "to_status"),
     # Documents: sniffed types, enum kinds, hashes and generated names.
     ("documents", "content_type"), ("documents", "kind"), ("documents", "sha256"),
     ("documents", "stored_name"),
@@ -122,8 +128,10 @@ def _load(name: str) -> ModuleType:
 MATRIX = _load("test_access_matrix")
 
 
-def canary(n: int) -> str:
-    return f"{TRIGGERS[n % len(TRIGGERS)]}x{n}\"'><script>alert({n})</script><img src=x onerror=alert({n})>"
+def canary(n: int, lead: int | None = None) -> str:
+    """Canary number n; `lead` (default n) picks the formula trigger it starts with."""
+    trigger = TRIGGERS[(n if lead is None else lead) % len(TRIGGERS)]
+    return f"{trigger}x{n}\"'><script>alert({n})</script><img src=x onerror=alert({n})>"
 
 
 def _text_columns() -> set[tuple[str, str]]:
@@ -268,15 +276,18 @@ class World:
         tables = {t.name: t for t in db.metadata.sorted_tables}
         n = 0
         with db.engine.begin() as conn:
-            for table_name, column in sorted(CANARY_COLUMNS | URL_COLUMNS):
+            # refs first: their canaries get the small numbers, so they stay within a ref's
+            # 64 characters (the interchange round trip re-validates them) as tables are added
+            columns = sorted(CANARY_COLUMNS | URL_COLUMNS, key=lambda tc: (tc[1] != "ref", tc))
+            for table_name, column in columns:
                 table = tables[table_name]
                 ids = conn.execute(select(table.c.id).order_by(table.c.id)).scalars().all()
-                for row_id in ids:
+                for index, row_id in enumerate(ids):
                     n += 1
                     self.fields[n] = f"{table_name}.{column}#{row_id}"
                     value = (
                         f"javascript:alert({n})//" if (table_name, column) in URL_COLUMNS
-                        else canary(n)
+                        else canary(n, index)  # each column's first row starts with "="
                     )  # fmt: skip
                     conn.execute(update(table).where(table.c.id == row_id).values({column: value}))
         db.session.remove()

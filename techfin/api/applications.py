@@ -1,0 +1,151 @@
+"""/api/v1/applications — financing applications (申请) and their transitions, and
+/api/v1/reference/refusal-reasons (the codes a refusal must carry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_babel import get_locale
+from sqlalchemy import select
+
+from techfin.api.auth import caller
+from techfin.api.core import (
+    INVALID,
+    body_doc,
+    errors,
+    page_of,
+    parse_body,
+    resource_blueprint,
+)
+from techfin.api.schemas import (
+    ApplicationCreate,
+    ApplicationOut,
+    ApplicationPage,
+    ApplicationQuery,
+    ConsentRevoke,
+    RefusalReasonList,
+    TransitionBody,
+)
+from techfin.errors import DomainError, Forbidden
+from techfin.extensions import db
+from techfin.models import Application, Need, Product, User
+from techfin.services import access, applications
+from techfin.services.applications import reasons
+
+bp = resource_blueprint("applications", "applications", "Financing applications / 融资申请")
+reference_bp = resource_blueprint("api_reference", "reference", "Reference lists / 参考代码")
+
+
+def to_dict(app: Application, user: User) -> dict[str, Any]:
+    """The application as the caller sees it (with the moves open to it now)."""
+    out = {c: getattr(app, c) for c in (
+        "id", "status", "origin", "need_id", "product_id", "funder_id", "enterprise_id",
+        "submitted_at", "first_response_due", "decision_due", "first_response_at",
+        "decided_at", "paused_days", "approved_amount_cny", "approved_rate",
+        "approved_term_months", "disbursed_amount_cny", "disbursed_rate", "issued", "matures",
+        "repayment", "reason_code", "reason_note")}  # fmt: skip
+    out["consent"] = {"at": app.consent_at, "scope": list(app.consent_scope or []),
+                      "funder_id": app.funder_id, "revoked_at": app.consent_revoked_at}  # fmt: skip
+    out["document_ids"] = list(app.document_ids or [])
+    out["overdue"] = applications.overdue_deadline(app)
+    out["allowed"] = applications.allowed(user, app)
+    out["history"] = list(app.history)
+    return out
+
+
+def _locale() -> str:
+    return str(get_locale() or "zh_CN")
+
+
+def _row(model: type, row_id: int, rule: Any, field: str) -> Any:
+    """A row named by id in the body; one the caller may not see is as unknown as a missing one."""
+    found = db.session.scalar(select(model).where(model.id == row_id, rule))
+    if found is None:
+        raise DomainError(INVALID, {field: [f"Unknown id {row_id} / 记录不存在"]})
+    return found
+
+
+APPLY_EXAMPLE = {"need_id": 1, "product_id": 1, "document_ids": []}
+
+
+@bp.route("")
+class Applications(MethodView):
+    @bp.arguments(ApplicationQuery, location="query")
+    @bp.response(200, ApplicationPage)
+    @errors(bp, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The caller's own applications (enterprise), those addressed to its institution,
+        or all (operators); `status` filters."""
+        user = caller()
+        stmt = applications.listing(user, args.get("status"))
+        if "ref" in args:
+            stmt = stmt.where(Application.id == -1)  # applications have no ref
+        result = page_of(stmt, args, Application)
+        result["items"] = [to_dict(a, user) for a in result["items"]]
+        return result
+
+    @bp.doc(requestBody=body_doc(ApplicationCreate, example=APPLY_EXAMPLE))
+    @bp.response(201, ApplicationOut)
+    @errors(bp, 400, 403, 409, 422)
+    def post(self) -> dict[str, Any]:
+        """Apply for a product with one of the caller's published needs (enterprises): 409
+        when the pair already has an open application, 422 with `gaps` when not eligible."""
+        user = caller()
+        if not user.is_enterprise:
+            raise Forbidden(applications.core.ONLY_ENTERPRISE)
+        data = parse_body(ApplicationCreate)
+        need = _row(Need, data["need_id"], access.need_filter(user), "need_id")
+        product = _row(Product, data["product_id"], access.product_filter(user), "product_id")
+        app = applications.apply(user, need, product, data["document_ids"], locale=_locale())
+        return to_dict(app, user)
+
+
+@bp.route("/<int:application_id>")
+class ApplicationById(MethodView):
+    @bp.response(200, ApplicationOut)
+    @errors(bp, 404)
+    def get(self, application_id: int) -> dict[str, Any]:
+        """One application with its history."""
+        user = caller()
+        return to_dict(applications.get_visible(user, application_id), user)
+
+
+@bp.route("/<int:application_id>/transitions")
+class Transitions(MethodView):
+    @bp.doc(requestBody=body_doc(TransitionBody, example={"to": "accepted"}))
+    @bp.response(200, ApplicationOut)
+    @errors(bp, 400, 403, 404, 409, 422)
+    def post(self, application_id: int) -> dict[str, Any]:
+        """Move the application: accepted | info_requested | approved | disbursed | declined
+        (reason_code + note) | withdrawn, and `submitted` to accept a pick-up. An illegal
+        move is a 409 whose `fields.allowed` lists the moves open to the caller."""
+        user = caller()
+        app = applications.get_visible(user, application_id)
+        data = parse_body(TransitionBody)
+        for key in ("issued", "matures"):
+            if key in data:
+                data[key] = data[key].isoformat()
+        return to_dict(applications.transition(user, app, data), user)
+
+
+@bp.route("/<int:application_id>/consent/revoke")
+class RevokeConsent(MethodView):
+    @bp.doc(requestBody=body_doc(ConsentRevoke, example={"note": "不再需要"}))
+    @bp.response(200, ApplicationOut)
+    @errors(bp, 400, 403, 404, 409, 422)
+    def post(self, application_id: int) -> dict[str, Any]:
+        """The enterprise revokes its consent before a decision (the application is withdrawn)."""
+        user = caller()
+        app = applications.get_visible(user, application_id)
+        note = parse_body(ConsentRevoke)["note"]
+        return to_dict(applications.revoke_consent(user, app, note=note), user)
+
+
+@reference_bp.route("/refusal-reasons")
+class RefusalReasons(MethodView):
+    @reference_bp.response(200, RefusalReasonList)
+    @errors(reference_bp)
+    def get(self) -> dict[str, Any]:
+        """The refusal reason codes, with zh/en labels and advice for the enterprise."""
+        return {"items": reasons.reference()}

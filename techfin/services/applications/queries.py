@@ -1,0 +1,114 @@
+"""What each role sees of the applications: lists, the institution's queue by due date,
+the operators' overdue list, and the refusals an enterprise received (for its advice)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, false, or_, select, true
+
+from techfin.extensions import db
+from techfin.models import APPLICATION_STATUSES, Application, Need, Product, User
+from techfin.services import access
+from techfin.services.applications import clock, reasons
+from techfin.services.paging import Page, paginate
+
+
+def visible_filter(user: User) -> ColumnElement[bool]:
+    """The caller's own applications (enterprise), those addressed to its institution, or
+    all (operators)."""
+    if user.is_operator:
+        return true()
+    if user.is_enterprise:
+        return Application.enterprise_id == access.org_id(user)
+    if access.is_verified_institution(user):
+        return Application.funder_id == access.org_id(user)
+    return false()
+
+
+def due_column() -> ColumnElement[Any]:
+    """The next deadline: the first response while unanswered, else the decision."""
+    return case(
+        (Application.status == "submitted", Application.first_response_due),
+        else_=Application.decision_due,
+    )
+
+
+def listing(user: User, status: str | None = None) -> Select:
+    stmt = select(Application).where(visible_filter(user))
+    if status:
+        stmt = stmt.where(Application.status == status)
+    return stmt
+
+
+def page(user: User, status: str | None = None, page_no: Any = 1, per_page: Any = 20) -> Page:
+    """One page of the caller's applications: open ones by next due date, then the rest
+    newest first (the institution's queue and the enterprise's "my applications")."""
+    if status not in APPLICATION_STATUSES:
+        status = None
+    decided = Application.status.in_(("disbursed", "declined", "withdrawn"))
+    stmt = listing(user, status).order_by(
+        decided, due_column().asc().nulls_last(), Application.id.desc()
+    )
+    return paginate(stmt, page_no, per_page)
+
+
+def overdue_filter(today: date) -> ColumnElement[bool]:
+    return or_(
+        and_(Application.status.in_(("submitted", "accepted")), Application.decision_due < today),
+        and_(Application.status == "submitted", Application.first_response_due < today),
+    )
+
+
+def overdue(user: User, limit: int = 100) -> list[Application]:
+    """Applications past a deadline, most overdue first (operators: all)."""
+    stmt = (
+        select(Application)
+        .where(visible_filter(user), overdue_filter(clock.beijing_today()))
+        .order_by(due_column().asc(), Application.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def refusals_for(enterprise_id: int, locale: str = "zh_CN") -> dict[tuple[int, str], list[str]]:
+    """(funder id, product kind) → the refusal reasons this enterprise received there, in
+    words: a product of the same institution and kind is "similar" for the advice."""
+    rows = db.session.execute(
+        select(Application.funder_id, Product.kind, Application.reason_code)
+        .join(Product, Application.product_id == Product.id)
+        .where(Application.enterprise_id == enterprise_id, Application.status == "declined")
+        .order_by(Application.id.desc())
+        .limit(200)
+    )
+    out: dict[tuple[int, str], list[str]] = {}
+    for funder_id, kind, code in rows:
+        r = reasons.reason(code)
+        if r is None:
+            continue
+        words = out.setdefault((funder_id, kind), [])
+        if r.label(locale) not in words:
+            words.append(r.label(locale))
+    return out
+
+
+def need_options(user: User) -> list[Need]:
+    """The enterprise's published needs, to apply with."""
+    if not user.is_enterprise:
+        return []
+    return list(db.session.scalars(
+        select(Need).where(Need.enterprise_id == access.org_id(user), Need.status == "published")
+        .order_by(Need.id.desc()).limit(100)
+    ))  # fmt: skip
+
+
+def own_active_products(user: User, kind: str | None = None) -> list[Product]:
+    """The institution's active products (for a pick-up)."""
+    if not access.is_verified_institution(user):
+        return []
+    stmt = select(Product).where(Product.funder_id == access.org_id(user),
+                                 Product.status == "active")  # fmt: skip
+    if kind:
+        stmt = stmt.where(Product.kind == kind)
+    return list(db.session.scalars(stmt.order_by(Product.name).limit(100)))
