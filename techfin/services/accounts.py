@@ -378,7 +378,7 @@ def register(
     password: str,
     industry: str = "",
     region: str = "",
-    funder_kind: str = "bank",
+    funder_kind: str = "",  # blank: the usual kind of the account type
     locale: str = "zh_CN",
 ) -> User:
     """Self-registration: a new organisation and its first (owner) account.
