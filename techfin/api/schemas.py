@@ -189,6 +189,12 @@ class OutcomeCreate(OutcomeRecord):
     date = fields.Date(metadata={"description": "defaults to today"})
 
 
+class OutcomeReopen(Strict):
+    need_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    product_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(required=True, validate=validate.Length(max=2000))
+
+
 class OutcomeUpdate(OutcomeRecord):
     class Meta(Strict.Meta):
         # need, product, stage and date identify the step; a wrong one is deleted and re-recorded.
@@ -308,6 +314,10 @@ class OutcomeOut(Schema):
     matures = fields.Date(allow_none=True)
     repayment = fields.String(allow_none=True)
     note = fields.String(required=True)
+    reopened_at = fields.DateTime(
+        allow_none=True, metadata={"description": "set when an operator reopened this ending step"}
+    )
+    reopen_reason = fields.String(allow_none=True)
 
 
 class Page(Schema):
