@@ -60,10 +60,13 @@ TERMINAL = frozenset({"funded", "declined", "withdrawn"})
 REPEATABLE = frozenset({"meeting"})
 LOAN_KINDS = ("loan", "ip_pledge")
 LOAN_TERMS = ("amount_cny", "rate", "issued", "matures", "repayment")
-# An equity investment has an amount and a closing date (recorded as `issued`), but no
-# interest rate, maturity or repayment method: those would make it read as a loan in the
-# risk-reserve reports, which take every funded step with loan terms.
-EQUITY_TERMS = ("amount_cny", "issued")
+# Other kinds need the amount and the day it took effect (`issued`: a loan's issue date, an
+# investment's closing, a guarantee's or policy's start): the attribution and pool reports
+# date a deal by it. An equity investment has no interest rate, maturity or repayment
+# method, so those are refused on it: with them it would read as a loan in the
+# risk-reserve reports. A guarantee or an insurance policy may carry its fee rate and term.
+BASIC_TERMS = ("amount_cny", "issued")
+NOT_EQUITY = ("rate", "matures", "repayment")
 
 MSG_TERMINAL = ("This deal has ended (funded, declined or withdrawn); only an operator can "
                 "reopen it / 该对接已结束（已放款、已拒绝或已撤回），仅运营人员可重新开启")  # fmt: skip
@@ -119,12 +122,12 @@ def funded_problems(
     product's: a loan kind on either side makes it a loan (the reports read it as one)."""
     if stage != "funded":
         return {}
-    loan = any(k in LOAN_KINDS for k in kinds)
-    needed = LOAN_TERMS if loan else EQUITY_TERMS
+    kind_set = set(kinds)
+    loan = bool(kind_set & set(LOAN_KINDS))
+    needed = LOAN_TERMS if loan else BASIC_TERMS
     out = {k: [MSG_REQUIRED] for k in needed if values.get(k) in (None, "")}
-    if not loan:
-        out.update({k: [MSG_NOT_EQUITY] for k in LOAN_TERMS
-                    if k not in EQUITY_TERMS and values.get(k) not in (None, "")})  # fmt: skip
+    if not loan and "equity" in kind_set:
+        out.update({k: [MSG_NOT_EQUITY] for k in NOT_EQUITY if values.get(k) not in (None, "")})
     return out
 
 

@@ -101,6 +101,15 @@ class MoveForm(FlaskForm):
     FIELDS = ("stage", "note", "amount_cny", "rate", "issued", "matures", "repayment")
 
 
+class ReopenForm(FlaskForm):
+    need_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
+    product_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
+    reason = StringField(
+        _l("Reason for reopening"), validators=[DataRequired(), Length(max=2000), CleanText()]
+    )
+    back = HiddenField()
+
+
 # ------------------------------------------------------------------ enterprise
 
 
@@ -213,4 +222,28 @@ def move():
         flash_domain_error(err)
     else:
         flash(_("Moved to “%(stage)s”.", stage=label("outcome_stage", form.stage.data)), "success")
+    return redirect(back)
+
+
+@bp.route("/dealflow/matches/reopen", methods=["POST"])
+@only(lambda u: u.is_operator)
+def reopen():
+    """An operator reopens an ended deal (services/pipeline.py `reopen`), with a reason."""
+    form = ReopenForm()
+    back = safe_next(form.back.data, url_for(".dealflow"))
+    if not form.validate_on_submit():
+        flash(_("Give a reason for reopening the deal."), "danger")
+        return redirect(back)
+    need, product = (
+        db.session.get(Need, form.need_id.data),
+        db.session.get(Product, form.product_id.data),
+    )
+    try:
+        if need is None or product is None:
+            raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
+        service.reopen_deal(acting_user(), need, product, form.reason.data)
+    except DomainError as err:
+        flash_domain_error(err)
+    else:
+        flash(_("The deal is reopened."), "success")
     return redirect(back)

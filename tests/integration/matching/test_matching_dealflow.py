@@ -77,7 +77,7 @@ def test_each_move_records_an_outcome(client, users, login, get, ctx, page):
         resp = client.post("/dealflow/matches/move", data=data)
         assert resp.status_code == 302 and resp.headers["Location"].endswith("/dealflow/matches")
 
-    move("funded")  # not a step that follows "no contact yet": refused
+    move("funded")  # a funded step without its amount and loan terms: refused
     move("contacted", note="电话沟通")
     move("meeting")
     move("approved")
