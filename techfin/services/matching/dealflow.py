@@ -67,7 +67,7 @@ def current_stages(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], tu
     return {
         pair: (state.stage, state.since)
         for pair, state in pipeline.current_states(pairs).items()
-        if state.stage is not None or state.since is not None
+        if state.stage is not None  # a pair reopened back to its start has no stage
     }
 
 
