@@ -177,6 +177,10 @@ def advance(
         raise Forbidden(_FORBIDDEN)
     if need.status == "draft":
         raise Conflict("draft", {"need_ref": [MSG_DRAFT]})
+    # Two steps of one need at once (two tabs, an API client and a page) must not both pass
+    # the check below against the same state: the need's row is locked until the commit
+    # (PostgreSQL; SQLite writes one transaction at a time anyway).
+    db.session.execute(select(Need.id).where(Need.id == need.id).with_for_update())
     problems = step_problems(_state(need, product), stage, clean["date"])
     if problems:
         raise Conflict("transition", problems)
