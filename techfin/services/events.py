@@ -440,12 +440,7 @@ def _result_pair(
 
 def _step(user: User, need: Need, product: Product, stage: str, day: date, **values: Any) -> None:
     """One docking step through the pipeline (its rules: no step after an ended deal, none
-    backwards), committed with the meeting's result. A `meeting` step already on record for
-    the day (a result recorded again) is kept."""
-    if stage == "meeting" and db.session.scalar(
-        select(Outcome.id).filter_by(need_id=need.id, product_id=product.id, stage=stage, date=day)
-    ):
-        return
+    backwards), committed with the meeting's result."""
     data = {"stage": stage, "date": day.isoformat()}
     for key, value in values.items():
         if value not in (None, ""):
@@ -508,10 +503,10 @@ def record_result(
     past_meeting = (
         state is not None
         and state.stage not in pipeline.TERMINAL
-        and pipeline.RANK.get(state.stage or "", -1) > pipeline.RANK["meeting"]
+        and pipeline.RANK.get(state.stage or "", -1) >= pipeline.RANK["meeting"]
     )
     try:
-        if not past_meeting:  # an approved pair that meets again stays approved
+        if not past_meeting:  # a pair that met or was approved before stays where it is
             _step(user, need, product, "meeting", day, note=label)
         if result == "no_interest":
             _step(user, need, product, "declined", today, note=note or label)

@@ -6,8 +6,8 @@ The state machine, by the stage's rank:
 
     recommended → contacted → meeting → approved → funded | declined | withdrawn
 
-- A pair moves forward only: a step's stage ranks above the current one (a second
-  `meeting` may follow a meeting), and its date is not before the current stage's date.
+- A pair moves forward only: a step's stage ranks above the current one, and its date is
+  not before the current stage's date.
   Skipping ranks is allowed: a loan arranged off the platform is recorded (or imported
   from a bank's books) as `funded` with no history before it.
 - `funded`, `declined` and `withdrawn` end the deal. Only an operator reopens it, with a
@@ -56,8 +56,6 @@ RANK: dict[str, int] = {
     "funded": 4, "declined": 4, "withdrawn": 4,
 }  # fmt: skip
 TERMINAL = frozenset({"funded", "declined", "withdrawn"})
-# A pair may meet more than once (a follow-up at a docking event); nothing else repeats.
-REPEATABLE = frozenset({"meeting"})
 LOAN_KINDS = ("loan", "ip_pledge")
 LOAN_TERMS = ("amount_cny", "rate", "issued", "matures", "repayment")
 # Other kinds need the amount and the day it took effect (`issued`: a loan's issue date, an
@@ -101,7 +99,7 @@ def next_stages(stage: str | None) -> tuple[str, ...]:
     if stage in TERMINAL:
         return ()
     rank = RANK[stage] if stage is not None else -1
-    return tuple(s for s in RANK if RANK[s] > rank or (s == stage and s in REPEATABLE))
+    return tuple(s for s in RANK if RANK[s] > rank)
 
 
 def step_problems(state: PairState, stage: str, day: date) -> dict[str, list[str]]:
