@@ -25,10 +25,11 @@ from techfin.api.schemas import (
     OutcomeOut,
     OutcomePage,
     OutcomeQuery,
+    OutcomeReopen,
     OutcomeUpdate,
 )
 from techfin.models import Enterprise, Funder, Need, Outcome, Product, User
-from techfin.services import access, catalog
+from techfin.services import access, catalog, pipeline
 
 bp = resource_blueprint("outcomes", "outcomes", "Docking outcomes / 对接记录")
 
@@ -96,6 +97,24 @@ class Outcomes(MethodView):
             Product, data.pop("product_ref"), access.product_filter(user), "product_ref"
         )
         return catalog.record_outcome(user, need, product, data)
+
+
+@bp.route("/reopen")
+class OutcomeReopenView(MethodView):
+    @bp.doc(requestBody=body_doc(OutcomeReopen, example={
+        "need_ref": "N-001", "product_ref": "P-001", "reason": "贷款合同撤销，重新审批"}))  # fmt: skip
+    @bp.response(200, OutcomeOut)
+    @errors(bp, 400, 403, 404, 409, 422)
+    def post(self) -> Outcome:
+        """Reopen an ended deal (funded, declined or withdrawn), with a reason: operators only.
+        Answers the ending step, now marked reopened; the pair continues from the stage
+        before it."""
+        user = caller()
+        require(user.is_operator)
+        data = parse_body(OutcomeReopen)
+        need = by_ref(Need, data["need_ref"], access.need_filter(user), "need_ref")
+        product = by_ref(Product, data["product_ref"], access.product_filter(user), "product_ref")
+        return pipeline.reopen(user, need, product, data["reason"])
 
 
 @bp.route("/<int:outcome_id>")

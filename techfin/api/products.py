@@ -27,7 +27,7 @@ from techfin.api.schemas import (
     ProductUpdate,
 )
 from techfin.models import Funder, Product, User
-from techfin.services import access, catalog
+from techfin.services import access, catalog, lifecycle
 
 bp = resource_blueprint("products", "products", "Financial products / 金融产品")
 
@@ -82,7 +82,7 @@ class ProductById(MethodView):
         user = caller()
         product = visible(Product, product_id, access.product_filter(user))
         require(access.can_edit_product(user, product))
-        return catalog.update_product(user, product, parse_body(ProductUpdate, partial=True))
+        return lifecycle.change_product(user, product, parse_body(ProductUpdate, partial=True))
 
     @bp.response(204)
     @errors(bp, 403, 404, 409)

@@ -191,6 +191,12 @@ class OutcomeCreate(OutcomeRecord):
     date = fields.Date(metadata={"description": "defaults to today"})
 
 
+class OutcomeReopen(Strict):
+    need_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    product_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(required=True, validate=validate.Length(max=2000))
+
+
 class OutcomeUpdate(OutcomeRecord):
     class Meta(Strict.Meta):
         # need, product, stage and date identify the step; a wrong one is deleted and re-recorded.
@@ -293,6 +299,12 @@ def outcome_ref(outcome: Any) -> str:
     return f"{outcome.need.ref}/{outcome.product.ref}/{outcome.stage}/{outcome.date.isoformat()}"
 
 
+def _utc(outcome: Any) -> str | None:
+    """A naive UTC time of the database as RFC 3339 (with its zone, as date-time needs)."""
+    at = outcome.reopened_at
+    return at.replace(microsecond=0).isoformat() + "Z" if at is not None else None
+
+
 class OutcomeOut(Schema):
     id = fields.Integer(required=True)
     ref = fields.Function(
@@ -310,6 +322,13 @@ class OutcomeOut(Schema):
     matures = fields.Date(allow_none=True)
     repayment = fields.String(allow_none=True)
     note = fields.String(required=True)
+    reopened_at = fields.Function(
+        _utc,
+        allow_none=True,
+        metadata={"type": "string", "format": "date-time",
+                  "description": "set (UTC) when an operator reopened this ending step"},
+    )  # fmt: skip
+    reopen_reason = fields.String(allow_none=True)
 
 
 class Page(Schema):

@@ -136,6 +136,11 @@ class Outcome(TimestampMixin, db.Model):
     repayment: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="", nullable=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A terminal step (funded / declined / withdrawn) an operator reopened: the row stays as
+    # history, the pair's pipeline continues from the stage before it (pipeline.reopen).
+    # Who reopened it is in the audit log, with the reason.
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
 
     need = relationship("Need")
     product = relationship("Product")

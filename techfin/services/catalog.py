@@ -227,27 +227,58 @@ def create_need(user: User, enterprise: Enterprise, data: dict[str, Any]) -> Nee
     return need
 
 
+# Needs: draft → published → closed (with a reason) → published again. Once published, a
+# need may have been read by institutions: it is closed, never unpublished or deleted.
+NEED_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "draft": ("published", "closed"),
+    "published": ("closed",),
+    "closed": ("published",),
+}
+
+
 def update_need(user: User, need: Need, data: dict[str, Any]) -> Need:
+    """Edit a need or change its status, for the pages and the API alike: status moves
+    follow NEED_TRANSITIONS, a closed need changes only by being published again (alone,
+    then edited), closing needs a reason, and the creation date stays."""
     if not access.can_edit_need(user, need):
         raise Forbidden(_FORBIDDEN)
-    if need.status == "closed" and data.get("status") != "published":
-        raise Conflict(
-            "closed", {"status": ["A closed need cannot be edited / 已关闭的需求不能修改"]}
+    data = dict(data) if isinstance(data, dict) else {}
+    reason = data.pop("closed_reason", None)
+    status = data.get("status", need.status)
+    if status != need.status and status not in NEED_TRANSITIONS.get(need.status, ()):
+        message = (
+            "A published need is closed, not taken back / 已发布的需求只能关闭，不能撤回"
+            if need.status == "published"
+            else f"Cannot go from {need.status} to {status} / 不能从当前状态变更为该状态"
         )
+        raise Conflict("transition", {"status": [message]})
     from techfin.services.interchange import need_record
 
     current = need_record(need)
     current.pop("type")
-    reason = data.pop("closed_reason", None) if isinstance(data, dict) else None
+    if need.status == "closed":
+        others = {k for k, v in data.items() if k != "status" and current.get(k) != v}
+        if status != "published" or others:
+            raise Conflict(
+                "closed",
+                {"status": ["A closed need cannot be edited: publish it again first / "
+                            "已关闭的需求不能修改，请先重新发布"]},
+            )  # fmt: skip
+    if "created" in data and str(data["created"]) != str(current.get("created")):
+        raise DomainError(
+            "created", {"created": ["The creation date cannot be changed / 创建日期不可修改"]}
+        )
     clean = _load(NeedRecord, _merged(current, data | {"ref": need.ref,
                                                        "enterprise_ref": need.enterprise.ref}))  # fmt: skip
     values = _need_values(clean)
     if values["status"] == "closed" and need.status != "closed":
-        if not (reason or "").strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise DomainError(
                 "reason", {"closed_reason": ["Give a reason for closing / 请填写关闭原因"]}
             )
         need.closed_reason = reason.strip()[:2000]
+    elif need.status == "closed" and values["status"] == "published":
+        need.closed_reason = ""
     changed = {k: v for k, v in values.items() if getattr(need, k) != v}
     for key, value in changed.items():
         setattr(need, key, value)
@@ -265,8 +296,14 @@ def set_need_status(user: User, need: Need, status: str, reason: str = "") -> Ne
 
 
 def delete_need(user: User, need: Need) -> None:
+    """Only a draft is deleted: anything institutions may have read is closed instead."""
     if not access.can_edit_need(user, need):
         raise Forbidden(_FORBIDDEN)
+    if need.status != "draft":
+        raise Conflict(
+            "not a draft",
+            {"status": ["Only drafts can be deleted: close it instead / 仅草稿可删除，请改为关闭"]},
+        )
     if db.session.scalar(db.select(Outcome.id).where(Outcome.need_id == need.id).limit(1)):
         raise Conflict(
             "has outcomes",
@@ -510,6 +547,17 @@ def update_funder(user: User, funder: Funder, data: dict[str, Any]) -> Funder:
         raise DomainError(
             "verified", {"verified": ["Use the verification workflow / 请通过机构审核流程"]}
         )
+    if not user.is_operator and "kind" in data and data["kind"] != funder.kind:
+        # The kind decides which needs and reports an institution takes part in: the
+        # operator sets it (the profile page does not offer it either).
+        raise DomainError(
+            "kind",
+            {
+                "kind": [
+                    "Only an operator may change the institution kind / 仅运营人员可修改机构类型"
+                ]
+            },
+        )
     from techfin.services.interchange import funder_record
 
     current = funder_record(funder)
@@ -555,7 +603,15 @@ def update_outcome(user: User, outcome: Outcome, data: dict[str, Any]) -> Outcom
 
     current = outcome_record(outcome)
     current.pop("type")
-    values = _outcome_values(_load(OutcomeRecord, _merged(current, data)))
+    clean = _load(OutcomeRecord, _merged(current, data))
+    from techfin.services import pipeline
+
+    problems = pipeline.funded_problems(
+        outcome.stage, (outcome.need.kind, outcome.product.kind), clean
+    )
+    if problems:
+        raise DomainError("funded", problems)
+    values = _outcome_values(clean)
     changed = {k: v for k, v in values.items() if getattr(outcome, k) != v}
     for key, value in changed.items():
         setattr(outcome, key, value)

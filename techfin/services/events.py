@@ -37,7 +37,7 @@ from techfin.models import (
     User,
 )
 from techfin.models.base import utcnow
-from techfin.services import access, audit
+from techfin.services import access, audit, pipeline
 from techfin.services.reports import Table
 
 BEIJING = timedelta(hours=8)
@@ -464,21 +464,59 @@ def run_schedule(user: User, event: DockingEvent) -> tuple[int, int]:
 # ------------------------------------------------------------------ results → outcomes
 
 
-def _outcome(meeting: EventMeeting, stage: str, day: date, user: User, **values: Any) -> None:
-    existing = db.session.execute(select(Outcome).filter_by(
-        need_id=meeting.need_id, product_id=meeting.product_id, stage=stage, date=day)
-    ).scalar_one_or_none()  # fmt: skip
-    if existing is not None:
-        for key, value in values.items():
-            if value not in (None, ""):
-                setattr(existing, key, value)
-        return
-    outcome = Outcome(need_id=meeting.need_id, product_id=meeting.product_id, stage=stage,
-                      date=day, created_by_id=user.id, **values)  # fmt: skip
-    db.session.add(outcome)
-    db.session.flush()
-    audit.record("create", outcome, object_type="outcome", user=user,
-                 detail={"stage": stage, "event": meeting.event_id})  # fmt: skip
+def result_choices(user: User, meeting: EventMeeting) -> tuple[list[Need], list[Product]]:
+    """The needs and products a meeting's result may name: the meeting's enterprise's needs
+    the user may see (an institution: published ones only; never a draft), and the meeting's
+    institution's products that are not retired."""
+    needs = db.session.execute(
+        select(Need)
+        .where(Need.enterprise_id == meeting.enterprise_id, Need.status != "draft",
+               access.need_filter(user))
+        .order_by(Need.created_at.desc(), Need.id.desc())
+    ).scalars()  # fmt: skip
+    products = db.session.execute(
+        select(Product)
+        .where(Product.funder_id == meeting.funder_id, Product.status != "retired")
+        .order_by(Product.name, Product.id)
+    ).scalars()  # fmt: skip
+    return list(needs), list(products)
+
+
+def _result_pair(
+    user: User, meeting: EventMeeting, need_id: int | None, product_id: int | None
+) -> tuple[Need, Product]:
+    """The need and product of a result, among result_choices only."""
+    needs, products = result_choices(user, meeting)
+    need = next((n for n in needs if n.id == need_id), None)
+    product = next((p for p in products if p.id == product_id), None)
+    errors: dict[str, list] = {}
+    if need is None:
+        errors["need_id"] = [_("Choose a published need of the enterprise.")]
+    if product is None:
+        errors["product_id"] = [_("Choose a product of the institution.")]
+    if errors:
+        raise DomainError("invalid", errors)
+    assert need is not None and product is not None
+    return need, product
+
+
+def _step(user: User, need: Need, product: Product, stage: str, day: date, **values: Any) -> None:
+    """One docking step through the pipeline (its rules: no step after an ended deal, none
+    backwards), committed with the meeting's result."""
+    data = {"stage": stage, "date": day.isoformat()}
+    for key, value in values.items():
+        if value not in (None, ""):
+            data[key] = value.isoformat() if isinstance(value, date) else value
+    try:
+        pipeline.advance(user, need, product, data, commit=False)
+    except DomainError as err:
+        # The form has no stage or date field: the pipeline's refusal is the result's.
+        fields: dict[str, list] = {}
+        for key, messages in err.fields.items():
+            target = "result" if key in ("stage", "date", "need_ref", "product_ref") else key
+            fields.setdefault(target, []).extend(messages)
+        err.fields = fields
+        raise
 
 
 def result_open(meeting: EventMeeting) -> bool:
@@ -501,9 +539,14 @@ def record_result(
     product_id: int | None,
     amount_cny: int | None = None,
     note: str = "",
+    rate: float | None = None,
+    matures: date | None = None,
+    repayment: str | None = None,
 ) -> EventMeeting:
-    """The result of a held meeting, written to the docking outcomes of the pair:
-    a `meeting` step on the event day, then declined / approved / funded as the result says."""
+    """The result of a held meeting, written to the docking outcomes of the pair through the
+    pipeline: a `meeting` step on the event day, then declined / approved / funded as the
+    result says (a funded loan with its rate, maturity and repayment). A result the
+    pipeline refuses (the deal has ended, or a step would go backwards) changes nothing."""
     if not can_record_result(user, meeting):
         raise Forbidden(_("The institution or an operator records the result."))
     errors: dict[str, list] = {}
@@ -521,23 +564,33 @@ def record_result(
         errors["product_id"] = [_("Choose the product discussed.")]
     if errors:
         raise DomainError("invalid", errors)
-    enterprise = db.session.get(Enterprise, meeting.enterprise_id)
-    funder = db.session.get(Funder, meeting.funder_id)
-    need, product = _pair(enterprise, funder, need_id, product_id)
+    need, product = _result_pair(user, meeting, need_id, product_id)
+    day = event_day(meeting.event)
+    label = f"{meeting.event.title}: {result}"
+    today = max(date.today(), day)
+    state = pipeline.current_states([(need.id, product.id)]).get((need.id, product.id))
+    past_meeting = (
+        state is not None
+        and state.stage not in pipeline.TERMINAL
+        and pipeline.RANK.get(state.stage or "", -1) >= pipeline.RANK["meeting"]
+    )
+    try:
+        if not past_meeting:  # a pair that met or was approved before stays where it is
+            _step(user, need, product, "meeting", day, note=label)
+        if result == "no_interest":
+            _step(user, need, product, "declined", today, note=note or label)
+        elif result == "approved":
+            _step(user, need, product, "approved", today, amount_cny=amount_cny, note=note)
+        elif result == "funded":
+            _step(user, need, product, "funded", today, amount_cny=amount_cny, issued=today,
+                  rate=rate, matures=matures, repayment=repayment, note=note)  # fmt: skip
+    except DomainError:
+        db.session.rollback()  # no half-recorded result: the meeting step goes too
+        raise
     meeting.need_id, meeting.product_id = need.id, product.id
     meeting.result = result
     meeting.amount_cny = amount_cny if result in ("approved", "funded") else None
     meeting.note = (note or meeting.note or "").strip()[:2000]
-    day = event_day(meeting.event)
-    label = f"{meeting.event.title}: {result}"
-    _outcome(meeting, "meeting", day, user, note=label)
-    today = max(date.today(), day)
-    if result == "no_interest":
-        _outcome(meeting, "declined", today, user, note=note or label)
-    elif result == "approved":
-        _outcome(meeting, "approved", today, user, amount_cny=amount_cny, note=note)
-    elif result == "funded":
-        _outcome(meeting, "funded", today, user, amount_cny=amount_cny, issued=today, note=note)
     audit.record("meeting_result", meeting, object_type="meeting", user=user,
                  detail={"result": result, "amount_cny": amount_cny})  # fmt: skip
     db.session.commit()

@@ -451,13 +451,22 @@ class _Index:
         self.outcome: dict[Any, tuple[int, dict[str, Any]]] = {}
         query = (
             select(_OUT.c.id, need_ref, prod_ref, _OUT.c.stage, _OUT.c.date,
-                   *_cols(_OUT, _OUT_KEYS))
+                   _OUT.c.reopened_at, *_cols(_OUT, _OUT_KEYS))
             .join(_NEED, _NEED.c.id == _OUT.c.need_id)
             .join(_PROD, _PROD.c.id == _OUT.c.product_id)
         )  # fmt: skip
+        self.reopened: set[Any] = set()
         for row in s.execute(query).mappings():
             key = (row["need_ref"], row["product_ref"], row["stage"], row["date"])
             self.outcome[key] = (row["id"], {k: row[k] for k in _OUT_KEYS})
+            if row["reopened_at"] is not None:
+                self.reopened.add(key)
+        # The pipeline state of each pair (services/pipeline.py), built from the rows above
+        # when the first outcome record is planned: no query per record.
+        self.pairs: dict[tuple[str, str], Any] | None = None
+        # status and kind of needs, kind of products: stored, then as this file sets them
+        self.need_info = {ref: (v["status"], v["kind"]) for ref, (_i, v) in self.need.items()}
+        self.product_kind = {ref: v["kind"] for ref, (_i, v) in self.product.items()}
         self.uscc = {v["uscc"]: ref for ref, (_i, v) in self.enterprise.items() if v["uscc"]}
         # (enterprise ref, application number) → patent ref: one number once per enterprise
         self.patent_number = {(v["enterprise_ref"], v["number"]): ref
@@ -553,6 +562,7 @@ def _plan_need(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Prob
     values = {"ref": d["ref"], **_need_values(d), "enterprise_ref": d["enterprise_ref"]}
     _classify(report, "need", ch, idx.need.get(d["ref"]), values)
     idx.known["need"].add(d["ref"])
+    idx.need_info[d["ref"]] = (values["status"], values["kind"])
     return None
 
 
@@ -562,6 +572,7 @@ def _plan_product(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> P
     values = {"ref": d["ref"], **_product_values(d), "funder_ref": d["funder_ref"]}
     _classify(report, "product", ch, idx.product.get(d["ref"]), values)
     idx.known["product"].add(d["ref"])
+    idx.product_kind[d["ref"]] = values["kind"]
     return None
 
 
@@ -570,11 +581,34 @@ def _plan_outcome(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> P
         return "need_ref", idx.missing("need", d["need_ref"])
     if d["product_ref"] not in idx.known["product"]:
         return "product_ref", idx.missing("product", d["product_ref"])
+    from techfin.services import pipeline  # late: pipeline imports this module
+
     key = (d["need_ref"], d["product_ref"], d["stage"], d["date"])
     values = {"need_ref": d["need_ref"], "product_ref": d["product_ref"], "stage": d["stage"],
               "date": d["date"], **_outcome_values(d)}  # fmt: skip
     stored = idx.outcome.get(key)
+    changed = stored is None or any(stored[1][k] != values[k] for k in _OUT_KEYS)
+    if changed:  # what pipeline.advance / catalog.update_outcome refuse, refused here too
+        status, need_kind = idx.need_info[d["need_ref"]]
+        kinds = (need_kind, idx.product_kind[d["product_ref"]])
+        problems = pipeline.funded_problems(d["stage"], kinds, values)
+        if stored is None:
+            if status == "draft":
+                problems = {"need_ref": [pipeline.MSG_DRAFT]}
+            else:
+                pair = (d["need_ref"], d["product_ref"])
+                state = _pair_states(idx).get(pair, pipeline.PairState())
+                problems = pipeline.step_problems(state, d["stage"], d["date"]) or problems
+        if problems:
+            field_name, messages = next(iter(problems.items()))
+            return field_name, messages[0]
     if stored is None:
+        pair = (d["need_ref"], d["product_ref"])
+        states = _pair_states(idx)
+        since = states[pair].since if pair in states else None
+        states[pair] = pipeline.PairState(
+            d["stage"], d["date"] if since is None or d["date"] > since else since
+        )
         ch.inserts.append(values)
         report.bump(report.created, "outcome")
     elif any(stored[1][k] != values[k] for k in _OUT_KEYS):
@@ -583,6 +617,24 @@ def _plan_outcome(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> P
     else:
         report.bump(report.unchanged, "outcome")
     return None
+
+
+def _pair_states(idx: _Index) -> dict[tuple[str, str], Any]:
+    """Each stored pair's pipeline state, from the outcome rows the index holds (once)."""
+    if idx.pairs is None:
+        from techfin.services import pipeline
+
+        steps: dict[tuple[str, str], list[tuple[Any, int, str, bool]]] = {}
+        for key, (row_id, _v) in idx.outcome.items():
+            need_ref, product_ref, stage, day = key
+            steps.setdefault((need_ref, product_ref), []).append(
+                (day, row_id, stage, key in idx.reopened)
+            )
+        idx.pairs = {
+            pair: pipeline.fold((stage, day, reopened) for day, _i, stage, reopened in sorted(rows))
+            for pair, rows in steps.items()
+        }
+    return idx.pairs
 
 
 _PLANNERS: dict[str, Callable[[_Index, dict, ImportReport, _Changes], Problem]] = {
@@ -641,6 +693,10 @@ def import_records(
     idx = _Index()
     idx.invalid = invalid
     changes = {kind: _Changes() for kind in TYPE_ORDER}
+    # A pair's steps are checked in the order they happened, whatever the file's order.
+    from techfin.services.pipeline import RANK  # late: pipeline imports this module
+
+    by_type["outcome"].sort(key=lambda item: (item[1]["date"], RANK[item[1]["stage"]]))
     for kind in TYPE_ORDER:
         planner, plan = _PLANNERS[kind], changes[kind]
         for location, data in by_type[kind]:

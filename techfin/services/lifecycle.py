@@ -23,7 +23,6 @@ def publish_need(user: User, need: Need) -> Need:
     """Make a draft (or a closed need, reopened) visible to verified institutions."""
     if need.status == "published":
         raise Conflict("published", {"status": ["Already published / 已发布"]})
-    need.closed_reason = "" if need.status == "closed" else need.closed_reason
     return catalog.set_need_status(user, need, "published")
 
 
@@ -35,28 +34,20 @@ def close_need(user: User, need: Need, reason: str) -> Need:
 
 
 def delete_draft(user: User, need: Need) -> None:
-    """Drafts are deleted; anything institutions may have seen is closed instead."""
-    if need.status != "draft":
-        raise Conflict(
-            "not a draft",
-            {"status": ["Only drafts can be deleted: close it instead / 仅草稿可删除，请改为关闭"]},
-        )
+    """Drafts are deleted; anything institutions may have seen is closed instead
+    (catalog.delete_need refuses the rest)."""
     catalog.delete_need(user, need)
 
 
-def update_product(user: User, product: Product, data: dict[str, Any]) -> Product:
-    """Edit a product's terms; a retired product is kept as it was."""
+def change_product(user: User, product: Product, data: dict[str, Any]) -> Product:
+    """Edit a product and/or change its status: the one rule for the pages and the API.
+    A retired product is kept as it was; a status moves along PRODUCT_TRANSITIONS."""
     if product.status == "retired":
         raise Conflict(
             "retired", {"status": ["A retired product cannot be changed / 已下架的产品不能修改"]}
         )
-    data = {k: v for k, v in data.items() if k != "status"}
-    return catalog.update_product(user, product, data)
-
-
-def set_product_status(user: User, product: Product, status: str) -> Product:
-    """Pause, resume or retire a product."""
-    if status not in PRODUCT_TRANSITIONS.get(product.status, ()):
+    status = data.get("status", product.status)
+    if status != product.status and status not in PRODUCT_TRANSITIONS.get(product.status, ()):
         raise Conflict(
             "transition",
             {
@@ -65,4 +56,23 @@ def set_product_status(user: User, product: Product, status: str) -> Product:
                 ]
             },
         )
-    return catalog.update_product(user, product, {"status": status})
+    return catalog.update_product(user, product, data)
+
+
+def update_product(user: User, product: Product, data: dict[str, Any]) -> Product:
+    """Edit a product's terms (the edit page: its status has buttons of its own)."""
+    return change_product(user, product, {k: v for k, v in data.items() if k != "status"})
+
+
+def set_product_status(user: User, product: Product, status: str) -> Product:
+    """Pause, resume or retire a product."""
+    if status == product.status:
+        raise Conflict(
+            "transition",
+            {
+                "status": [
+                    f"Cannot go from {product.status} to {status} / 不能从当前状态变更为该状态"
+                ]
+            },
+        )
+    return change_product(user, product, {"status": status})

@@ -7,6 +7,7 @@ accepted or refused for the same reason wherever it comes from.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 from marshmallow import (
@@ -110,13 +111,32 @@ class Strict(Schema):
             raise ValidationError(bad)
 
 
+EARLIEST_DEAL = date(2000, 1, 1)  # no docking record of the platform's market is older
+EARLIEST_FOUNDED = date(1900, 1, 1)  # as the profile page's date fields
+
+
+def _past_date(value: date | None, earliest: date) -> None:
+    """A founding or creation date: a real past day, as the pages' date fields require."""
+    if value is not None and not earliest <= value <= date.today():
+        raise ValidationError(
+            f"Between {earliest.isoformat()} and today / 日期须在 {earliest.isoformat()} 至今天之间"
+        )
+
+
+def _region_prefix(value: str) -> None:
+    """A region an institution or product serves: a GB/T 2260 code or its province / city
+    prefix ("44", "4420", "442000") that exists in the reference table, as the pages check."""
+    if not isinstance(value, str) or not reference.is_valid_region_prefix(value):
+        raise ValidationError(f"Unknown GB/T 2260 region code {value!r} / 地区代码无效")
+
+
 class EnterpriseRecord(Strict):
     ref = _ref()
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     uscc = fields.String(allow_none=True)
     industry = fields.String(required=True)
     region = fields.String(required=True)
-    founded = fields.Date(allow_none=True)
+    founded = fields.Date(allow_none=True, validate=lambda v: _past_date(v, EARLIEST_FOUNDED))
     employees = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 10**7))
     revenue_cny = _cny()
     total_assets_cny = _cny()
@@ -195,14 +215,14 @@ class NeedRecord(Strict):
     purpose = _text(2000)
     collateral_available = fields.Boolean()
     status = _choice(NEED_STATUSES)
-    created = fields.Date(allow_none=True)
+    created = fields.Date(allow_none=True, validate=lambda v: _past_date(v, EARLIEST_DEAL))
 
 
 class FunderRecord(Strict):
     ref = _ref()
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     kind = _choice(FUNDER_KINDS, required=True)
-    regions = fields.List(fields.String(validate=validate.Regexp(r"^\d{2,6}$")))
+    regions = fields.List(fields.String(validate=_region_prefix))
     description = _text(5000)
     contact_email = fields.Email(allow_none=True)
     verified = fields.Boolean()
@@ -220,7 +240,7 @@ class ProductRecord(Strict):
     rate_min = fields.Float(allow_none=True, validate=validate.Range(0, 36))
     rate_max = fields.Float(allow_none=True, validate=validate.Range(0, 36))
     industries = fields.List(fields.String(validate=validate.Regexp(r"^[A-T](\d{1,4})?$")))
-    regions = fields.List(fields.String(validate=validate.Regexp(r"^\d{2,6}$")))
+    regions = fields.List(fields.String(validate=_region_prefix))
     stages = fields.List(fields.String(validate=validate.OneOf(ENTERPRISE_STAGES)))
     requires_patent = fields.Boolean()
     requires_collateral = fields.Boolean()
@@ -253,22 +273,52 @@ class ProductRecord(Strict):
             raise ValidationError(errors)
 
 
+MSG_DEAL_DATE = "Between 2000-01-01 and one year from today / 日期须在 2000-01-01 至今后一年之间"
+
+
+def _deal_date(value: date | None) -> None:
+    """A step, issue date or creation date: not before 2000, at most a year ahead (a meeting
+    or a loan may be agreed for a coming date; a later one is a typo)."""
+    if value is not None and not EARLIEST_DEAL <= value <= date.today() + timedelta(days=366):
+        raise ValidationError(MSG_DEAL_DATE)
+
+
 class OutcomeRecord(Strict):
     need_ref = _ref()
     product_ref = _ref()
     stage = _choice(OUTCOME_STAGES, required=True)
-    date = fields.Date(required=True)
-    amount_cny = _cny()
-    rate = fields.Float(allow_none=True, validate=validate.Range(0, 36))
-    issued = fields.Date(allow_none=True)
+    date = fields.Date(required=True, validate=_deal_date)
+    amount_cny = fields.Integer(
+        allow_none=True, strict=True,
+        validate=validate.Range(1, MAX_CNY, error="Must be more than 0 / 金额须大于 0"),
+    )  # fmt: skip
+    rate = fields.Float(
+        allow_none=True,
+        validate=validate.Range(0, 36, min_inclusive=False,
+                                error="Annual rate above 0 and at most 36% / 年利率须大于 0 且不超过 36%"),
+    )  # fmt: skip
+    issued = fields.Date(allow_none=True, validate=_deal_date)
     matures = fields.Date(allow_none=True)
     repayment = _choice(REPAYMENTS, allow_none=True)
     note = _text(2000)
 
     @validates_schema
     def _loan_dates(self, data: dict, **_: Any) -> None:
-        if data.get("issued") and data.get("matures") and data["matures"] < data["issued"]:
-            raise ValidationError({"matures": ["Maturity before issue date / 到期日早于放款日"]})
+        issued, matures = data.get("issued"), data.get("matures")
+        if matures is None:
+            return
+        if issued is not None and matures <= issued:
+            raise ValidationError(
+                {"matures": ["Maturity must be after the issue date / 到期日须晚于放款日"]}
+            )
+        start = issued or data.get("date") or date.today()
+        if (
+            not EARLIEST_DEAL
+            < matures
+            <= start.replace(year=start.year + 50, day=min(start.day, 28))
+        ):
+            raise ValidationError({"matures": [
+                "At most 50 years after the issue date / 到期日不得晚于放款日后 50 年"]})  # fmt: skip
 
 
 SCHEMAS: dict[str, type[Strict]] = {

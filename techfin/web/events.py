@@ -252,15 +252,16 @@ def meeting_result(event_id: int, meeting_id: int):
     form = MeetingOutcomeForm(obj=meeting)
     form.result.choices = ops_choices("meeting_result")
     blank = [("", _("Choose…"))]
-    form.need_id.choices = options(blank + [(n.id, f"{n.ref} · {n.purpose}")
-                                            for n in meeting.enterprise.needs
-                                            if n.status != "draft"])  # fmt: skip
-    form.product_id.choices = options(blank + [(p.id, p.name) for p in meeting.funder.products])
+    needs, products = svc.result_choices(user, meeting)
+    form.need_id.choices = options(blank + [(n.id, f"{n.ref} · {n.purpose}") for n in needs])
+    form.product_id.choices = options(blank + [(p.id, p.name) for p in products])
     if form.validate_on_submit():
         try:
             svc.record_result(user, meeting, form.result.data, need_id=form.need_id.data,
                               product_id=form.product_id.data, amount_cny=form.amount_cny.cny,
-                              note=form.note.data)  # fmt: skip
+                              note=form.note.data, rate=form.rate.data,
+                              matures=form.matures.data,
+                              repayment=form.repayment.data or None)  # fmt: skip
         except DomainError as err:
             apply_domain_error(form, err)
         else:

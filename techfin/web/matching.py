@@ -139,6 +139,15 @@ def refused_move() -> dict[str, Any] | None:
     return session.pop(_MOVE_KEY, None)
 
 
+class ReopenForm(FlaskForm):
+    need_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
+    product_id = IntegerField(widget=HiddenInput(), validators=[DataRequired()])
+    reason = StringField(
+        _l("Reason for reopening"), validators=[DataRequired(), Length(max=2000), CleanText()]
+    )
+    back = HiddenField()
+
+
 # ------------------------------------------------------------------ enterprise
 
 
@@ -260,4 +269,28 @@ def move():
         _keep_refused_move(form, err.fields or {"_row": [err.message]})
         return redirect(back + anchor)
     flash(_("Moved to “%(stage)s”.", stage=stage_label(form.stage.data, need.kind)), "success")
+    return redirect(back)
+
+
+@bp.route("/dealflow/matches/reopen", methods=["POST"])
+@only(lambda u: u.is_operator)
+def reopen():
+    """An operator reopens an ended deal (services/pipeline.py `reopen`), with a reason."""
+    form = ReopenForm()
+    back = safe_next(form.back.data, url_for(".dealflow"))
+    if not form.validate_on_submit():
+        flash(_("Give a reason for reopening the deal."), "danger")
+        return redirect(back)
+    need, product = (
+        db.session.get(Need, form.need_id.data),
+        db.session.get(Product, form.product_id.data),
+    )
+    try:
+        if need is None or product is None:
+            raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
+        service.reopen_deal(acting_user(), need, product, form.reason.data)
+    except DomainError as err:
+        flash_domain_error(err)
+    else:
+        flash(_("The deal is reopened."), "success")
     return redirect(back)

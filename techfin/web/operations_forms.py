@@ -31,9 +31,9 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from techfin.web.fields import CleanText, PositiveAmount, WanField, strip_filter
+from techfin.web.fields import CleanText, PositiveAmount, RateField, WanField, strip_filter
 from techfin.web.forms import options
-from techfin.web.labels import LABELS, label
+from techfin.web.labels import LABELS, choices, label
 
 STRIP = [strip_filter]
 EARLIEST = date(2000, 1, 1)
@@ -300,6 +300,10 @@ class MeetingOutcomeForm(FlaskForm):
     need_id = SelectField(_l("Financing need"), coerce=_choice_int)
     product_id = SelectField(_l("Product"), coerce=_choice_int)
     amount_cny = WanField(_l("Amount (万元)"), validators=[Optional(), PositiveAmount()])
+    # A funded loan carries its terms, as from every other channel (services/pipeline.py).
+    rate = RateField(_l("Annual rate, percent"), validators=[Optional()])
+    matures = DateField(_l("Maturity date"), validators=[Optional()])
+    repayment = SelectField(_l("Repayment"), choices=choices("repayment", blank="—"), default="")
     note = _long(_l("Note"), 2000)
     submit = SubmitField(_l("Record result"))
 

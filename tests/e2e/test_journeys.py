@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date, timedelta
 
 from tests.e2e.conftest import login, shot
 
@@ -278,6 +279,10 @@ def test_operator_runs_docking_event_to_funded_outcome(
         )
         page.select_option(f"select[name={name}]", value)
     page.fill("input[name=amount_cny]", "300")
+    # the demo bank's products are loans: a funded loan carries its terms (services/pipeline.py)
+    page.fill("input[name=rate]", "4.35")
+    page.fill("input[name=matures]", (date.today() + timedelta(days=400)).isoformat())
+    page.select_option("select[name=repayment]", "bullet")
     page.click("#submit")
     _flash_ok(page)
 

@@ -95,6 +95,9 @@ API_POLICY: dict[tuple[str, str], dict[str, int | tuple[int, ...]]] = {
     ("GET", "/api/v1/outcomes/<int:outcome_id>"): _s(401, 200, 404, 200, 200),
     ("PATCH", "/api/v1/outcomes/<int:outcome_id>"): _s(401, 403, 404, 200, 200),
     ("DELETE", "/api/v1/outcomes/<int:outcome_id>"): _s(401, 403, 404, 403, 204),
+    # reopening an ended deal: operators only (an empty body: 422)
+    ("POST", "/api/v1/outcomes/reopen"): _s(401, 403, 403, 403, 422),
+    ("OPTIONS", "/api/v1/outcomes/reopen"): ALL_OK,
 }
 
 # Every rule also answers HEAD (as GET) and OPTIONS (the Allow header, no authentication).

@@ -27,4 +27,6 @@ MATCHING_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     # ranked dealflow: verified institutions and operators; the unverified are told why (403)
     ("GET", "/dealflow/matches"): _s(LOGIN, 403, 403, 200, 200),
     ("POST", "/dealflow/matches/move"): _s(LOGIN, 403, 403, 302, 302),
+    # reopening an ended deal: operators only (an empty body is refused by the form: 302)
+    ("POST", "/dealflow/matches/reopen"): _s(LOGIN, 403, 403, 403, 302),
 }

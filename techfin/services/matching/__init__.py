@@ -20,7 +20,6 @@ from techfin.services.matching.common import (  # noqa: F401
     LOAN_KINDS,
     MANDATE_FUNDER_KINDS,
     MAX_LIMIT,
-    NEXT_STAGES,
     PATENT_REASONS,
     _funder_public,
     _jsonable,
@@ -42,6 +41,7 @@ from techfin.services.matching.dealflow import (  # noqa: F401
     dealflow,
     dealflow_products,
     move_stage,
+    reopen_deal,
 )
 from techfin.services.matching.dirty import (  # noqa: F401
     _PENDING,

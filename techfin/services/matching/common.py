@@ -25,17 +25,7 @@ MAX_LIMIT = 100
 # them only where the enterprise shares that data with it (confidential patents never).
 FINANCIAL_REASONS = frozenset({"revenue", "staff", "sme_size"})
 PATENT_REASONS = frozenset({"invention_patents", "patent_coverage"})
-# Pipeline: where a (need, product) pair may go from its current stage.
-NEXT_STAGES: dict[str | None, tuple[str, ...]] = {
-    None: ("recommended", "contacted", "meeting", "declined"),
-    "recommended": ("contacted", "meeting", "declined", "withdrawn"),
-    "contacted": ("meeting", "approved", "declined", "withdrawn"),
-    "meeting": ("approved", "declined", "withdrawn"),
-    "approved": ("funded", "declined", "withdrawn"),
-    "funded": (),
-    "declined": (),
-    "withdrawn": (),
-}
+# The pipeline's state machine (which stage may follow which) is techfin.services.pipeline.
 LOAN_KINDS = ("loan", "ip_pledge")
 
 

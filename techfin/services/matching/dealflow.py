@@ -10,18 +10,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from techfin.errors import Conflict, DomainError, Forbidden, NotFound
+from techfin.errors import DomainError, Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import (
-    OUTCOME_STAGES,
     Funder,
     Need,
     Outcome,
     Product,
     User,
 )
-from techfin.services import access, catalog
-from techfin.services.matching.common import LOAN_KINDS, NEXT_STAGES, product_summary
+from techfin.services import access, pipeline
+from techfin.services.matching.common import product_summary
 from techfin.services.matching.live import stored_need_entries
 from techfin.services.matching.snapshot import scorer, snapshot
 
@@ -63,22 +62,13 @@ def dealflow_products(user: User) -> list[Product]:
 
 
 def current_stages(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, date]]:
-    """The latest recorded stage of each (need_id, product_id) pair."""
-    pairs = set(pairs)
-    if not pairs:
-        return {}
-    needs = {n for n, _ in pairs}
-    products = {p for _, p in pairs}
-    rows = db.session.execute(
-        select(Outcome.need_id, Outcome.product_id, Outcome.stage, Outcome.date)
-        .where(Outcome.need_id.in_(needs), Outcome.product_id.in_(products))
-        .order_by(Outcome.date, Outcome.id)
-    )
-    out = {}
-    for need_id, product_id, stage, day in rows:
-        if (need_id, product_id) in pairs:
-            out[(need_id, product_id)] = (stage, day)
-    return out
+    """The current stage of each (need_id, product_id) pair with steps, and the date it
+    dates from (pipeline.current_states: a reopened ending step does not count)."""
+    return {
+        pair: (state.stage, state.since)
+        for pair, state in pipeline.current_states(pairs).items()
+        if state.stage is not None  # a pair reopened back to its start has no stage
+    }
 
 
 def dealflow(
@@ -116,36 +106,28 @@ def dealflow(
     stages = current_stages((r.need["id"], r.product["id"]) for r in rows)
     for r in rows:
         r.stage, r.stage_date = stages.get((r.need["id"], r.product["id"]), (None, None))
-        r.next_stages = NEXT_STAGES.get(r.stage, ())
+        r.next_stages = pipeline.next_stages(r.stage)
     return Dealflow(products, selected, rows, model)
 
 
 def move_stage(user: User, need: Need, product: Product, data: dict[str, Any]) -> Outcome:
-    """Move a (need, product) pair to its next pipeline stage: one outcome row.
+    """The dealflow page's "move": one docking step through pipeline.advance, which owns the
+    rules (the state machine, a funded step's terms, who may record what).
 
-    `data` in interchange fields: stage, note, and for funded: amount_cny (required), and
-    for a loan (kind loan / ip_pledge) rate, issued, matures and repayment (required).
+    `data` in interchange fields: stage, note, and for funded amount_cny, rate, issued,
+    matures and repayment. The page only moves pairs of the institution's own products.
     """
-    stage = data.get("stage")
-    if stage not in OUTCOME_STAGES:
-        raise DomainError("stage", {"stage": ["Choose a stage / 请选择阶段"]})
     if not (user.is_operator or access.can_edit_product(user, product)):
         raise Forbidden("Not your product / 非本机构产品")
-    if not access.can_view_need(user, need) or need.status != "published":
+    if not access.can_view_need(user, need):
         raise NotFound("no such need")
-    current = current_stages([(need.id, product.id)]).get((need.id, product.id))
-    allowed = NEXT_STAGES.get(current[0] if current else None, ())
-    if stage not in allowed:
-        raise Conflict("transition", {"stage": [
-            "This step does not follow the current stage / 该阶段不能接在当前阶段之后"]})  # fmt: skip
-    if stage == "funded":
-        needed = ["amount_cny"]
-        if need.kind in LOAN_KINDS:
-            needed += ["rate", "issued", "matures", "repayment"]
-        missing = {k: ["Required for a funded step / 放款时必填"] for k in needed
-                   if data.get(k) in (None, "")}  # fmt: skip
-        if missing:
-            raise DomainError("funded", missing)
     keep = ("stage", "note", "amount_cny", "rate", "issued", "matures", "repayment", "date")
     clean = {k: v for k, v in data.items() if k in keep and v not in (None, "")}
-    return catalog.record_outcome(user, need, product, clean)
+    if not clean.get("stage"):
+        raise DomainError("stage", {"stage": ["Choose a stage / 请选择阶段"]})
+    return pipeline.advance(user, need, product, clean)
+
+
+def reopen_deal(user: User, need: Need, product: Product, reason: str) -> Outcome:
+    """The dealflow page's "reopen" (operators): pipeline.reopen."""
+    return pipeline.reopen(user, need, product, reason)

@@ -132,7 +132,8 @@ CASES: dict[str, tuple[str, dict, list[tuple[str, object, str]]]] = {
     ),
     "outcomes": (
         "verified_institution",
-        {"need_ref": "N-001", "product_ref": "P-001", "stage": "meeting", "date": "2026-09-20"},
+        # the sample's N-001 × P-001 deal was funded on 2026-10-10: _setup reopens it
+        {"need_ref": "N-001", "product_ref": "P-001", "stage": "meeting", "date": "2026-10-20"},
         [
             ("stage", "won", "stage"),
             ("need_ref", "N-002", "need_ref"),  # a draft: not visible to the bank
@@ -160,9 +161,16 @@ def _count(app, model) -> int:  # noqa: ANN001
         return db.session.scalar(db.select(db.func.count()).select_from(model))
 
 
+def _setup(api, resource: str) -> None:  # noqa: ANN001
+    if resource == "outcomes":  # an ended deal takes no step until an operator reopens it
+        body = {"need_ref": "N-001", "product_ref": "P-001", "reason": "测试：重新洽谈"}
+        assert api("POST", "/api/v1/outcomes/reopen", "operator", json=body).status_code == 200
+
+
 @pytest.mark.parametrize("resource", CASES)
 def test_each_bad_field_is_422_naming_it(app, api, resource):
     role, valid, cases = CASES[resource]
+    _setup(api, resource)
     before = _count(app, MODELS[resource])
     problems = []
     for field, value, named in cases:
@@ -182,6 +190,7 @@ def test_each_bad_field_is_422_naming_it(app, api, resource):
 @pytest.mark.parametrize("resource", CASES)
 def test_each_bad_field_in_a_patch_is_422(app, api, lookup, resource):
     role, valid, cases = CASES[resource]
+    _setup(api, resource)
     created = api("POST", f"/api/v1/{resource}", role, json=valid)
     assert created.status_code == 201, created.json
     url = f"/api/v1/{resource}/{created.json['id']}"

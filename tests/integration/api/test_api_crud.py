@@ -62,7 +62,11 @@ def test_enterprise_need_lifecycle(app, api):
     closed = api("PATCH", url, "enterprise", json={"status": "closed", "closed_reason": "已获融资"})
     assert closed.status_code == 200 and closed.json["closed_reason"] == "已获融资"
     assert api("PATCH", url, "enterprise", json={"purpose": "x"}).status_code == 409
-    assert api("DELETE", url, "enterprise").status_code == 204
+    # Institutions may have read it: closed, never deleted (only a draft is, as on the pages).
+    assert api("DELETE", url, "enterprise").status_code == 409
+    draft = api("POST", "/api/v1/needs", "enterprise",
+                json={"kind": "loan", "amount_cny": 1_000_000, "ref": "N-API-2"})  # fmt: skip
+    assert api("DELETE", f"/api/v1/needs/{draft.json['id']}", "enterprise").status_code == 204
     assert _audited(app, "update", "need", "e1@x.cn")
 
 
@@ -86,9 +90,13 @@ def test_enterprise_cannot_post_for_another_enterprise(app, api):
 
 
 def test_enterprise_expresses_interest_but_cannot_fund(api):
-    body = {"need_ref": "N-001", "product_ref": "P-001", "date": "2026-11-01"}
+    # a fresh need: the sample's N-001 × P-001 deal has ended (funded)
+    need = api("POST", "/api/v1/needs", "enterprise", json={
+        "kind": "ip_pledge", "amount_cny": 2_000_000, "ref": "N-API-3", "status": "published"})  # fmt: skip
+    assert need.status_code == 201, need.json
+    body = {"need_ref": "N-API-3", "product_ref": "P-001", "date": "2026-11-01"}
     ok = api("POST", "/api/v1/outcomes", "enterprise", json=body | {"stage": "contacted"})
-    assert ok.status_code == 201 and ok.json["ref"] == "N-001/P-001/contacted/2026-11-01"
+    assert ok.status_code == 201 and ok.json["ref"] == "N-API-3/P-001/contacted/2026-11-01"
     assert (
         api(
             "POST", "/api/v1/outcomes", "enterprise", json=body | {"stage": "contacted"}
@@ -142,9 +150,19 @@ def test_institution_cannot_post_for_another_funder(api):
 
 
 def test_institution_moves_the_pipeline_and_edits_its_profile(api, lookup):
+    pair = {"need_ref": "N-001", "product_ref": "P-001"}
+    # The sample deal was funded on 2026-10-10: ended until an operator reopens it.
+    refused = api("POST", "/api/v1/outcomes", "verified_institution",
+                  json=pair | {"stage": "meeting", "date": "2026-10-20"})  # fmt: skip
+    assert refused.status_code == 409 and "stage" in refused.json["error"]["fields"]
+    reopened = api("POST", "/api/v1/outcomes/reopen", "operator",
+                   json=pair | {"reason": "放款撤销"})  # fmt: skip
+    assert reopened.status_code == 200 and reopened.json["reopened_at"]
+    backdated = api("POST", "/api/v1/outcomes", "verified_institution",
+                    json=pair | {"stage": "meeting", "date": "2026-09-20"})  # fmt: skip
+    assert backdated.status_code == 409 and "date" in backdated.json["error"]["fields"]
     step = api("POST", "/api/v1/outcomes", "verified_institution",
-               json={"need_ref": "N-001", "product_ref": "P-001", "stage": "meeting",
-                     "date": "2026-09-20", "note": "银企对接会"})  # fmt: skip
+               json=pair | {"stage": "meeting", "date": "2026-10-20", "note": "银企对接会"})  # fmt: skip
     assert step.status_code == 201, step.json
     url = f"/api/v1/outcomes/{step.json['id']}"
     fixed = api("PATCH", url, "verified_institution", json={"note": "路演后面谈"})

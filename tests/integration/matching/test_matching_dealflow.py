@@ -78,7 +78,7 @@ def test_each_move_records_an_outcome(client, users, login, get, ctx, page):
         where = resp.headers["Location"].split("#")[0]  # a refused step comes back to its row
         assert resp.status_code == 302 and where.endswith("/dealflow/matches")
 
-    move("funded")  # not a step that follows "no contact yet": refused
+    move("funded")  # a funded step without its amount and loan terms: refused
     move("contacted", note="电话沟通")
     move("meeting")
     move("approved")

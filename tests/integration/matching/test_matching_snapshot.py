@@ -4,12 +4,14 @@ from __future__ import annotations
 
 
 def test_an_outcome_refreshes_the_history_and_a_need_edit_rebuilds_nothing(ctx, users, get):
-    from techfin.services import catalog, matching
+    from techfin.services import catalog, matching, pipeline
 
     with ctx():
-        before = matching.snapshot()
         need, product = get("need", "N-001"), get("product", "P-001")
-        catalog.record_outcome(get("user", "op@x.cn"), need, product, {"stage": "contacted"})
+        # the sample's N-001 × P-001 deal was funded: it takes a step once reopened
+        pipeline.reopen(get("user", "op@x.cn"), need, product, "放款撤销")
+        before = matching.snapshot()
+        catalog.record_outcome(get("user", "op@x.cn"), need, product, {"stage": "meeting"})
         after = matching.snapshot()
         assert after.history is not before.history  # the track records follow outcomes
         assert after.candidates is before.candidates  # not re-read nor re-vectorised

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -155,8 +156,34 @@ def test_event_journey(app, client, users, login, body):
     resp = client.post(form, data={"result": "funded", "need_id": need_id,
                                    "product_id": product_id})  # fmt: skip
     assert resp.status_code == 200 and "is-invalid" in body(resp)  # funded needs an amount
+    matures = (max(date.today(), local.date()) + timedelta(days=365)).isoformat()
+    terms = {"result": "funded", "need_id": need_id, "product_id": product_id,
+             "amount_cny": "300", "rate": "4.35", "matures": matures, "repayment": "bullet"}  # fmt: skip
+
+    def steps() -> list[tuple[str, Any]]:
+        with app.app_context():
+            return [(o.stage, o.date) for o in db.session.execute(
+                db.select(Outcome).filter_by(need_id=need_id).order_by(Outcome.id)).scalars()]  # fmt: skip
+
+    before = steps()
+    # The sample's N-001 × P-001 loan was funded on 2026-10-10: a result cannot move it back
+    # to a meeting, nor fund it twice, until an operator reopens it.
+    resp = client.post(form, data=terms)
+    assert resp.status_code == 200 and "only an operator can reopen it" in body(resp)
+    assert steps() == before
+    with app.app_context():
+        from techfin.models import User
+        from techfin.services import pipeline
+
+        op = db.session.execute(db.select(User).filter_by(email="op@ops.cn")).scalar_one()
+        pipeline.reopen(op, db.session.get(Need, need_id), db.session.get(Product, product_id),
+                        "贷款合同撤销，活动上重新洽谈")  # fmt: skip
     resp = client.post(form, data={"result": "funded", "need_id": need_id,
                                    "product_id": product_id, "amount_cny": "300"})  # fmt: skip
+    # a funded loan carries its rate, maturity and repayment, as from every channel
+    assert resp.status_code == 200 and "is-invalid" in body(resp)
+    assert steps() == before  # nothing half-recorded
+    resp = client.post(form, data=terms)
     assert resp.status_code == 302
     with app.app_context():
         stages = {o.stage: o for o in db.session.execute(
