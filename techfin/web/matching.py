@@ -100,17 +100,9 @@ class MoveForm(FlaskForm):
     repayment = SelectField(_l("Repayment"), choices=choices("repayment", blank="—"), default="")
     back = HiddenField()
 
+    # Only parsing here: the terms' rules (maturity after issue, ranges, what a funded step
+    # needs) are services/pipeline.py's, whatever the channel.
     FIELDS = ("stage", "note", "amount_cny", "rate", "issued", "matures", "repayment")
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
-        if self.issued.data and self.matures.data and self.matures.data <= self.issued.data:
-            self.matures.errors = [
-                *self.matures.errors,
-                _l("The maturity date must be after the issue date."),
-            ]
-            return False
-        return ok
 
 
 # The refused step of a dealflow row, kept for the page that is shown after the redirect:
@@ -239,7 +231,15 @@ def dealflow():
         + [(str(p.id), f"{p.name} · {label('need_kind', p.kind)}") for p in products]
     )
     view = service.dealflow(acting_user(), **_filters(form))
-    return render_template("matching/dealflow.html", form=form, view=view, refused=refused_move(),
+    refused = refused_move()
+    with_form = {(r.need["id"], r.product["id"]) for r in view.rows if r.next_stages}
+    if refused and tuple(refused["pair"]) not in with_form:
+        # The row is not on this page (filters, or its need left the ranking) or has no step
+        # form (the deal has ended): the refusal is said at the top, once per message.
+        for message in dict.fromkeys(m for ms in refused["errors"].values() for m in ms):
+            flash(message, "danger")
+        refused = None
+    return render_template("matching/dealflow.html", form=form, view=view, refused=refused,
                            loan_kinds=LOAN_KINDS, model=service.model_info(),
                            updating=service.any_marks())  # fmt: skip
 

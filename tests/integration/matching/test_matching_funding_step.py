@@ -81,8 +81,8 @@ def test_missing_fields_are_told_at_the_row_once_each(
     [({"amount_cny": "-300"}, "amount_cny", "金额不能为负数", "An amount cannot be negative."),
      ({"amount_cny": "200", "rate": "99"}, "rate", "0 到 36 之间", "between 0 and 36"),
      ({"amount_cny": "200", "rate": "4.35", "issued": "2026-11-20", "matures": "2026-11-01",
-       "repayment": "bullet"}, "matures", "到期日期必须晚于放款日期",
-      "The maturity date must be after the issue date.")],
+       "repayment": "bullet"}, "matures", "到期日须晚于放款日",
+      "Maturity must be after the issue date")],
 )  # fmt: skip
 def test_wrong_values_get_their_own_message(client, users, login, get, ctx, fields, field, zh, en):
     login("bank@x.cn")

@@ -169,7 +169,7 @@ def test_event_journey(app, client, users, login, body):
     # The sample's N-001 × P-001 loan was funded on 2026-10-10: a result cannot move it back
     # to a meeting, nor fund it twice, until an operator reopens it.
     resp = client.post(form, data=terms)
-    assert resp.status_code == 200 and "only an operator can reopen it" in body(resp)
+    assert resp.status_code == 200 and "仅运营人员可重新开启" in body(resp)  # the page's language
     assert steps() == before
     with app.app_context():
         from techfin.models import User
