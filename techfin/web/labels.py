@@ -25,6 +25,12 @@ LABELS: dict[str, dict[str, object]] = {
         "guarantee": _l("Financing guarantee"),
         "insurance": _l("Technology insurance"),
     },
+    # Calibrated approval odds (matching.probability_band); zh: 高 / 中 / 低.
+    "odds_band": {
+        "high": _l("High odds"),
+        "medium": _l("Medium odds"),
+        "low": _l("Low odds"),
+    },
     "need_status": {
         "draft": _l("Draft"),
         "published": _l("Published"),
