@@ -62,7 +62,11 @@ def matches_for_need(
     Forbidden). Shape (interchange.md): {"model": {"kind", "version"}, "matches": [{"type":
     "product", "product": {"id", "ref", "name", …, "funder": {…}}, "score", "eligible",
     "reasons", "missing"}]}; a mandate entry has "type": "mandate" and "funder" instead of
-    "product". Eligible entries first (best first), then almost-eligible ones.
+    "product". Eligible entries first (best first, the model's order), then almost-eligible
+    ones (fixable first, by their odds once fixed). Every entry has "probability" / "band"
+    (calibrated approval odds of a learned model; null under the Prior), "reason_codes"
+    (strongest driver first) and "gaps"; near misses also "fixable", "score_if_fixed",
+    "probability_if_fixed" and "band_if_fixed" (odds_fields).
     """
     from techfin.matching import rank_products_for_need
 
