@@ -24,7 +24,16 @@ from flask import Flask, current_app, has_request_context
 from sqlalchemy import func, select
 
 from techfin.extensions import db
-from techfin.models import Enterprise, Funder, Need, Outcome, Patent, Product
+from techfin.models import (
+    Copyright,
+    Enterprise,
+    Funder,
+    Need,
+    Outcome,
+    Patent,
+    Product,
+    Trademark,
+)
 
 if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
     from techfin.matching import CandidateSet, History, Scorer
@@ -162,6 +171,15 @@ def need_records(need_ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
     )  # fmt: skip
     for eid, kind, status, value in rows:
         patents[eid].append({"kind": kind, "status": status, "valuation_cny": value})
+    # Software copyrights and trademarks travel in the same list, told apart by kind (the
+    # library's IP_KINDS): one query each, whatever the number of needs.
+    for model, kind in ((Copyright, "software_copyright"), (Trademark, "trademark")):
+        rows = db.session.execute(
+            select(model.enterprise_id, model.status, model.valuation_cny)
+            .where(model.enterprise_id.in_(eids))
+        )  # fmt: skip
+        for eid, status, value in rows:
+            patents[eid].append({"kind": kind, "status": status, "valuation_cny": value})
     enterprises = {
         e.id: enterprise_dict(e, patents.get(e.id, []))
         for e in db.session.execute(select(Enterprise).where(Enterprise.id.in_(eids))).scalars()
@@ -170,16 +188,26 @@ def need_records(need_ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
 
 
 def confidential_enterprises(enterprise_ids: set[int]) -> set[int]:
-    """Those of these enterprises holding a confidential granted patent."""
+    """Those of these enterprises holding a confidential granted patent or registered
+    software copyright / trademark (IP reasons could disclose them)."""
     if not enterprise_ids:
         return set()
-    return set(
+    out = set(
         db.session.execute(
             select(Patent.enterprise_id).distinct().where(
                 Patent.enterprise_id.in_(enterprise_ids), Patent.confidential.is_(True),
                 Patent.status == "granted")
         ).scalars()
     )  # fmt: skip
+    for model in (Copyright, Trademark):
+        out |= set(
+            db.session.execute(
+                select(model.enterprise_id).distinct().where(
+                    model.enterprise_id.in_(enterprise_ids), model.confidential.is_(True),
+                    model.status == "registered")
+            ).scalars()
+        )  # fmt: skip
+    return out
 
 
 def load_snapshot(key: tuple = ()) -> Snapshot:
