@@ -9,6 +9,7 @@ from techfin.api import (
     docs,
     enterprises,
     funders,
+    ip_rights,
     needs,
     outcomes,
     patents,
@@ -33,6 +34,8 @@ def init_app(app: Flask) -> TechfinApi:
     )
     for module in RESOURCES:
         api.register_blueprint(module.bp)
+    for bp in (ip_rights.copyrights_bp, ip_rights.trademarks_bp):
+        api.register_blueprint(bp)
     for bp in (discovery.search_bp, discovery.matches_bp, discovery.me_bp):
         api.register_blueprint(bp)
     app.register_blueprint(docs.bp)
