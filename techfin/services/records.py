@@ -172,7 +172,10 @@ class _IpRecord(Strict):
     enterprise_ref = _ref()
     status = _choice(IP_STATUSES, required=True)
     registered = fields.Date(allow_none=True)
-    valuation_cny = _cny()
+    # Unvalued is allowed (a form left empty): it counts, but adds nothing to pledged value.
+    valuation_cny = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(0, MAX_CNY)
+    )
     confidential = fields.Boolean()
 
 

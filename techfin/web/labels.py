@@ -65,6 +65,18 @@ LABELS: dict[str, dict[str, object]] = {
         "utility_model": _l("Utility model"),
         "design": _l("Design patent"),
     },
+    # What a product may accept as IP (interchange accepted_ip).
+    "ip_kind": {
+        "invention": _l("Invention patent"),
+        "utility_model": _l("Utility model"),
+        "design": _l("Design patent"),
+        "software_copyright": _l("Software copyright"),
+        "trademark": _l("Trademark"),
+    },
+    "ip_status": {
+        "registered": _l("Registration granted"),
+        "pending": _l("Under examination"),
+    },
     "patent_status": {
         "pending": _l("Under examination"),
         "granted": _l("Granted"),
@@ -105,6 +117,8 @@ LABELS: dict[str, dict[str, object]] = {
         "enterprise": _l("Enterprise"),
         "funder": _l("Institution"),
         "patent": _l("Patent"),
+        "copyright": _l("Software copyright"),
+        "trademark": _l("Trademark"),
         "need": _l("Financing need"),
         "product": _l("Product"),
         "outcome": _l("Docking outcome"),

@@ -59,6 +59,13 @@ URLS = {
         "/api/v1/trademarks/{}", "Trademark", "TM-001"
     ),
 }
+for _plural, _model, _ref in (("copyrights", "Copyright", "CR-001"),
+                              ("trademarks", "Trademark", "TM-001")):  # fmt: skip
+    for _action in ("edit", "delete"):
+        _rule = f"/enterprise/{_plural}/<id:item_id>/{_action}"
+        URLS[("POST", _rule)] = URLS[("GET", _rule)] = _url(
+            f"/enterprise/{_plural}/{{}}/{_action}", _model, _ref
+        )
 
 LIST = _s(401, 200, 200, 200, 200)
 ONE = _s(401, 200, 404, 404, 200)
@@ -72,4 +79,18 @@ for _kind in ("copyrights", "trademarks"):
         ("GET", _one): ONE,
         ("PATCH", _one): ONE,
         ("DELETE", _one): _s(401, 204, 404, 404, 204),
+    })  # fmt: skip
+
+# The enterprise's own pages (as its patents'): others are refused by role (403). An empty
+# new-item form is shown again with its errors (200); an edit keeps the stored values (302).
+ENTERPRISE = _s(LOGIN, 200, 403, 403, 403)
+ENTERPRISE_ACT = _s(LOGIN, 302, 403, 403, 403)
+for _plural in ("copyrights", "trademarks"):
+    IP_POLICY.update({
+        ("GET", f"/enterprise/{_plural}"): ENTERPRISE,
+        ("GET", f"/enterprise/{_plural}/new"): ENTERPRISE,
+        ("POST", f"/enterprise/{_plural}/new"): ENTERPRISE,
+        ("GET", f"/enterprise/{_plural}/<id:item_id>/edit"): ENTERPRISE,
+        ("POST", f"/enterprise/{_plural}/<id:item_id>/edit"): ENTERPRISE_ACT,
+        ("POST", f"/enterprise/{_plural}/<id:item_id>/delete"): ENTERPRISE_ACT,
     })  # fmt: skip
