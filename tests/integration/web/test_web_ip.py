@@ -70,4 +70,4 @@ def test_product_form_sets_the_accepted_ip(app, client, users, login, body, inva
         assert product.min_ip_count == 2
         pid = product.id
     edit = body(client.get(f"/institution/products/{pid}/edit"))
-    assert 'checked' in edit.split('value="software_copyright"')[0].rsplit("<input", 1)[1]
+    assert "checked" in edit.split('value="software_copyright"')[0].rsplit("<input", 1)[1]
