@@ -3,7 +3,7 @@ verified institution may see of an enterprise."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from techfin import reference
 from techfin.errors import Forbidden, NotFound
 from techfin.extensions import db
-from techfin.models import Enterprise, Funder, Need, Patent, Product, User
+from techfin.models import Copyright, Enterprise, Funder, Need, Patent, Product, Trademark, User
 from techfin.services import access, catalog
 from techfin.services.paging import Page, paginate, paginate_list
 
@@ -120,6 +120,9 @@ class EnterpriseView:
     patents_shared: bool
     patents: list[Patent]
     needs: list[Need]
+    # Shared under the same rule as patents (the sharing rule's "patents" covers all IP).
+    copyrights: list[Any] = field(default_factory=list)
+    trademarks: list[Any] = field(default_factory=list)
 
 
 def view_enterprise(user: User, enterprise_id: int) -> EnterpriseView:
@@ -153,6 +156,18 @@ def view_enterprise(user: User, enterprise_id: int) -> EnterpriseView:
             .order_by(Need.created_at.desc())
         ).scalars()
     )
-    what = ["profile"] + (["financials"] if financials else []) + (["patents"] if patents else [])
+    ip = {
+        model: list(
+            db.session.execute(
+                select(model)
+                .where(model.enterprise_id == enterprise.id, access.ip_filter(user, model))
+                .order_by(model.registered.desc().nulls_last(), model.id)
+            ).scalars()
+        )
+        for model in (Copyright, Trademark)
+    }
+    shown = patents or ip[Copyright] or ip[Trademark]
+    what = ["profile"] + (["financials"] if financials else []) + (["patents"] if shown else [])
     catalog.log_data_access(user, enterprise.id, "view", ",".join(what))
-    return EnterpriseView(enterprise, financials, patents_shared, patents, needs)
+    return EnterpriseView(enterprise, financials, patents_shared, patents, needs,
+                          ip[Copyright], ip[Trademark])  # fmt: skip

@@ -70,3 +70,4 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["sme"] = _sme_label
+    app.jinja_env.filters["ip_kind_label"] = lambda kind: label("ip_kind", kind)

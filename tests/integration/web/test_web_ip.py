@@ -71,3 +71,29 @@ def test_product_form_sets_the_accepted_ip(app, client, users, login, body, inva
         pid = product.id
     edit = body(client.get(f"/institution/products/{pid}/edit"))
     assert "checked" in edit.split('value="software_copyright"')[0].rsplit("<input", 1)[1]
+
+
+def test_institutions_see_shared_ip_and_the_products_rule(app, client, users, login, body, ids):
+    from techfin.models import Enterprise, User
+    from techfin.services import catalog
+    from techfin.services.interchange import import_records
+
+    with app.app_context():
+        assert import_records([
+            ("1", {"type": "copyright", "ref": "CR-A", "enterprise_ref": "E-001",
+                   "number": "2020SR0000001", "title": "公开软件", "status": "registered"}),
+            ("2", {"type": "copyright", "ref": "CR-B", "enterprise_ref": "E-001",
+                   "number": "2020SR0000002", "title": "保密软件", "status": "registered",
+                   "confidential": True}),
+            ("3", {"type": "product", "ref": "P-SW", "funder_ref": "F-001", "name": "软著贷",
+                   "kind": "ip_pledge", "requires_patent": True, "min_ip_count": 2,
+                   "accepted_ip": ["software_copyright", "trademark"]}),
+        ]).committed  # fmt: skip
+        owner = db.session.execute(db.select(User).filter_by(email="e1@x.cn")).scalar_one()
+        catalog.set_sharing(owner, db.session.get(Enterprise, ids("enterprise", "E-001")),
+                            ids("funder", "F-001"), financials=False, patents=True)  # fmt: skip
+    login("bank@x.cn")
+    page = body(client.get(f"/dealflow/enterprises/{ids('enterprise', 'E-001')}"))
+    assert "公开软件" in page and "保密软件" not in page
+    product = body(client.get(f"/marketplace/products/{ids('product', 'P-SW')}"))
+    assert "须有以下知识产权至少 2 项：软件著作权、商标" in product
