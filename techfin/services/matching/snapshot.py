@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_request_context
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union, union_all
 
 from techfin.extensions import db
 from techfin.models import (
@@ -165,21 +165,20 @@ def need_records(need_ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
     needs = list(db.session.execute(select(Need).where(Need.id.in_(ids))).scalars())
     eids = {n.enterprise_id for n in needs}
     patents: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    # Patents, software copyrights and trademarks in one list told apart by kind (the
+    # library's IP_KINDS), read in one statement whatever the number of needs.
     rows = db.session.execute(
-        select(Patent.enterprise_id, Patent.kind, Patent.status, Patent.valuation_cny)
-        .where(Patent.enterprise_id.in_(eids))
+        union_all(
+            select(Patent.enterprise_id, Patent.kind, Patent.status, Patent.valuation_cny)
+            .where(Patent.enterprise_id.in_(eids)),
+            select(Copyright.enterprise_id, literal("software_copyright"), Copyright.status,
+                   Copyright.valuation_cny).where(Copyright.enterprise_id.in_(eids)),
+            select(Trademark.enterprise_id, literal("trademark"), Trademark.status,
+                   Trademark.valuation_cny).where(Trademark.enterprise_id.in_(eids)),
+        )
     )  # fmt: skip
     for eid, kind, status, value in rows:
         patents[eid].append({"kind": kind, "status": status, "valuation_cny": value})
-    # Software copyrights and trademarks travel in the same list, told apart by kind (the
-    # library's IP_KINDS): one query each, whatever the number of needs.
-    for model, kind in ((Copyright, "software_copyright"), (Trademark, "trademark")):
-        rows = db.session.execute(
-            select(model.enterprise_id, model.status, model.valuation_cny)
-            .where(model.enterprise_id.in_(eids))
-        )  # fmt: skip
-        for eid, status, value in rows:
-            patents[eid].append({"kind": kind, "status": status, "valuation_cny": value})
     enterprises = {
         e.id: enterprise_dict(e, patents.get(e.id, []))
         for e in db.session.execute(select(Enterprise).where(Enterprise.id.in_(eids))).scalars()
@@ -192,22 +191,22 @@ def confidential_enterprises(enterprise_ids: set[int]) -> set[int]:
     software copyright / trademark (IP reasons could disclose them)."""
     if not enterprise_ids:
         return set()
-    out = set(
+    # One statement for the three kinds (the digest lookup's query budget is fixed).
+    return set(
         db.session.execute(
-            select(Patent.enterprise_id).distinct().where(
-                Patent.enterprise_id.in_(enterprise_ids), Patent.confidential.is_(True),
-                Patent.status == "granted")
+            union(
+                select(Patent.enterprise_id).where(
+                    Patent.enterprise_id.in_(enterprise_ids), Patent.confidential.is_(True),
+                    Patent.status == "granted"),
+                select(Copyright.enterprise_id).where(
+                    Copyright.enterprise_id.in_(enterprise_ids),
+                    Copyright.confidential.is_(True), Copyright.status == "registered"),
+                select(Trademark.enterprise_id).where(
+                    Trademark.enterprise_id.in_(enterprise_ids),
+                    Trademark.confidential.is_(True), Trademark.status == "registered"),
+            )
         ).scalars()
     )  # fmt: skip
-    for model in (Copyright, Trademark):
-        out |= set(
-            db.session.execute(
-                select(model.enterprise_id).distinct().where(
-                    model.enterprise_id.in_(enterprise_ids), model.confidential.is_(True),
-                    model.status == "registered")
-            ).scalars()
-        )  # fmt: skip
-    return out
 
 
 def load_snapshot(key: tuple = ()) -> Snapshot:
