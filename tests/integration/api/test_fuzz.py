@@ -145,7 +145,8 @@ def test_fuzz_api(role: str, app, tokens) -> None:  # noqa: ANN001
     )
     for label, n in sorted(counts.items()):
         print(f"  {n:4d}  {label:45s} {dict(sorted(statuses[label].items()))}")
-    assert len(operations) == 36  # 35 + PATCH /api/v1/users/{user_id} (accounts)
+    # 35 + PATCH /api/v1/users/{user_id} (accounts) + 2 × 5 copyrights / trademarks (#15)
+    assert len(operations) == 46
     assert not failures, "\n\n".join(f"{op}: {kind}\n{msg}" for (op, kind), msg in failures.items())
 
 
