@@ -153,7 +153,8 @@ class PatentRecord(Strict):
 # 软件著作权 registration numbers: the year, "SR", then the serial (seven digits since about
 # 2010, six before), e.g. 2021SR0123456.
 COPYRIGHT_NUMBER = re.compile(r"^(19[89]\d|20\d\d)SR\d{5,7}$")
-TRADEMARK_NUMBER = re.compile(r"^\d{1,10}$")
+# Digits; a Madrid-system international registration is written with a leading "G".
+TRADEMARK_NUMBER = re.compile(r"^G?\d{1,10}$")
 
 
 def copyright_number(value: str) -> str:
