@@ -147,3 +147,18 @@ def test_a_trademark_number_read_from_a_numeric_cell(ctx, software):
         assert import_records([("line 1", record)]).committed
         number = db.session.execute(db.select(Trademark.number).filter_by(ref="TM-2"))
         assert number.scalar_one() == "12345678"
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_spreadsheet_round_trip_keeps_ip_records(ctx, software, tmp_path, suffix):
+    from techfin.services.interchange import export_file, export_records, import_file
+
+    path = tmp_path / f"all{suffix}"
+    with ctx():
+        before = list(export_records())
+        export_file(path)
+        report = import_file(path)
+        assert report.committed and report.changed == 0, [str(e) for e in report.errors[:5]]
+        assert list(export_records()) == before
+    kinds = {r["type"] for r in before}
+    assert {"copyright", "trademark"} <= kinds
