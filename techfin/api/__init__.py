@@ -11,6 +11,7 @@ from techfin.api import (
     documents,
     enterprises,
     funders,
+    ip_rights,
     needs,
     notifications,
     outcomes,
@@ -38,6 +39,8 @@ def init_app(app: Flask) -> TechfinApi:
     for module in RESOURCES:
         api.register_blueprint(module.bp)
     api.register_blueprint(applications.reference_bp)
+    for bp in (ip_rights.copyrights_bp, ip_rights.trademarks_bp):
+        api.register_blueprint(bp)
     for bp in (discovery.search_bp, discovery.matches_bp, discovery.me_bp):
         api.register_blueprint(bp)
     app.register_blueprint(docs.bp)

@@ -55,6 +55,13 @@ class ModelInfo(Schema):
     version = fields.String(allow_none=True)
 
 
+class MatchGap(Schema):
+    code = fields.String(required=True)
+    rule = fields.String(required=True)
+    fixable = fields.Boolean(required=True)
+    text = fields.String(required=True)
+
+
 class MatchEntry(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -64,9 +71,41 @@ class MatchEntry(Schema):
     need = fields.Dict()
     funder = fields.Dict()
     score = fields.Float(required=True, validate=validate.Range(0, 1))
+    probability = fields.Float(
+        allow_none=True,
+        validate=validate.Range(0, 1),
+        metadata={
+            "description": "Calibrated approval odds of the learned model (0–1); null under "
+            "the rule-based prior, whose scores only order candidates."
+        },
+    )
+    band = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["high", "medium", "low"]),
+        metadata={"description": "high ≥ 0.6 > medium ≥ 0.3 > low, from probability"},
+    )
     eligible = fields.Boolean()
-    reasons = fields.List(fields.String(), required=True)
+    fixable = fields.Boolean(
+        metadata={
+            "description": "Almost-eligible entries: every gap is one the enterprise "
+            "can close (amount, term, IP, collateral, certification)"
+        }
+    )
+    score_if_fixed = fields.Float(
+        allow_none=True, metadata={"description": "Almost-eligible: score once fixable gaps close"}
+    )
+    probability_if_fixed = fields.Float(
+        allow_none=True, metadata={"description": "Almost-eligible: odds once fixable gaps close"}
+    )
+    band_if_fixed = fields.String(
+        allow_none=True, validate=validate.OneOf(["high", "medium", "low"])
+    )
+    reasons = fields.List(
+        fields.String(), required=True, metadata={"description": "Strongest driver first"}
+    )
+    reason_codes = fields.List(fields.String())
     missing = fields.List(fields.String(), required=True)
+    gaps = fields.List(fields.Nested(MatchGap))
 
 
 class Matches(Schema):

@@ -16,6 +16,7 @@ from techfin.models import (
     DOCUMENT_KINDS,
     ENTERPRISE_STAGES,
     FUNDER_KINDS,
+    IP_STATUSES,
     NEED_KINDS,
     NEED_STATUSES,
     OUTCOME_STAGES,
@@ -24,6 +25,7 @@ from techfin.models import (
     PRODUCT_STATUSES,
 )
 from techfin.services.records import (
+    CopyrightRecord,
     EnterpriseRecord,
     FunderRecord,
     NeedRecord,
@@ -31,6 +33,7 @@ from techfin.services.records import (
     PatentRecord,
     ProductRecord,
     Strict,
+    TrademarkRecord,
 )
 
 MAX_PAGE = 100_000
@@ -101,6 +104,11 @@ class PatentQuery(ListQuery):
     status = fields.String(validate=validate.OneOf(PATENT_STATUSES))
 
 
+class IpQuery(ListQuery):
+    enterprise_ref = _optional_ref()
+    status = fields.String(validate=validate.OneOf(IP_STATUSES))
+
+
 class NeedQuery(ListQuery):
     enterprise_ref = _optional_ref()
     kind = fields.String(validate=validate.OneOf(NEED_KINDS))
@@ -151,6 +159,26 @@ class PatentCreate(PatentRecord):
 
 
 class PatentUpdate(PatentRecord):
+    class Meta(Strict.Meta):
+        exclude = ("ref", "enterprise_ref")
+
+
+class CopyrightCreate(CopyrightRecord):
+    ref = _optional_ref()
+    enterprise_ref = _optional_ref()
+
+
+class CopyrightUpdate(CopyrightRecord):
+    class Meta(Strict.Meta):
+        exclude = ("ref", "enterprise_ref")
+
+
+class TrademarkCreate(TrademarkRecord):
+    ref = _optional_ref()
+    enterprise_ref = _optional_ref()
+
+
+class TrademarkUpdate(TrademarkRecord):
     class Meta(Strict.Meta):
         exclude = ("ref", "enterprise_ref")
 
@@ -247,6 +275,31 @@ class PatentOut(Schema):
     abstract = fields.String(required=True)
 
 
+class CopyrightOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    enterprise_ref = fields.String(required=True, attribute="enterprise.ref")
+    number = fields.String(required=True, metadata={"example": "2021SR0123456"})
+    title = fields.String(required=True)
+    status = fields.String(required=True)
+    registered = fields.Date(allow_none=True)
+    valuation_cny = fields.Integer(allow_none=True)
+    confidential = fields.Boolean(required=True)
+
+
+class TrademarkOut(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    enterprise_ref = fields.String(required=True, attribute="enterprise.ref")
+    number = fields.String(required=True)
+    name = fields.String(required=True)
+    nice_class = fields.Integer(required=True)
+    status = fields.String(required=True)
+    registered = fields.Date(allow_none=True)
+    valuation_cny = fields.Integer(allow_none=True)
+    confidential = fields.Boolean(required=True)
+
+
 class NeedOut(Schema):
     id = fields.Integer(required=True)
     ref = fields.String(required=True)
@@ -288,6 +341,12 @@ class ProductOut(Schema):
     regions = fields.List(fields.String(), required=True)
     stages = fields.List(fields.String(), required=True)
     requires_patent = fields.Boolean(required=True)
+    accepted_ip = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "IP kinds that count; [] = invention and utility model"},
+    )
+    min_ip_count = fields.Integer(required=True)
     requires_collateral = fields.Boolean(required=True)
     requires_high_tech = fields.Boolean(required=True)
     status = fields.String(required=True)
@@ -345,6 +404,14 @@ class PatentPage(Page):
     items = fields.List(fields.Nested(PatentOut), required=True)
 
 
+class CopyrightPage(Page):
+    items = fields.List(fields.Nested(CopyrightOut), required=True)
+
+
+class TrademarkPage(Page):
+    items = fields.List(fields.Nested(TrademarkOut), required=True)
+
+
 class NeedPage(Page):
     items = fields.List(fields.Nested(NeedOut), required=True)
 
@@ -378,6 +445,21 @@ PATENT_EXAMPLE = {
     "title": "一种 LED 散热结构",
     "kind": "invention",
     "status": "pending",
+}
+COPYRIGHT_EXAMPLE = {
+    "enterprise_ref": "E-002",
+    "number": "2021SR0123456",
+    "title": "云图工业数据分析平台 V1.0",
+    "status": "registered",
+    "registered": "2021-03-02",
+    "valuation_cny": 1500000,
+}
+TRADEMARK_EXAMPLE = {
+    "enterprise_ref": "E-002",
+    "number": "30123456",
+    "name": "云图",
+    "nice_class": 9,
+    "status": "registered",
 }
 NEED_EXAMPLE = {
     "enterprise_ref": "E-001",

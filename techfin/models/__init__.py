@@ -2,6 +2,8 @@
 
 from techfin.models.digests import DigestDelivery, DigestSubscription
 from techfin.models.finance import (
+    IP_KINDS,
+    IP_STATUSES,
     NEED_KINDS,
     NEED_STATUSES,
     OUTCOME_STAGES,
@@ -10,10 +12,12 @@ from techfin.models.finance import (
     PRODUCT_STATUSES,
     REPAYMENTS,
     AuditEntry,
+    Copyright,
     Need,
     Outcome,
     Patent,
     Product,
+    Trademark,
 )
 from techfin.models.organization import (
     ENTERPRISE_STAGES,
@@ -37,6 +41,8 @@ __all__ = [
     "FUNDER_KINDS",
     "FUNDER_STATUSES",
     "INSTITUTION_ROLES",
+    "IP_KINDS",
+    "IP_STATUSES",
     "NEED_KINDS",
     "NEED_STATUSES",
     "OUTCOME_STAGES",
@@ -48,6 +54,7 @@ __all__ = [
     "STAFF_ROLES",
     "ApiToken",
     "AuditEntry",
+    "Copyright",
     "DataAccess",
     "DigestDelivery",
     "DigestSubscription",
@@ -61,6 +68,7 @@ __all__ = [
     "Product",
     "SearchOutbox",
     "SharingRule",
+    "Trademark",
     "User",
 ]
 
@@ -160,6 +168,8 @@ NEVER_REUSED_IDS = (
     # Since migration 0010: documents and notices are addressed by id in URLs, grants and
     # queued emails are referred to by id from the task queue.
     "documents", "document_grants", "notifications", "notification_emails",
+    # Since migration 0011 created them, like patents.
+    "copyrights", "trademarks",
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Patents, financing needs, products and docking outcomes."""
+"""Patents, software copyrights, trademarks, financing needs, products and docking outcomes."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ from techfin.models.base import TimestampMixin
 
 PATENT_KINDS = ("invention", "utility_model", "design")
 PATENT_STATUSES = ("pending", "granted", "lapsed")
+# Software copyrights and trademarks count for a product's IP rule once registered.
+IP_STATUSES = ("registered", "pending")
+# What a product may accept as IP (interchange.md accepted_ip; techfin.matching.IP_KINDS).
+IP_KINDS = ("invention", "utility_model", "design", "software_copyright", "trademark")
 NEED_KINDS = ("equity", "loan", "ip_pledge", "guarantee", "insurance")
 NEED_STATUSES = ("draft", "published", "closed")
 PRODUCT_STATUSES = ("active", "paused", "retired")
@@ -66,6 +70,48 @@ class Patent(TimestampMixin, db.Model):
     )
 
 
+class Copyright(TimestampMixin, db.Model):
+    """A registered (or pending) software copyright, 软件著作权; kept like a patent: the
+    enterprise's own, confidential ones never leave it, the others as its sharing rules say."""
+
+    __tablename__ = "copyrights"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    registered: Mapped[date | None] = mapped_column(Date)
+    valuation_cny: Mapped[int | None] = mapped_column(BigInteger)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+    enterprise = relationship("Enterprise", back_populates="copyrights")
+
+
+class Trademark(TimestampMixin, db.Model):
+    """A registered (or pending) trademark in one Nice class (1–45)."""
+
+    __tablename__ = "trademarks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    nice_class: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    registered: Mapped[date | None] = mapped_column(Date)
+    valuation_cny: Mapped[int | None] = mapped_column(BigInteger)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+    enterprise = relationship("Enterprise", back_populates="trademarks")
+
+
 class Need(TimestampMixin, db.Model):
     __tablename__ = "needs"
 
@@ -104,6 +150,10 @@ class Product(TimestampMixin, db.Model):
     regions: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     stages: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
     requires_patent: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # The IP kinds that count for requires_patent (and as pledged value); empty = the
+    # interchange default, granted invention and utility-model patents.
+    accepted_ip: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)
+    min_ip_count: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     requires_collateral: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     requires_high_tech: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     status: Mapped[str] = mapped_column(String(10), default="active", nullable=False)

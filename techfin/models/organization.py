@@ -60,6 +60,12 @@ class Enterprise(Organization):
     stage: Mapped[str | None] = mapped_column(String(10))
 
     patents = relationship("Patent", back_populates="enterprise", cascade="all, delete-orphan")
+    copyrights = relationship(
+        "Copyright", back_populates="enterprise", cascade="all, delete-orphan"
+    )
+    trademarks = relationship(
+        "Trademark", back_populates="enterprise", cascade="all, delete-orphan"
+    )
     needs = relationship("Need", back_populates="enterprise", cascade="all, delete-orphan")
 
     __mapper_args__ = {"polymorphic_identity": "enterprise"}

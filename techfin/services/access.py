@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, and_, false, or_, select, true
 
 from techfin.extensions import db
@@ -164,6 +166,42 @@ def can_edit_patent(
     return user.is_operator or (user.is_enterprise and target == org_id(user))
 
 
+# ------------------------------------------------------------------ copyrights and trademarks
+# Kept like patents: the enterprise's own; an institution sees the non-confidential ones of
+# enterprises sharing their patents (the sharing rule's "patents" covers all IP) with it.
+
+
+def ip_filter(user: User, model: Any):  # noqa: ANN201
+    """Which rows of Copyright or Trademark the user may see."""
+    if user.is_operator:
+        return true()
+    if user.is_enterprise:
+        return model.enterprise_id == org_id(user)
+    if is_verified_institution(user):
+        return and_(
+            model.confidential.is_(False),
+            model.enterprise_id.in_(_shared_enterprises(org_id(user), "patents")),
+        )
+    return false()
+
+
+def can_view_ip(user: User, item: Any) -> bool:
+    if user.is_operator:
+        return True
+    if user.is_enterprise:
+        return item.enterprise_id == org_id(user)
+    return (
+        is_verified_institution(user)
+        and not item.confidential
+        and sharing(item.enterprise_id, org_id(user))[1]
+    )
+
+
+def can_edit_ip(user: User, item: Any = None, enterprise_id: int | None = None) -> bool:
+    target = item.enterprise_id if item is not None else enterprise_id
+    return user.is_operator or (user.is_enterprise and target == org_id(user))
+
+
 # ------------------------------------------------------------------ funders and products
 
 
@@ -216,7 +254,7 @@ def can_create(user: User, kind: str) -> bool:
     """Whether the role may create this kind of record at all; the owner is checked after."""
     if user.is_operator:
         return True
-    if kind in ("patent", "need"):
+    if kind in ("patent", "copyright", "trademark", "need"):
         return user.is_enterprise
     if kind == "product":
         return user.is_institution

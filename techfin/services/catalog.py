@@ -16,6 +16,7 @@ from techfin import reference
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import (
+    Copyright,
     Enterprise,
     Funder,
     Membership,
@@ -24,24 +25,29 @@ from techfin.models import (
     Patent,
     Product,
     SharingRule,
+    Trademark,
     User,
 )
 from techfin.services import access, audit
 from techfin.services.interchange import (
+    _copyright_values,
     _enterprise_values,
     _funder_values,
     _need_values,
     _outcome_values,
     _patent_values,
     _product_values,
+    _trademark_values,
 )
 from techfin.services.records import (
+    CopyrightRecord,
     EnterpriseRecord,
     FunderRecord,
     NeedRecord,
     OutcomeRecord,
     PatentRecord,
     ProductRecord,
+    TrademarkRecord,
     bilingual,
 )
 
@@ -120,6 +126,83 @@ def update_enterprise(user: User, enterprise: Enterprise, data: dict[str, Any]) 
         )
     db.session.commit()
     return enterprise
+
+
+# ------------------------------------------------------------------ copyrights and trademarks
+
+IpRight = Copyright | Trademark
+# kind → (model, record schema, record → column values, generated ref prefix)
+_IP: dict[str, tuple[Any, type, Any, str]] = {
+    "copyright": (Copyright, CopyrightRecord, _copyright_values, "CR"),
+    "trademark": (Trademark, TrademarkRecord, _trademark_values, "TM"),
+}
+
+
+def _ip_kind(item: Any) -> str:
+    return "copyright" if isinstance(item, Copyright) else "trademark"
+
+
+def _check_ip_number(model: Any, enterprise_id: int, number: str, own_id: int | None) -> None:
+    # One registration is one item: the same number twice would count it twice for a
+    # product's min_ip_count and pledged value.
+    stmt = db.select(model.id).where(model.enterprise_id == enterprise_id, model.number == number)
+    if own_id is not None:
+        stmt = stmt.where(model.id != own_id)
+    if db.session.scalar(stmt.limit(1)):
+        raise Conflict(
+            "number exists",
+            {"number": ["This enterprise already has this registration number / 该登记号已录入"]},
+        )
+
+
+def create_ip(user: User, kind: str, enterprise: Enterprise, data: dict[str, Any]) -> IpRight:
+    """A software copyright (kind "copyright") or trademark of the enterprise."""
+    model, schema, values_of, prefix = _IP[kind]
+    if not access.can_edit_ip(user, enterprise_id=enterprise.id):
+        raise Forbidden(_FORBIDDEN)
+    payload = {"ref": data.get("ref") or _unique_ref(prefix, model), **data,
+               "enterprise_ref": enterprise.ref}  # fmt: skip
+    clean = _load(schema, payload)
+    if db.session.scalar(db.select(model.id).where(model.ref == clean["ref"])):
+        raise Conflict("ref exists", {"ref": ["Already used / 编号已存在"]})
+    values = values_of(clean)
+    _check_ip_number(model, enterprise.id, values["number"], None)
+    item = model(ref=clean["ref"], enterprise=enterprise, **values)
+    db.session.add(item)
+    db.session.flush()
+    audit.record("create", item, object_type=kind)
+    db.session.commit()
+    return item
+
+
+def update_ip(user: User, item: IpRight, data: dict[str, Any]) -> IpRight:
+    kind = _ip_kind(item)
+    model, schema, values_of, _prefix = _IP[kind]
+    if not access.can_edit_ip(user, item):
+        raise Forbidden(_FORBIDDEN)
+    from techfin.services.interchange import copyright_record, trademark_record
+
+    current = (copyright_record if kind == "copyright" else trademark_record)(item)
+    current.pop("type")
+    clean = _load(schema, _merged(current, data | {"ref": item.ref,
+                                                   "enterprise_ref": item.enterprise.ref}))  # fmt: skip
+    values = values_of(clean)
+    _check_ip_number(model, item.enterprise_id, values["number"], item.id)
+    changed = {k: v for k, v in values.items() if getattr(item, k) != v}
+    for key, value in changed.items():
+        setattr(item, key, value)
+    if changed:
+        audit.record("update", item, object_type=kind, detail={"fields": sorted(changed)})
+    db.session.commit()
+    return item
+
+
+def delete_ip(user: User, item: IpRight) -> None:
+    if not access.can_edit_ip(user, item):
+        raise Forbidden(_FORBIDDEN)
+    audit.record("delete", item, object_type=_ip_kind(item))
+    db.session.delete(item)
+    db.session.commit()
 
 
 # ------------------------------------------------------------------ patents

@@ -97,7 +97,7 @@ SERIES = ["成长", "创新", "专精特新", "科创", "高企", "首贷", "续
 
 PRODUCTS: list[dict[str, Any]] = [
     {"funder_ref": "F-BOC-ZS", "name": "科技贷（风险准备金合作）", "kind": "loan", "min": 100, "max": 1000, "tmin": 6, "tmax": 36, "rmin": 3.85, "rmax": 5.2, "industries": ["C", "I65"], "requires_high_tech": True, "desc": "中山市科技贷款风险准备金合作产品，面向推荐入库的科技型中小企业，免抵押"},
-    {"funder_ref": "F-BOC-ZS", "name": "知识产权质押贷", "kind": "ip_pledge", "min": 100, "max": 1000, "tmin": 12, "tmax": 36, "rmin": 3.85, "rmax": 5.5, "requires_patent": True, "desc": "以已授权发明专利、实用新型专利质押，评估价值的 30%-50% 授信"},
+    {"funder_ref": "F-BOC-ZS", "name": "知识产权质押贷", "kind": "ip_pledge", "min": 100, "max": 1000, "tmin": 12, "tmax": 36, "rmin": 3.85, "rmax": 5.5, "requires_patent": True, "accepted_ip": ["invention", "utility_model", "software_copyright"], "desc": "以已授权发明专利、实用新型专利或已登记的软件著作权质押，评估价值的 30%-50% 授信"},
     {"funder_ref": "F-ZSRCB", "name": "专精特新信用贷", "kind": "loan", "min": 50, "max": 500, "tmin": 6, "tmax": 24, "rmin": 4.2, "rmax": 6.0, "stages": ["growth", "mature"], "desc": "面向专精特新和高新技术企业的纯信用贷款，审批快"},
     {"funder_ref": "F-ZSRCB", "name": "科技支行订单贷", "kind": "loan", "min": 30, "max": 300, "tmin": 3, "tmax": 12, "rmin": 4.5, "rmax": 6.5, "requires_collateral": False, "desc": "凭真实订单放款，适合出口灯饰与五金企业流动资金"},
     {"funder_ref": "F-XLVB", "name": "小榄镇科技型企业贷款", "kind": "loan", "min": 20, "max": 300, "tmin": 6, "tmax": 24, "rmin": 4.8, "rmax": 7.2, "regions": ["442000"], "desc": "小榄镇政府推荐、村镇银行放款的科技企业贷款，支持锁具、五金、电子企业"},
@@ -185,10 +185,45 @@ def _extra_products(
                "stages": t.get("stages", []), "requires_patent": t.get("requires_patent", False),
                "requires_collateral": rng.random() < 0.15,
                "requires_high_tech": t.get("requires_high_tech", False) or rng.random() < 0.1}  # fmt: skip
+        if "accepted_ip" in t:
+            rec["accepted_ip"] = list(t["accepted_ip"])
         for key, src in (("min_term_months", "tmin"), ("max_term_months", "tmax"),
                          ("rate_min", "rmin"), ("rate_max", "rmax")):  # fmt: skip
             if src in t:
                 rec[key] = t[src]
+        yield rec
+
+
+def _copyrights_and_trademarks(
+    seed: int, i: int, ent_ref: str, industry: str, brand: str, blurbs: list[str], today: date
+) -> Iterator[dict[str, Any]]:
+    """Software firms hold software copyrights (软件著作权) rather than patents, and some
+    firms a trademark. A generator of its own, seeded per enterprise, so adding these left
+    every other demo record (and the docking history drawn after them) as it was."""
+    rng = random.Random(seed * 1_000_003 + i)
+    if industry == "I65":
+        for j in range(rng.choices([1, 2, 3, 5], [3, 3, 2, 1])[0]):
+            year = rng.randint(2015, 2025)
+            registered = date(year, rng.randint(1, 12), rng.randint(1, 28))
+            status = "registered" if registered < today and rng.random() < 0.9 else "pending"
+            rec = {"type": "copyright", "ref": f"CR-{i:04d}-{j + 1}", "enterprise_ref": ent_ref,
+                   "number": f"{year}SR{rng.randint(0, 1_999_999):07d}",
+                   "title": f"{brand}{rng.choice(blurbs)}软件 V{rng.randint(1, 5)}.0",
+                   "status": status, "confidential": rng.random() < 0.1}  # fmt: skip
+            if status == "registered":
+                rec["registered"] = registered.isoformat()
+                rec["valuation_cny"] = rng.randint(20, 300) * 10000
+            yield rec
+    if rng.random() < (0.5 if industry == "I65" else 0.2):
+        year = rng.randint(2012, 2025)
+        registered = date(year, rng.randint(1, 12), rng.randint(1, 28))
+        rec = {"type": "trademark", "ref": f"TM-{i:04d}-1", "enterprise_ref": ent_ref,
+               "number": str(rng.randint(10_000_000, 69_999_999)), "name": brand,
+               "nice_class": 9 if industry == "I65" else rng.choice([9, 11, 20, 35, 42]),
+               "status": "registered" if registered < today else "pending"}  # fmt: skip
+        if rec["status"] == "registered":
+            rec["registered"] = registered.isoformat()
+            rec["valuation_cny"] = rng.randint(10, 200) * 10000
         yield rec
 
 
@@ -227,6 +262,8 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
                "stages": p.get("stages", []), "requires_patent": p.get("requires_patent", False),
                "requires_collateral": p.get("requires_collateral", False),
                "requires_high_tech": p.get("requires_high_tech", False)}  # fmt: skip
+        if "accepted_ip" in p:
+            rec["accepted_ip"] = list(p["accepted_ip"])
         for key, src in (("min_term_months", "tmin"), ("max_term_months", "tmax"),
                          ("rate_min", "rmin"), ("rate_max", "rmax")):  # fmt: skip
             if src in p:
@@ -289,6 +326,8 @@ def generate(enterprises: int = 120, seed: int = 2026) -> Iterator[tuple[str, di
             if status == "granted":
                 rec["granted"] = granted.isoformat()
                 rec["valuation_cny"] = value
+            yield emit(rec)
+        for rec in _copyrights_and_trademarks(seed, i, ent_ref, industry, brand, blurbs, today):
             yield emit(rec)
         count = rng.choices([0, 1, 2, 3], [3, 9, 7, 1])[0]
         if i == 1:  # the demo enterprise login's own firm: something to see on first login

@@ -24,6 +24,7 @@ from sqlalchemy.orm import joinedload
 from techfin import reference
 from techfin.extensions import db
 from techfin.models import (
+    Copyright,
     Enterprise,
     Funder,
     Need,
@@ -33,10 +34,11 @@ from techfin.models import (
     Product,
     SearchOutbox,
     SharingRule,
+    Trademark,
 )
 from techfin.models.base import utcnow
 from techfin.services import audit
-from techfin.services.records import SCHEMAS, TYPE_ORDER
+from techfin.services.records import SCHEMAS, TYPE_ORDER, copyright_number
 
 Location = str
 Progress = Callable[[int], None]
@@ -308,6 +310,8 @@ _ORG = Organization.__table__
 _ENT = Enterprise.__table__
 _FUN = Funder.__table__
 _PAT = Patent.__table__
+_COPY = Copyright.__table__
+_TM = Trademark.__table__
 _NEED = Need.__table__
 _PROD = Product.__table__
 _OUT = Outcome.__table__
@@ -361,6 +365,29 @@ def _patent_values(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _copyright_values(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": copyright_number(d["number"]),
+        "title": d["title"].strip(),
+        "status": d["status"],
+        "registered": d.get("registered"),
+        "valuation_cny": d.get("valuation_cny"),
+        "confidential": bool(d.get("confidential", False)),
+    }
+
+
+def _trademark_values(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": d["number"].strip(),
+        "name": d["name"].strip(),
+        "nice_class": d["nice_class"],
+        "status": d["status"],
+        "registered": d.get("registered"),
+        "valuation_cny": d.get("valuation_cny"),
+        "confidential": bool(d.get("confidential", False)),
+    }
+
+
 def _need_values(d: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": d["kind"],
@@ -387,6 +414,9 @@ def _product_values(d: dict[str, Any]) -> dict[str, Any]:
         "regions": list(d.get("regions") or []),
         "stages": list(d.get("stages") or []),
         "requires_patent": bool(d.get("requires_patent", False)),
+        # Kept as given, duplicates dropped; empty means the interchange default.
+        "accepted_ip": list(dict.fromkeys(d.get("accepted_ip") or [])),
+        "min_ip_count": d.get("min_ip_count") or 1,
         "requires_collateral": bool(d.get("requires_collateral", False)),
         "requires_high_tech": bool(d.get("requires_high_tech", False)),
         "status": d.get("status", "active"),
@@ -414,6 +444,9 @@ _ENT_KEYS = tuple(_enterprise_values(
 _FUN_KEYS = tuple(_funder_values({"name": "", "kind": ""}, None).keys())
 _PAT_KEYS = ("title", "kind", "status", "filed", "granted", "valuation_cny", "confidential",
              "abstract", "number")  # fmt: skip
+_COPY_KEYS = ("title", "status", "registered", "valuation_cny", "confidential", "number")
+_TM_KEYS = ("name", "nice_class", "status", "registered", "valuation_cny", "confidential",
+            "number")  # fmt: skip
 _NEED_KEYS = tuple(_need_values({"kind": "", "amount_cny": 0}).keys())
 _PROD_KEYS = tuple(_product_values({"name": "", "kind": ""}).keys())
 _OUT_KEYS = tuple(_outcome_values({}).keys())
@@ -438,6 +471,14 @@ class _Index:
         self.patent = self._load(
             select(_PAT.c.id, _PAT.c.ref, *_cols(_PAT, _PAT_KEYS),
                    _ORG.c.ref.label("enterprise_ref")).join(_ORG, _ORG.c.id == _PAT.c.enterprise_id)
+        )  # fmt: skip
+        self.copyright = self._load(
+            select(_COPY.c.id, _COPY.c.ref, *_cols(_COPY, _COPY_KEYS),
+                   _ORG.c.ref.label("enterprise_ref")).join(_ORG, _ORG.c.id == _COPY.c.enterprise_id)
+        )  # fmt: skip
+        self.trademark = self._load(
+            select(_TM.c.id, _TM.c.ref, *_cols(_TM, _TM_KEYS),
+                   _ORG.c.ref.label("enterprise_ref")).join(_ORG, _ORG.c.id == _TM.c.enterprise_id)
         )  # fmt: skip
         self.need = self._load(
             select(_NEED.c.id, _NEED.c.ref, *_cols(_NEED, _NEED_KEYS),
@@ -556,6 +597,22 @@ def _plan_patent(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Pr
     return None
 
 
+def _plan_copyright(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    if d["enterprise_ref"] not in idx.known["enterprise"]:
+        return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
+    values = {"ref": d["ref"], **_copyright_values(d), "enterprise_ref": d["enterprise_ref"]}
+    _classify(report, "copyright", ch, idx.copyright.get(d["ref"]), values)
+    return None
+
+
+def _plan_trademark(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
+    if d["enterprise_ref"] not in idx.known["enterprise"]:
+        return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
+    values = {"ref": d["ref"], **_trademark_values(d), "enterprise_ref": d["enterprise_ref"]}
+    _classify(report, "trademark", ch, idx.trademark.get(d["ref"]), values)
+    return None
+
+
 def _plan_need(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Problem:
     if d["enterprise_ref"] not in idx.known["enterprise"]:
         return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
@@ -641,6 +698,8 @@ _PLANNERS: dict[str, Callable[[_Index, dict, ImportReport, _Changes], Problem]] 
     "enterprise": _plan_enterprise,
     "funder": _plan_funder,
     "patent": _plan_patent,
+    "copyright": _plan_copyright,
+    "trademark": _plan_trademark,
     "need": _plan_need,
     "product": _plan_product,
     "outcome": _plan_outcome,
@@ -839,6 +898,10 @@ def _update(table: Any, rows: list[dict[str, Any]], step: _Stepper | None) -> No
             step(len(batch))
 
 
+# Record types with a search document (search_sync.DOCS); copyrights and trademarks have none.
+_INDEXED = ("enterprise", "funder", "patent", "need", "product")
+
+
 def _write(idx: _Index, changes: dict[str, _Changes], step: _Stepper) -> None:
     now = utcnow()
     stamp = {"created_at": now, "updated_at": now}
@@ -864,6 +927,8 @@ def _write(idx: _Index, changes: dict[str, _Changes], step: _Stepper) -> None:
     # Children: the parent's id comes from the stored rows or from the inserts above.
     for kind, table, keys, parent, fk in (
         ("patent", _PAT, _PAT_KEYS, "enterprise", "enterprise_id"),
+        ("copyright", _COPY, _COPY_KEYS, "enterprise", "enterprise_id"),
+        ("trademark", _TM, _TM_KEYS, "enterprise", "enterprise_id"),
         ("need", _NEED, _NEED_KEYS, "enterprise", "enterprise_id"),
         ("product", _PROD, _PROD_KEYS, "funder", "funder_id"),
     ):
@@ -876,7 +941,8 @@ def _write(idx: _Index, changes: dict[str, _Changes], step: _Stepper) -> None:
         updates = [{"row_id": i, **{k: v[k] for k in keys}, fk: parent_ids[v[ref_key]],
                     "updated_at": now} for i, v in ch.updates]  # fmt: skip
         _update(table, updates, step)
-        outbox.update((kind, i) for i in (*new.values(), *(i for i, _v in ch.updates)))
+        if kind in _INDEXED:
+            outbox.update((kind, i) for i in (*new.values(), *(i for i, _v in ch.updates)))
         if kind == "need":
             # An enterprise's document says whether it has a published need.
             outbox.update(("enterprise", parent_ids[v[ref_key]]) for v in ch.inserts)
@@ -984,6 +1050,23 @@ def patent_record(p: Patent) -> dict[str, Any]:
     )  # fmt: skip
 
 
+def copyright_record(c: Copyright) -> dict[str, Any]:
+    return _clean(
+        {"type": "copyright", "ref": c.ref, "enterprise_ref": c.enterprise.ref,
+         "number": c.number, "title": c.title, "status": c.status, "registered": c.registered,
+         "valuation_cny": c.valuation_cny, "confidential": c.confidential}
+    )  # fmt: skip
+
+
+def trademark_record(t: Trademark) -> dict[str, Any]:
+    return _clean(
+        {"type": "trademark", "ref": t.ref, "enterprise_ref": t.enterprise.ref,
+         "number": t.number, "name": t.name, "nice_class": t.nice_class, "status": t.status,
+         "registered": t.registered, "valuation_cny": t.valuation_cny,
+         "confidential": t.confidential}
+    )  # fmt: skip
+
+
 def need_record(n: Need) -> dict[str, Any]:
     return _clean(
         {"type": "need", "ref": n.ref, "enterprise_ref": n.enterprise.ref, "kind": n.kind,
@@ -999,6 +1082,7 @@ def product_record(p: Product) -> dict[str, Any]:
          "min_term_months": p.min_term_months, "max_term_months": p.max_term_months,
          "rate_min": p.rate_min, "rate_max": p.rate_max, "industries": p.industries,
          "regions": p.regions, "stages": p.stages, "requires_patent": p.requires_patent,
+         "accepted_ip": list(p.accepted_ip or []), "min_ip_count": p.min_ip_count,
          "requires_collateral": p.requires_collateral, "requires_high_tech": p.requires_high_tech,
          "status": p.status, "description": p.description}
     )  # fmt: skip
@@ -1028,6 +1112,10 @@ def export_records() -> Iterator[dict[str, Any]]:
         yield funder_record(f)
     for p in rows(db.select(Patent).order_by(Patent.ref), Patent.enterprise):
         yield patent_record(p)
+    for c in rows(db.select(Copyright).order_by(Copyright.ref), Copyright.enterprise):
+        yield copyright_record(c)
+    for t in rows(db.select(Trademark).order_by(Trademark.ref), Trademark.enterprise):
+        yield trademark_record(t)
     for n in rows(db.select(Need).order_by(Need.ref), Need.enterprise):
         yield need_record(n)
     for p in rows(db.select(Product).order_by(Product.ref), Product.funder):

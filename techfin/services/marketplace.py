@@ -3,7 +3,7 @@ verified institution may see of an enterprise."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from techfin import reference
 from techfin.errors import Forbidden, NotFound
 from techfin.extensions import db
-from techfin.models import Enterprise, Funder, Need, Patent, Product, User
+from techfin.models import Copyright, Enterprise, Funder, Need, Patent, Product, Trademark, User
 from techfin.services import access, catalog
 from techfin.services.paging import Page, paginate, paginate_list
 from techfin.services.reports import Table
@@ -121,6 +121,9 @@ class EnterpriseView:
     patents_shared: bool
     patents: list[Patent]
     needs: list[Need]
+    # Shared under the same rule as patents (the sharing rule's "patents" covers all IP).
+    copyrights: list[Any] = field(default_factory=list)
+    trademarks: list[Any] = field(default_factory=list)
 
 
 def view_enterprise(user: User, enterprise_id: int) -> EnterpriseView:
@@ -137,7 +140,7 @@ def view_enterprise(user: User, enterprise_id: int) -> EnterpriseView:
 def _what(view: EnterpriseView) -> str:
     return ",".join(
         ["profile"] + (["financials"] if view.financials else [])
-        + (["patents"] if view.patents else [])
+        + (["patents"] if view.patents or view.copyrights or view.trademarks else [])
     )  # fmt: skip
 
 
@@ -211,4 +214,15 @@ def _enterprise_view(user: User, enterprise_id: int) -> EnterpriseView:
             .order_by(Need.created_at.desc())
         ).scalars()
     )
-    return EnterpriseView(enterprise, financials, patents_shared, patents, needs)
+    ip = {
+        model: list(
+            db.session.execute(
+                select(model)
+                .where(model.enterprise_id == enterprise.id, access.ip_filter(user, model))
+                .order_by(model.registered.desc().nulls_last(), model.id)
+            ).scalars()
+        )
+        for model in (Copyright, Trademark)
+    }
+    return EnterpriseView(enterprise, financials, patents_shared, patents, needs,
+                          ip[Copyright], ip[Trademark])  # fmt: skip

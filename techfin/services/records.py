@@ -25,6 +25,8 @@ from techfin import reference
 from techfin.models import (
     ENTERPRISE_STAGES,
     FUNDER_KINDS,
+    IP_KINDS,
+    IP_STATUSES,
     NEED_KINDS,
     NEED_STATUSES,
     OUTCOME_STAGES,
@@ -206,6 +208,66 @@ class PatentRecord(Strict):
             raise ValidationError({"granted": ["Granted before it was filed / 授权日早于申请日"]})
 
 
+# 软件著作权 registration numbers: the year, "SR", then the serial (seven digits since about
+# 2010, six before), e.g. 2021SR0123456.
+COPYRIGHT_NUMBER = re.compile(r"^(19[89]\d|20\d\d)SR\d{5,7}$")
+# Digits; a Madrid-system international registration is written with a leading "G".
+TRADEMARK_NUMBER = re.compile(r"^G?\d{1,10}$")
+
+
+def copyright_number(value: str) -> str:
+    """The canonical form of a software copyright registration number, or ValidationError."""
+    text = re.sub(r"\s+", "", str(value)).upper()
+    if not COPYRIGHT_NUMBER.match(text):
+        raise ValidationError(
+            f"Not a software copyright registration number like 2021SR0123456: {value!r}"
+            " / 软件著作权登记号格式应如 2021SR0123456"
+        )
+    return text
+
+
+class _IpRecord(Strict):
+    ref = _ref()
+    enterprise_ref = _ref()
+    status = _choice(IP_STATUSES, required=True)
+    registered = fields.Date(allow_none=True)
+    # Unvalued is allowed (a form left empty): it counts, but adds nothing to pledged value.
+    valuation_cny = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(0, MAX_CNY)
+    )
+    confidential = fields.Boolean()
+
+
+class CopyrightRecord(_IpRecord):
+    number = fields.String(required=True, validate=validate.Length(max=40))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+    @validates("number")
+    def _number(self, value: str, **_: Any) -> None:
+        copyright_number(value)
+
+
+class TrademarkRecord(_IpRecord):
+    number = fields.String(required=True, validate=validate.Length(max=40))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    nice_class = fields.Integer(required=True, strict=True, validate=validate.Range(1, 45))
+
+    @pre_load
+    def _numeric_cell(self, data: Any, **_: Any) -> Any:
+        # A spreadsheet cell holding 12345678 may come back as "12345678.0".
+        if isinstance(data, dict) and isinstance(data.get("number"), str):
+            data = dict(data)
+            data["number"] = re.sub(r"\.0$", "", data["number"].strip())
+        return data
+
+    @validates("number")
+    def _number(self, value: str, **_: Any) -> None:
+        if not TRADEMARK_NUMBER.match(value.strip()):
+            raise ValidationError(
+                f"A trademark registration number is digits only: {value!r} / 商标注册号应为数字"
+            )
+
+
 class NeedRecord(Strict):
     ref = _ref()
     enterprise_ref = _ref()
@@ -243,6 +305,8 @@ class ProductRecord(Strict):
     regions = fields.List(fields.String(validate=_region_prefix))
     stages = fields.List(fields.String(validate=validate.OneOf(ENTERPRISE_STAGES)))
     requires_patent = fields.Boolean()
+    accepted_ip = fields.List(fields.String(validate=validate.OneOf(IP_KINDS)))
+    min_ip_count = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 100))
     requires_collateral = fields.Boolean()
     requires_high_tech = fields.Boolean()
     status = _choice(PRODUCT_STATUSES)
@@ -325,9 +389,13 @@ SCHEMAS: dict[str, type[Strict]] = {
     "enterprise": EnterpriseRecord,
     "funder": FunderRecord,
     "patent": PatentRecord,
+    "copyright": CopyrightRecord,
+    "trademark": TrademarkRecord,
     "need": NeedRecord,
     "product": ProductRecord,
     "outcome": OutcomeRecord,
 }
 # Parents before children, so references resolve within one file.
-TYPE_ORDER = ("enterprise", "funder", "patent", "need", "product", "outcome")
+TYPE_ORDER = (
+    "enterprise", "funder", "patent", "copyright", "trademark", "need", "product", "outcome",
+)  # fmt: skip

@@ -77,3 +77,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["sme"] = _sme_label
     app.jinja_env.filters["audit_detail"] = audit_detail
     app.jinja_env.filters["outcome_note"] = outcome_note
+    app.jinja_env.filters["ip_kind_label"] = lambda kind: label("ip_kind", kind)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SelectField, SelectMultipleField, SubmitField
+from wtforms import IntegerField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -23,11 +23,12 @@ class DigestForm(FlaskForm):
         _l("Email digest"),
         choices=options([("weekly", _l("Weekly")), ("daily", _l("Daily")), ("off", _l("Off"))]),
     )
-    min_score = DecimalField(
-        _l("Only matches scoring at least (0–1)"),
-        places=2,
+    # Scores read 0–100 on every page and in the digests (issue #14); the service and the
+    # API keep the 0–1 scale of the matches themselves.
+    min_score = IntegerField(
+        _l("Minimum score (0–100)"),
         default=0,
-        validators=[Optional(), NumberRange(0, 1)],
+        validators=[Optional(), NumberRange(0, 100, message=_l("Between 0 and 100."))],
     )
     locale = SelectField(_l("Language"), choices=options([("zh_CN", "中文"), ("en", "English")]))
     scope_ids = SelectMultipleField(
@@ -49,13 +50,15 @@ bp = Blueprint("digests", __name__, url_prefix="/digests")
 def settings():
     sub = digests.subscription(current_user)
     form = DigestForm(obj=sub)
+    if request.method != "POST":
+        form.min_score.data = round((sub.min_score or 0) * 100)
     form.scope_ids.choices = digests.scope_options(current_user)
     if not form.scope_ids.choices:
         del form.scope_ids  # operators: the platform summary has nothing to narrow
     if form.validate_on_submit():
         try:
             digests.update_subscription(current_user, {
-                "period": form.period.data, "min_score": form.min_score.data,
+                "period": form.period.data, "min_score": (form.min_score.data or 0) / 100,
                 "locale": form.locale.data,
                 "scope_ids": form.scope_ids.data if "scope_ids" in form else []})  # fmt: skip
         except DomainError as err:

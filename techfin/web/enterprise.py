@@ -1,4 +1,5 @@
-"""The enterprise workspace: profile, patents, financing needs, data sharing."""
+"""The enterprise workspace: profile, patents, software copyrights and trademarks,
+financing needs, data sharing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from techfin.errors import DomainError
 from techfin.extensions import db
-from techfin.models import Need, Outcome, Patent, SharingRule
+from techfin.models import Copyright, Need, Outcome, Patent, SharingRule, Trademark
 from techfin.services import catalog, lifecycle, profile, workspace
 from techfin.web.util import (
     acting_user,
@@ -22,10 +23,12 @@ from techfin.web.util import (
 )
 from techfin.web.workspace_forms import (
     CloseNeedForm,
+    CopyrightForm,
     EnterpriseProfileForm,
     NeedForm,
     PatentForm,
     SharingForm,
+    TrademarkForm,
 )
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
@@ -92,6 +95,97 @@ def patent_delete(patent_id: int):
     catalog.delete_patent(acting_user(), patent)
     flash(_("Patent deleted."), "success")
     return redirect(url_for(".patents"))
+
+
+# ------------------------------------------------------------------ copyrights and trademarks
+# The same four pages for each kind (catalog.create_ip / update_ip / delete_ip).
+
+_IP_PAGES = {
+    "copyright": (Copyright, CopyrightForm, "copyrights"),
+    "trademark": (Trademark, TrademarkForm, "trademarks"),
+}
+
+
+def _ip_list(kind: str) -> str:
+    model, _form, plural = _IP_PAGES[kind]
+    rows = db.session.execute(
+        select(model)
+        .where(model.enterprise_id == current_org().id)
+        .order_by(model.registered.desc().nulls_last(), model.id.desc())
+    ).scalars()
+    return render_template("enterprise/ip_rights.html", kind=kind, items=list(rows))
+
+
+def _ip_new(kind: str):  # noqa: ANN202 - a response
+    _model, form_class, plural = _IP_PAGES[kind]
+    form = form_class()
+    done = submit_form(
+        form,
+        lambda values: catalog.create_ip(acting_user(), kind, current_org(), values),
+        _("Saved."),
+        f".ip_{plural}",
+    )
+    return done or render_template("enterprise/ip_form.html", kind=kind, form=form, item=None)
+
+
+def _ip_edit(kind: str, item_id: int):  # noqa: ANN202 - a response
+    model, form_class, plural = _IP_PAGES[kind]
+    item = owned_or_404(model, item_id, "enterprise_id")
+    form = form_class(obj=item)
+    done = submit_form(
+        form,
+        lambda values: catalog.update_ip(acting_user(), item, values),
+        _("Saved."),
+        f".ip_{plural}",
+    )
+    return done or render_template("enterprise/ip_form.html", kind=kind, form=form, item=item)
+
+
+def _ip_delete(kind: str, item_id: int):  # noqa: ANN202 - a response
+    model, _form, plural = _IP_PAGES[kind]
+    catalog.delete_ip(acting_user(), owned_or_404(model, item_id, "enterprise_id"))
+    flash(_("Deleted."), "success")
+    return redirect(url_for(f".ip_{plural}"))
+
+
+@bp.route("/copyrights")
+def ip_copyrights():
+    return _ip_list("copyright")
+
+
+@bp.route("/copyrights/new", methods=["GET", "POST"])
+def ip_copyright_new():
+    return _ip_new("copyright")
+
+
+@bp.route("/copyrights/<id:item_id>/edit", methods=["GET", "POST"])
+def ip_copyright_edit(item_id: int):
+    return _ip_edit("copyright", item_id)
+
+
+@bp.route("/copyrights/<id:item_id>/delete", methods=["POST"])
+def ip_copyright_delete(item_id: int):
+    return _ip_delete("copyright", item_id)
+
+
+@bp.route("/trademarks")
+def ip_trademarks():
+    return _ip_list("trademark")
+
+
+@bp.route("/trademarks/new", methods=["GET", "POST"])
+def ip_trademark_new():
+    return _ip_new("trademark")
+
+
+@bp.route("/trademarks/<id:item_id>/edit", methods=["GET", "POST"])
+def ip_trademark_edit(item_id: int):
+    return _ip_edit("trademark", item_id)
+
+
+@bp.route("/trademarks/<id:item_id>/delete", methods=["POST"])
+def ip_trademark_delete(item_id: int):
+    return _ip_delete("trademark", item_id)
 
 
 # ------------------------------------------------------------------ needs

@@ -60,6 +60,12 @@ LABELS: dict[str, dict[str, object]] = {
         "guarantee": _l("Financing guarantee"),
         "insurance": _l("Technology insurance"),
     },
+    # Calibrated approval odds (matching.probability_band); zh: 高 / 中 / 低.
+    "odds_band": {
+        "high": _l("High odds"),
+        "medium": _l("Medium odds"),
+        "low": _l("Low odds"),
+    },
     "need_status": {
         "draft": _l("Draft"),
         "published": _l("Published"),
@@ -95,6 +101,18 @@ LABELS: dict[str, dict[str, object]] = {
         "invention": _l("Invention patent"),
         "utility_model": _l("Utility model"),
         "design": _l("Design patent"),
+    },
+    # What a product may accept as IP (interchange accepted_ip).
+    "ip_kind": {
+        "invention": _l("Invention patent"),
+        "utility_model": _l("Utility model"),
+        "design": _l("Design patent"),
+        "software_copyright": _l("Software copyright"),
+        "trademark": _l("Trademark"),
+    },
+    "ip_status": {
+        "registered": _l("Registration granted"),
+        "pending": _l("Under examination"),
     },
     "patent_status": {
         "pending": _l("Under examination"),
@@ -136,6 +154,8 @@ LABELS: dict[str, dict[str, object]] = {
         "enterprise": _l("Enterprise"),
         "funder": _l("Institution"),
         "patent": _l("Patent"),
+        "copyright": _l("Software copyright"),
+        "trademark": _l("Trademark"),
         "need": _l("Financing need"),
         "product": _l("Product"),
         "outcome": _l("Docking outcome"),

@@ -206,6 +206,54 @@ class PatentForm(FlaskForm):
         return _check_range(self, "filed", "granted", _l("Granted before it was filed.")) and ok
 
 
+class CopyrightForm(FlaskForm):
+    """A software copyright (软件著作权); the service checks the number's form."""
+
+    number = StringField(
+        _l("Registration number"),
+        validators=[DataRequired(), Length(max=40), CleanText()],
+        filters=STRIP,
+        description=_l("As on the registration certificate, e.g. 2021SR0123456"),
+    )
+    title = _text(_l("Software name"), 300, required=True)
+    status = SelectField(_l("Status"), choices=choices("ip_status"))
+    registered = DateField(_l("Registration date"), validators=[Optional(), NotInFuture()])
+    valuation_cny = _wan(_l("Valuation (万元)"))
+    confidential = BooleanField(
+        _l("Confidential"),
+        description=_l(
+            "Hidden from every other organisation, also from institutions you share your "
+            "intellectual property with. It still counts for matching."
+        ),
+    )
+    submit = SubmitField(_l("Save"))
+
+    FIELDS = ("number", "title", "status", "registered", "valuation_cny", "confidential")
+
+
+class TrademarkForm(FlaskForm):
+    number = StringField(
+        _l("Registration number"),
+        validators=[DataRequired(), Length(max=40), CleanText()],
+        filters=STRIP,
+        description=_l("Digits only, as on the registration certificate"),
+    )
+    name = _text(_l("Trademark"), 200, required=True)
+    nice_class = IntegerField(
+        _l("Nice class"),
+        validators=[DataRequired(), NumberRange(1, 45, message=_l("Between 1 and 45."))],
+        description=_l("The class of goods or services it is registered for, 1–45"),
+    )
+    status = SelectField(_l("Status"), choices=choices("ip_status"))
+    registered = DateField(_l("Registration date"), validators=[Optional(), NotInFuture()])
+    valuation_cny = _wan(_l("Valuation (万元)"))
+    confidential = CopyrightForm.confidential
+    submit = SubmitField(_l("Save"))
+
+    FIELDS = ("number", "name", "nice_class", "status", "registered", "valuation_cny",
+              "confidential")  # fmt: skip
+
+
 class NeedForm(FlaskForm):
     kind = SelectField(_l("Kind of financing"), choices=choices("need_kind"))
     amount_cny = _wan(_l("Amount (万元)"), required=True)
@@ -285,7 +333,22 @@ class ProductForm(FlaskForm):
         option_widget=CheckboxInput(),
         description=_l("None ticked: every stage."),
     )
-    requires_patent = BooleanField(_l("Requires a patent"))
+    requires_patent = BooleanField(_l("Requires intellectual property"))
+    accepted_ip = SelectMultipleField(
+        _l("Intellectual property accepted"),
+        choices=choices("ip_kind"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        description=_l(
+            "Which granted patents or registered copyrights and trademarks count (and, for an "
+            "IP-pledge loan, are pledged). None ticked: invention and utility-model patents."
+        ),
+    )
+    min_ip_count = IntegerField(
+        _l("Items required"),
+        default=1,
+        validators=[Optional(), NumberRange(1, 100, message=_l("Between 1 and 100."))],
+    )
     requires_collateral = BooleanField(_l("Requires collateral"))
     requires_high_tech = BooleanField(_l("Requires high-tech enterprise certification"))
     description = _long_text(_l("Description"), 5000)
@@ -293,7 +356,8 @@ class ProductForm(FlaskForm):
 
     FIELDS = ("name", "kind", "min_amount_cny", "max_amount_cny", "min_term_months",
               "max_term_months", "rate_min", "rate_max", "industries", "regions", "stages",
-              "requires_patent", "requires_collateral", "requires_high_tech", "description")  # fmt: skip
+              "requires_patent", "accepted_ip", "min_ip_count", "requires_collateral",
+              "requires_high_tech", "description")  # fmt: skip
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)

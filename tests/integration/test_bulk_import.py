@@ -228,5 +228,5 @@ def test_demo_data_is_the_same_for_a_seed(runner, app):
     first = load()
     assert first == load()
     assert {r["type"] for r in first} == {
-        "enterprise", "funder", "patent", "need", "product", "outcome"
+        "enterprise", "funder", "patent", "copyright", "trademark", "need", "product", "outcome"
     }  # fmt: skip

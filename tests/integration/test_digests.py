@@ -375,16 +375,20 @@ def test_settings_page_and_validation(app, make_user, client, auth):
     auth.login("a@x.cn")
     assert client.get("/digests/settings").status_code == 200
     resp = client.post(
-        "/digests/settings", data={"period": "daily", "min_score": "7", "locale": "en"}
+        "/digests/settings", data={"period": "daily", "min_score": "170", "locale": "en"}
     )
     assert resp.status_code == 200  # re-rendered with the field message
+    # The page reads scores 0–100 like the matching pages and the digests (issue #14); the
+    # subscription keeps the 0–1 scale of the scores.
     resp = client.post(
-        "/digests/settings", data={"period": "daily", "min_score": "0.5", "locale": "en"}
+        "/digests/settings", data={"period": "daily", "min_score": "50", "locale": "en"}
     )
     assert resp.status_code == 302
     with app.app_context():
         sub = db.session.execute(db.select(DigestSubscription)).scalar_one()
         assert (sub.period, sub.min_score, sub.locale) == ("daily", 0.5, "en")
+    html = client.get("/digests/settings").get_data(as_text=True)
+    assert re.search(r'name="min_score"[^>]*value="50"|value="50"[^>]*name="min_score"', html)
 
 
 def test_settings_page_narrows_the_digest_to_chosen_needs(

@@ -65,3 +65,22 @@ def test_generated_mix_at_10000_enterprises():
     assert 1.7 < kinds["patent"] / 10_000 < 1.9
     for number in sorted(numbers)[::500]:
         assert reference.validate_patent_number(number) == number
+
+
+def test_demo_software_firms_hold_copyrights_and_the_pledge_product_accepts_them():
+    from techfin.services.demo import generate
+    from techfin.services.records import SCHEMAS
+
+    records = [r for _loc, r in generate(enterprises=120, seed=2026)]
+    industry = {r["ref"]: r["industry"] for r in records if r["type"] == "enterprise"}
+    copyrights = [r for r in records if r["type"] == "copyright"]
+    assert copyrights and {industry[c["enterprise_ref"]] for c in copyrights} == {"I65"}
+    assert any(r["type"] == "trademark" for r in records)
+    for r in copyrights + [r for r in records if r["type"] == "trademark"]:
+        SCHEMAS[r["type"]]().load({k: v for k, v in r.items() if k != "type"})
+    pledge = next(r for r in records if r.get("name") == "知识产权质押贷")
+    assert "software_copyright" in pledge["accepted_ip"] and "软件著作权" in pledge["description"]
+    # The generator's own stream is untouched: the same seed gives the same patents.
+    patents = [r["number"] for r in records if r["type"] == "patent"]
+    again = [r["number"] for _l, r in generate(enterprises=120, seed=2026) if r["type"] == "patent"]
+    assert patents == again

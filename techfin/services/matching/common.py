@@ -73,7 +73,8 @@ def product_dict(p: Product, funder: dict[str, Any]) -> dict[str, Any]:
         "min_term_months": p.min_term_months, "max_term_months": p.max_term_months,
         "rate_min": p.rate_min, "rate_max": p.rate_max, "industries": list(p.industries or []),
         "regions": list(p.regions or []), "stages": list(p.stages or []),
-        "requires_patent": p.requires_patent, "requires_collateral": p.requires_collateral,
+        "requires_patent": p.requires_patent, "accepted_ip": list(p.accepted_ip or []),
+        "min_ip_count": p.min_ip_count, "requires_collateral": p.requires_collateral,
         "requires_high_tech": p.requires_high_tech, "status": p.status,
         "description": p.description, "funder": funder,
     }  # fmt: skip

@@ -40,6 +40,8 @@ class DealflowRow:
     stage: str | None = None
     stage_date: date | None = None
     next_stages: tuple[str, ...] = ()
+    probability: float | None = None  # calibrated odds of a learned model, None otherwise
+    band: str | None = None
 
 
 @dataclass
@@ -97,7 +99,7 @@ def dealflow(
                                   region=region, min_score=min_score)  # fmt: skip
     rows = [
         DealflowRow(m["need"], summaries[pid], m["score"], m["eligible"], m["reasons"],
-                    m["missing"])
+                    m["missing"], probability=m["probability"], band=m["band"])
         for pid, m in entries
     ]  # fmt: skip
     rows.sort(key=lambda r: (not r.eligible, -r.score))

@@ -26,7 +26,17 @@ from sqlalchemy import delete, event, func, insert, literal, select, union
 from sqlalchemy.orm import Session
 
 from techfin.extensions import db
-from techfin.models import DirtyMark, Enterprise, Funder, Match, Need, Patent, Product
+from techfin.models import (
+    Copyright,
+    DirtyMark,
+    Enterprise,
+    Funder,
+    Match,
+    Need,
+    Patent,
+    Product,
+    Trademark,
+)
 from techfin.models.base import utcnow
 from techfin.services.matching.common import MANDATE_FUNDER_KINDS
 from techfin.services.matching.stored import RefreshReport, refresh_all, refresh_needs
@@ -57,7 +67,7 @@ def _marks_for(session: Session) -> set[tuple[str, int | None]]:
             marks.add(("need", obj.id))
         elif isinstance(obj, Product):
             marks.add(("product", obj.id))
-        elif isinstance(obj, Patent):
+        elif isinstance(obj, Patent | Copyright | Trademark):
             marks.add(("enterprise", obj.enterprise_id))
         elif isinstance(obj, Enterprise):
             if obj in session.new or session.is_modified(obj, include_collections=False):

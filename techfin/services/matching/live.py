@@ -62,7 +62,11 @@ def matches_for_need(
     Forbidden). Shape (interchange.md): {"model": {"kind", "version"}, "matches": [{"type":
     "product", "product": {"id", "ref", "name", …, "funder": {…}}, "score", "eligible",
     "reasons", "missing"}]}; a mandate entry has "type": "mandate" and "funder" instead of
-    "product". Eligible entries first (best first), then almost-eligible ones.
+    "product". Eligible entries first (best first, the model's order), then almost-eligible
+    ones (fixable first, by their odds once fixed). Every entry has "probability" / "band"
+    (calibrated approval odds of a learned model; null under the Prior), "reason_codes"
+    (strongest driver first) and "gaps"; near misses also "fixable", "score_if_fixed",
+    "probability_if_fixed" and "band_if_fixed" (odds_fields).
     """
     from techfin.matching import rank_products_for_need
 
@@ -82,14 +86,55 @@ def matches_for_need(
     for m in ranking.matches:
         if m.type == "mandate" and not include_mandates:
             continue
-        entry = {"type": m.type, "score": round(m.score, 4), "eligible": m.eligible,
-                 "reasons": list(m.reasons), "missing": list(m.missing)}  # fmt: skip
+        entry = {"type": m.type, **odds_fields(m.score, m.probability, m.eligible,
+                                                m.score_if_fixed, m.fixable),
+                 "reasons": list(m.reasons), "reason_codes": [r.code for r in m.reason_codes],
+                 "missing": list(m.missing),
+                 "gaps": [_gap(g, t) for g, t in zip(m.gaps, m.missing, strict=False)]}  # fmt: skip
         if m.type == "mandate":
             entry["funder"] = _funder_public(snap.funder_by_id[m.id])
         else:
             entry["product"] = product_summary(snap.product_by_id[m.id])
         (eligible if m.eligible else almost).append(entry)
+    # The library orders near misses fixable-first, then by their odds once fixed; a page
+    # splits them on "fixable" without reordering.
     return {"model": dict(current.info), "matches": eligible[:n] + almost[:ALMOST]}
+
+
+def odds_fields(
+    score: float,
+    probability: float | None,
+    eligible: bool,
+    score_if_fixed: float | None = None,
+    fixable: bool = True,
+) -> dict[str, Any]:
+    """The score and approval-odds keys of a match entry (interchange.md, OpenAPI
+    MatchEntry): `probability` / `band` are the calibrated odds of a learned model (None
+    under the Prior, whose scores only order candidates); near misses also say whether
+    every gap is one the enterprise can close and the score (and odds) once closed."""
+    from techfin.matching import probability_band
+
+    out: dict[str, Any] = {
+        "score": round(score, 4),
+        "probability": None if probability is None else round(probability, 4),
+        "band": probability_band(probability),
+        "eligible": eligible,
+    }
+    if not eligible:
+        fixed = None if score_if_fixed is None else round(score_if_fixed, 4)
+        out["fixable"] = fixable
+        out["score_if_fixed"] = fixed
+        # The same calibrated scale as the score: odds once fixed exist only with odds.
+        out["probability_if_fixed"] = None if probability is None else fixed
+        out["band_if_fixed"] = probability_band(out["probability_if_fixed"])
+    return out
+
+
+def _gap(g: Any, text: str) -> dict[str, Any]:
+    """A gap as the API shows it: its code, rule, whether the enterprise can fix it
+    (amount, term, IP, collateral, certification; not region, industry, stage) and the
+    rendered text (the same as the entry's `missing` item)."""
+    return {"code": g.code, "rule": g.rule, "fixable": g.fixable, "text": text}
 
 
 def _check_product(user: User, product: Product) -> None:
@@ -190,6 +235,8 @@ def stored_need_entries(
     """(product id, "need" entry) of the stored matches of these products, published needs
     only, best first: at most `limit` eligible ones, then up to ALMOST near misses. One
     query each, with the filters in SQL, so a page costs what it shows."""
+    from techfin.matching import Gap
+
     if not product_ids:
         return []
     loc = _locale(locale)
@@ -214,8 +261,15 @@ def stored_need_entries(
     for match, need, enterprise in rows:
         record = need_dict(need, enterprise_dict(enterprise, []))
         item = _stored_item(match, loc, seen.hidden(enterprise.id))
+        gaps = [Gap(g["code"], g.get("rule", ""), g.get("params") or {})
+                for g in match.missing or []]  # fmt: skip
+        # A stored learned score is the model's approval probability; a Prior's is not.
+        probability = match.score if match.model_kind == "learned" else None
         out.append((match.product_id, {
-            "type": "need", "need": need_summary(record), "score": item["score"],
-            "eligible": match.eligible, "reasons": item["reasons"], "missing": item["missing"],
+            "type": "need", "need": need_summary(record),
+            **odds_fields(match.score, probability, match.eligible, None,
+                          all(g.fixable for g in gaps)),
+            "reasons": item["reasons"], "missing": item["missing"],
+            "gaps": [_gap(g, t) for g, t in zip(gaps, item["missing"], strict=False)],
         }))  # fmt: skip
     return out

@@ -21,10 +21,19 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_request_context
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union, union_all
 
 from techfin.extensions import db
-from techfin.models import Enterprise, Funder, Need, Outcome, Patent, Product
+from techfin.models import (
+    Copyright,
+    Enterprise,
+    Funder,
+    Need,
+    Outcome,
+    Patent,
+    Product,
+    Trademark,
+)
 
 if TYPE_CHECKING:  # the library (numpy, scikit-learn, jieba) is imported on first use
     from techfin.matching import CandidateSet, History, Scorer
@@ -156,9 +165,17 @@ def need_records(need_ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
     needs = list(db.session.execute(select(Need).where(Need.id.in_(ids))).scalars())
     eids = {n.enterprise_id for n in needs}
     patents: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    # Patents, software copyrights and trademarks in one list told apart by kind (the
+    # library's IP_KINDS), read in one statement whatever the number of needs.
     rows = db.session.execute(
-        select(Patent.enterprise_id, Patent.kind, Patent.status, Patent.valuation_cny)
-        .where(Patent.enterprise_id.in_(eids))
+        union_all(
+            select(Patent.enterprise_id, Patent.kind, Patent.status, Patent.valuation_cny)
+            .where(Patent.enterprise_id.in_(eids)),
+            select(Copyright.enterprise_id, literal("software_copyright"), Copyright.status,
+                   Copyright.valuation_cny).where(Copyright.enterprise_id.in_(eids)),
+            select(Trademark.enterprise_id, literal("trademark"), Trademark.status,
+                   Trademark.valuation_cny).where(Trademark.enterprise_id.in_(eids)),
+        )
     )  # fmt: skip
     for eid, kind, status, value in rows:
         patents[eid].append({"kind": kind, "status": status, "valuation_cny": value})
@@ -170,14 +187,24 @@ def need_records(need_ids: set[int] | list[int]) -> dict[int, dict[str, Any]]:
 
 
 def confidential_enterprises(enterprise_ids: set[int]) -> set[int]:
-    """Those of these enterprises holding a confidential granted patent."""
+    """Those of these enterprises holding a confidential granted patent or registered
+    software copyright / trademark (IP reasons could disclose them)."""
     if not enterprise_ids:
         return set()
+    # One statement for the three kinds (the digest lookup's query budget is fixed).
     return set(
         db.session.execute(
-            select(Patent.enterprise_id).distinct().where(
-                Patent.enterprise_id.in_(enterprise_ids), Patent.confidential.is_(True),
-                Patent.status == "granted")
+            union(
+                select(Patent.enterprise_id).where(
+                    Patent.enterprise_id.in_(enterprise_ids), Patent.confidential.is_(True),
+                    Patent.status == "granted"),
+                select(Copyright.enterprise_id).where(
+                    Copyright.enterprise_id.in_(enterprise_ids),
+                    Copyright.confidential.is_(True), Copyright.status == "registered"),
+                select(Trademark.enterprise_id).where(
+                    Trademark.enterprise_id.in_(enterprise_ids),
+                    Trademark.confidential.is_(True), Trademark.status == "registered"),
+            )
         ).scalars()
     )  # fmt: skip
 
