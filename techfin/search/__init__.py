@@ -5,7 +5,7 @@ in this package, behind :class:`SearchEngine`.
 
 Document dict (unique key: ``(type, id)``)::
 
-    type        enterprise | need | product | funder | patent
+    type        enterprise | need | product | funder | patent | copyright | trademark
     id          int
     ref         display reference, returned as is
     title, body, org_name   searched (title counts 3×); body stored for highlights

@@ -77,7 +77,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DOC_TYPES = ("enterprise", "need", "product", "funder", "patent")
+DOC_TYPES = ("enterprise", "need", "product", "funder", "patent", "copyright", "trademark")
 FACETS = (
     "type",
     "kind",

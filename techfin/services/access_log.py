@@ -78,13 +78,17 @@ def patent_reads(patents: Iterable[Patent]) -> list[tuple[int, str]]:
 
 def search_reads(items: Iterable[dict[str, Any]]) -> list[tuple[int, str]]:
     """Enterprises whose data a search results page shows: enterprise hits (their profile)
-    and patent hits (their shared patents); one query for the page's patents."""
+    and IP hits (their shared patents, copyrights, trademarks: the "patents" share); one
+    query per IP kind on the page."""
+    from techfin.models import Copyright, Trademark
+
     items = list(items)
     reads = [(int(i["id"]), "profile") for i in items if i.get("type") == "enterprise"]
-    patent_ids = [int(i["id"]) for i in items if i.get("type") == "patent"]
-    if patent_ids:
-        owners = db.session.execute(
-            select(Patent.enterprise_id).where(Patent.id.in_(patent_ids))
-        ).scalars()
-        reads += [(eid, "patents") for eid in owners]
+    for kind, model in (("patent", Patent), ("copyright", Copyright), ("trademark", Trademark)):
+        ids = [int(i["id"]) for i in items if i.get("type") == kind]
+        if ids:
+            owners = db.session.execute(
+                select(model.enterprise_id).where(model.id.in_(ids))
+            ).scalars()
+            reads += [(eid, "patents") for eid in owners]
     return reads

@@ -898,8 +898,8 @@ def _update(table: Any, rows: list[dict[str, Any]], step: _Stepper | None) -> No
             step(len(batch))
 
 
-# Record types with a search document (search_sync.DOCS); copyrights and trademarks have none.
-_INDEXED = ("enterprise", "funder", "patent", "need", "product")
+# Record types with a search document (search_sync.MODELS).
+_INDEXED = ("enterprise", "funder", "patent", "copyright", "trademark", "need", "product")
 
 
 def _write(idx: _Index, changes: dict[str, _Changes], step: _Stepper) -> None:
@@ -985,15 +985,18 @@ def _search_outbox(
     moved = {v["ref"] for _i, v in changes["enterprise"].updates}
     if moved:
         keys.update(("need", i) for i, v in idx.need.values() if v["enterprise_ref"] in moved)
-        keys.update(("patent", i) for i, v in idx.patent.values() if v["enterprise_ref"] in moved)
+        for kind in ("patent", "copyright", "trademark"):
+            rows = getattr(idx, kind).values()
+            keys.update((kind, i) for i, v in rows if v["enterprise_ref"] in moved)
     funders = {v["ref"] for _i, v in changes["funder"].updates}
     if funders:
         keys.update(("product", i) for i, v in idx.product.values() if v["funder_ref"] in funders)
     if changes["funder"].inserts or funders:
         # Patents shared with "every verified institution" change audience with the roster.
         shared = select(SharingRule.enterprise_id).where(SharingRule.funder_id.is_(None))
-        patents = db.session.execute(select(_PAT.c.id).where(_PAT.c.enterprise_id.in_(shared)))
-        keys.update(("patent", i) for i in patents.scalars())
+        for kind, table in (("patent", _PAT), ("copyright", _COPY), ("trademark", _TM)):
+            rows = db.session.execute(select(table.c.id).where(table.c.enterprise_id.in_(shared)))
+            keys.update((kind, i) for i in rows.scalars())
     rows = [{"doc_type": t, "doc_id": i, "created_at": now} for t, i in sorted(keys)]
     for batch in _batches(rows):
         _insert_batch(SearchOutbox.__table__, batch)

@@ -8,7 +8,7 @@ from techfin.errors import DomainError
 from techfin.models import User
 from techfin.services import access
 
-TYPES = ("enterprise", "need", "product", "funder", "patent")
+TYPES = ("enterprise", "need", "product", "funder", "patent", "copyright", "trademark")
 SORTS = ("relevance", "amount", "date")
 FACET_PARAMS = (
     "kind",

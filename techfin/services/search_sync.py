@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from techfin import reference
 from techfin.extensions import db
 from techfin.models import (
+    Copyright,
     Enterprise,
     Funder,
     Need,
@@ -32,6 +33,7 @@ from techfin.models import (
     Product,
     SearchOutbox,
     SharingRule,
+    Trademark,
 )
 from techfin.models.base import utcnow
 
@@ -171,13 +173,45 @@ def patent_doc(p: Patent) -> dict[str, Any] | None:
     })  # fmt: skip
 
 
+def _ip_doc(row: Copyright | Trademark, doc_type: str, title: str, body: str, kind: str):  # noqa: ANN202
+    """A software copyright or trademark: indexed like a patent (never when confidential,
+    seen by the institutions the enterprise shares its IP with: the "patents" rule covers
+    all of its IP)."""
+    if row.confidential:
+        return None
+    e = row.enterprise
+    everyone, explicit = _sharing_funders(e.id, "patents")
+    return _finish({
+        "type": doc_type, "id": row.id, "ref": row.ref, "title": title,
+        "body": " ".join([body, row.number, e.name]),
+        "org_id": e.id, "org_name": e.name,
+        "visibility": "institutions" if everyone else "owner", "shared_with": explicit,
+        "kind": kind, "industry": e.industry, "region": e.region, "stage": None, "size": None,
+        "status": row.status, "amount": row.valuation_cny,
+        "date": (row.registered or row.created_at.date()).isoformat(),
+    })  # fmt: skip
+
+
+def copyright_doc(c: Copyright) -> dict[str, Any] | None:
+    return _ip_doc(c, "copyright", c.title, "软件著作权 software copyright", "software_copyright")
+
+
+def trademark_doc(t: Trademark) -> dict[str, Any] | None:
+    return _ip_doc(t, "trademark", t.name, f"商标 trademark 第{t.nice_class}类", "trademark")
+
+
 MODELS: dict[str, tuple[type, Callable[[Any], dict[str, Any] | None]]] = {
     "enterprise": (Enterprise, enterprise_doc),
     "need": (Need, need_doc),
     "product": (Product, product_doc),
     "funder": (Funder, funder_doc),
     "patent": (Patent, patent_doc),
+    "copyright": (Copyright, copyright_doc),
+    "trademark": (Trademark, trademark_doc),
 }
+
+# The enterprise's IP documents: their audience follows its sharing rule, their text its name.
+IP_DOCS = (("patent", Patent), ("copyright", Copyright), ("trademark", Trademark))
 
 
 def build_doc(doc_type: str, doc_id: int) -> dict[str, Any] | None:
@@ -212,14 +246,19 @@ def _affected(session: Session) -> set[DocKey]:
             keys.update(
                 ("need", i) for i in ids(select(Need.id).where(Need.enterprise_id == obj.id))
             )
-            keys.update(
-                ("patent", i) for i in ids(select(Patent.id).where(Patent.enterprise_id == obj.id))
-            )
+            for kind, model in IP_DOCS:
+                keys.update(
+                    (kind, i) for i in ids(select(model.id).where(model.enterprise_id == obj.id))
+                )
         elif isinstance(obj, Need):
             keys.add(("need", obj.id))
             keys.add(("enterprise", obj.enterprise_id))
         elif isinstance(obj, Patent):
             keys.add(("patent", obj.id))
+        elif isinstance(obj, Copyright):
+            keys.add(("copyright", obj.id))
+        elif isinstance(obj, Trademark):
+            keys.add(("trademark", obj.id))
         elif isinstance(obj, Product):
             keys.add(("product", obj.id))
         elif isinstance(obj, Funder):
@@ -236,17 +275,22 @@ def _affected(session: Session) -> set[DocKey]:
                 ("need", i)
                 for i in ids(select(Need.id).where(Need.enterprise_id == obj.enterprise_id))
             )
-            keys.update(
-                ("patent", i)
-                for i in ids(select(Patent.id).where(Patent.enterprise_id == obj.enterprise_id))
-            )
+            for kind, model in IP_DOCS:
+                keys.update(
+                    (kind, i)
+                    for i in ids(select(model.id).where(model.enterprise_id == obj.enterprise_id))
+                )
     return {k for k in keys if k[1] is not None}
 
 
 def _patents_shared_with_all(session: Session) -> set[DocKey]:
+    """IP documents shared with "every verified institution": the roster is their audience."""
     sub = select(SharingRule.enterprise_id).where(SharingRule.funder_id.is_(None))
-    ids = session.execute(select(Patent.id).where(Patent.enterprise_id.in_(sub))).scalars()
-    return {("patent", pid) for pid in ids}
+    keys: set[DocKey] = set()
+    for kind, model in IP_DOCS:
+        ids = session.execute(select(model.id).where(model.enterprise_id.in_(sub))).scalars()
+        keys.update((kind, i) for i in ids)
+    return keys
 
 
 def _shared_with_all_but_some(session: Session) -> set[DocKey]:

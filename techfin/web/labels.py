@@ -250,6 +250,8 @@ LABELS: dict[str, dict[str, object]] = {
         "product": _l("Product"),
         "funder": _l("Institution"),
         "patent": _l("Patent"),
+        "copyright": _l("Software copyright"),
+        "trademark": _l("Trademark"),
     },
     "search_facet": {
         "type": _l("Record type"),

@@ -15,7 +15,7 @@ bp = Blueprint("search", __name__, url_prefix="/search")
 # The labels live in web/labels.py (one table for every code shown to people).
 TYPE_LABELS = LABELS["search_type"]
 FACET_LABELS = LABELS["search_facet"]
-_KIND_GROUPS = ("need_kind", "funder_kind", "patent_kind")
+_KIND_GROUPS = ("need_kind", "funder_kind", "patent_kind", "ip_kind")
 
 
 def value_label(facet: str, value: str) -> str:

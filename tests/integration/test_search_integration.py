@@ -119,3 +119,35 @@ def test_stored_html_is_escaped_in_results(indexed):
     client.post("/auth/login", data={"email": "op@x.cn", "password": "Lychee-Harbour-47"})
     page = client.get("/search/?q=照明").get_data(as_text=True)
     assert "<img src=x" not in page and "&lt;img" in page
+
+
+@pytest.mark.parametrize("kind", ["copyright", "trademark"])
+def test_copyrights_and_trademarks_are_found_by_those_allowed(indexed, kind):
+    """Issue #15: software copyrights and trademarks are searchable like patents: the owner
+    and operators find them, an institution only once the enterprise shares its IP with it,
+    other enterprises never, a confidential one nobody; the index follows the outbox."""
+    from techfin.models import Enterprise, Funder
+
+    data = {"copyright": {"number": "2021SR0123456", "title": "星河灯控嵌入式软件 V2.0",
+                          "status": "registered", "registered": "2021-06-01"},
+            "trademark": {"number": "30123456", "name": "星河灯控", "nice_class": 11,
+                          "status": "registered", "registered": "2020-03-15"}}[kind]  # fmt: skip
+    with indexed.app_context():
+        e1 = _user("e1@x.cn")
+        ent = db.session.execute(db.select(Enterprise).filter_by(ref="E-001")).scalar_one()
+        item = catalog.create_ip(e1, kind, ent, data)
+        hidden = catalog.create_ip(e1, kind, ent, {**data, "number": data["number"][:-1] + "9",
+                                                   "confidential": True})  # fmt: skip
+        search_sync.sync()
+        for email in ("op@x.cn", "e1@x.cn"):
+            assert item.ref in _refs(_user(email), q="星河灯控", type=kind)
+        assert hidden.ref not in _refs(_user("op@x.cn"), q="星河灯控")
+        assert _refs(_user("e2@x.cn"), q="星河灯控") == set()
+        bank = _user("bank@x.cn")
+        before = _refs(bank, q="星河灯控")
+        bank_id = db.session.execute(db.select(Funder.id).filter_by(ref="F-001")).scalar_one()
+        catalog.set_sharing(e1, ent, bank_id, financials=False, patents=True)
+        db.session.commit()
+        search_sync.sync()
+        assert item.ref not in before and item.ref in _refs(bank, q="星河灯控")
+        assert hidden.ref not in _refs(bank, q="星河灯控")
