@@ -78,7 +78,7 @@ def search(user: User, args: dict[str, Any]) -> dict[str, Any]:
     except SearchError as exc:
         raise SearchUnavailableError(
             "Search is temporarily unavailable; an operator can rebuild it with "
-            "`flask search reindex`. / 搜索暂不可用，管理员可重建索引。"
+            "`flask search reindex`. / 搜索暂不可用，管理员可运行 `flask search reindex` 重建索引。"
         ) from exc
     from techfin.services import access_log
 
