@@ -62,14 +62,59 @@ class MatchGap(Schema):
     text = fields.String(required=True)
 
 
+# The entries' product / need / funder, typed so generated clients can read `.name` (issue
+# #14 item 15); the keys are those of services/matching/common.py's summaries.
+class MatchFunder(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+
+
+class MatchProduct(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    min_amount_cny = fields.Integer(allow_none=True)
+    max_amount_cny = fields.Integer(allow_none=True)
+    min_term_months = fields.Integer(allow_none=True)
+    max_term_months = fields.Integer(allow_none=True)
+    rate_min = fields.Float(allow_none=True)
+    rate_max = fields.Float(allow_none=True)
+    funder = fields.Nested(MatchFunder, required=True)
+
+
+class MatchEnterprise(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    name = fields.String(required=True)
+    industry = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True)
+    high_tech = fields.Boolean(allow_none=True)
+
+
+class MatchNeed(Schema):
+    id = fields.Integer(required=True)
+    ref = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "The enterprise's name"})
+    kind = fields.String(required=True)
+    amount_cny = fields.Integer(allow_none=True)
+    term_months = fields.Integer(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    created = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD"})
+    enterprise = fields.Nested(MatchEnterprise, required=True)
+
+
 class MatchEntry(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    type = fields.String()
-    product = fields.Dict()
-    need = fields.Dict()
-    funder = fields.Dict()
+    type = fields.String(validate=validate.OneOf(["product", "mandate", "need"]))
+    product = fields.Nested(MatchProduct, metadata={"description": "type product"})
+    need = fields.Nested(MatchNeed, metadata={"description": "type need"})
+    funder = fields.Nested(MatchFunder, metadata={"description": "type mandate"})
     score = fields.Float(required=True, validate=validate.Range(0, 1))
     probability = fields.Float(
         allow_none=True,

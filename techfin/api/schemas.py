@@ -47,6 +47,15 @@ def _optional_ref() -> fields.String:
 # ------------------------------------------------------------------ errors
 
 
+class UtcDateTime(fields.DateTime):
+    """A stored naive-UTC timestamp written as RFC 3339 with its offset (…+00:00)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 class ErrorDetail(Schema):
     code = fields.String(required=True, metadata={"example": "invalid"})
     message = fields.String(required=True)
@@ -531,7 +540,7 @@ class TransitionBody(Strict):
 
 
 class ApplicationEventOut(Schema):
-    at = fields.DateTime(required=True)
+    at = UtcDateTime(required=True)
     actor = fields.String(required=True)
     from_status = fields.String(required=True, data_key="from")
     to_status = fields.String(required=True, data_key="to")
@@ -539,10 +548,10 @@ class ApplicationEventOut(Schema):
 
 
 class ConsentOut(Schema):
-    at = fields.DateTime(allow_none=True)
+    at = UtcDateTime(allow_none=True)
     scope = fields.List(fields.String(), required=True)
     funder_id = fields.Integer(required=True, metadata={"description": "the institution"})
-    revoked_at = fields.DateTime(allow_none=True)
+    revoked_at = UtcDateTime(allow_none=True)
 
 
 class ApplicationOut(Schema):
@@ -553,11 +562,11 @@ class ApplicationOut(Schema):
     product_id = fields.Integer(required=True)
     funder_id = fields.Integer(required=True)
     enterprise_id = fields.Integer(required=True)
-    submitted_at = fields.DateTime(allow_none=True)
+    submitted_at = UtcDateTime(allow_none=True)
     first_response_due = fields.Date(allow_none=True)
     decision_due = fields.Date(allow_none=True)
-    first_response_at = fields.DateTime(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
+    first_response_at = UtcDateTime(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
     paused_days = fields.Integer(required=True)
     overdue = fields.String(allow_none=True, metadata={"description": "first_response | decision"})
     approved_amount_cny = fields.Integer(allow_none=True)
@@ -593,15 +602,6 @@ class RefusalReasonList(Schema):
 
 
 # ------------------------------------------------------------------ documents and notices
-
-
-class UtcDateTime(fields.DateTime):
-    """A stored naive-UTC timestamp written as RFC 3339 with its offset (…+00:00)."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class DocumentUpload(Schema):

@@ -160,3 +160,19 @@ def test_swagger_init_script_points_at_our_spec_and_no_outside_service():
     script = (static / "js" / "swagger-init.js").read_text()
     assert "SwaggerUIBundle(" in script and "data-spec-url" in script
     assert "validatorUrl: null" in script and "http" not in script
+
+
+def test_match_entries_are_typed_objects(spec):
+    """Issue #14 item 15: generated clients could not read `.name` of an untyped object."""
+    schemas = spec["components"]["schemas"]
+
+    def target(prop: dict) -> dict:
+        ref = prop.get("$ref") or next(p["$ref"] for p in prop.get("allOf", []) if "$ref" in p)
+        return schemas[ref.rsplit("/", 1)[1]]
+
+    entry = schemas["MatchEntry"]["properties"]
+    product, need, funder = (target(entry[k]) for k in ("product", "need", "funder"))
+    assert {"id", "ref", "name", "kind"} <= set(funder["properties"])
+    assert {"name", "funder", "min_amount_cny"} <= set(product["properties"])
+    assert {"name", "enterprise", "amount_cny"} <= set(need["properties"])
+    assert "name" in target(need["properties"]["enterprise"])["properties"]
