@@ -70,6 +70,7 @@ def make_config(database_url: str, tmp: Path, **extra: object) -> dict[str, obje
         # tests/integration/tasks run a real worker against Redis and the SQLite store.
         "TASK_QUEUE_URL": "immediate",
         "MATCHING_HISTORY_TTL": 0,
+        "PLATFORM_COUNTS_TTL": 0,  # the landing page's figures, fresh in every test
     }
     config.update(extra)
     return config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -238,3 +239,34 @@ def pending_funder_count() -> int:
         )
         or 0
     )
+
+
+# ------------------------------------------------------------------ the landing page
+
+_COUNTS: dict[str, tuple[float, dict[str, int]]] = {}  # database URL → (taken at, counts)
+
+
+def platform_counts() -> dict[str, int]:
+    """The landing page's four figures. Counting a region's catalogue costs time that grows
+    with it, so a process counts at most once per PLATFORM_COUNTS_TTL seconds (60)."""
+    from flask import current_app
+
+    from techfin.models import Funder, Need, Product
+
+    ttl = float(current_app.config.get("PLATFORM_COUNTS_TTL", 60))
+    key = str(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    taken = _COUNTS.get(key)
+    if taken is not None and time.monotonic() - taken[0] < ttl:
+        return taken[1]
+
+    def count(model: type, *where: ColumnElement[bool]) -> int:
+        return int(db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    counts = {
+        "enterprises": count(Enterprise),
+        "funders": count(Funder, Funder.status == "verified"),
+        "products": count(Product, Product.status == "active"),
+        "needs": count(Need, Need.status == "published"),
+    }
+    _COUNTS[key] = (time.monotonic(), counts)
+    return counts

@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from techfin.extensions import db
-from techfin.models import Enterprise, Funder, Need, Product
+from techfin.models import Enterprise, Funder
 from techfin.services import marketplace, workspace
 
 bp = Blueprint("main", __name__)
@@ -16,19 +16,7 @@ bp = Blueprint("main", __name__)
 def index():
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
-    stats = {
-        "enterprises": db.session.scalar(db.select(db.func.count()).select_from(Enterprise)),
-        "funders": db.session.scalar(
-            db.select(db.func.count()).select_from(Funder).where(Funder.status == "verified")
-        ),
-        "products": db.session.scalar(
-            db.select(db.func.count()).select_from(Product).where(Product.status == "active")
-        ),
-        "needs": db.session.scalar(
-            db.select(db.func.count()).select_from(Need).where(Need.status == "published")
-        ),
-    }
-    return render_template("main/index.html", stats=stats)
+    return render_template("main/index.html", stats=workspace.platform_counts())
 
 
 @bp.route("/healthz")

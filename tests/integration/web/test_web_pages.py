@@ -71,3 +71,30 @@ def test_csrf_is_enforced_on_workspace_forms(app, users, login):
     resp = client.post("/enterprise/needs/new", data={"kind": "loan", "amount_cny": "5",
                                                       "csrf_token": token})  # fmt: skip
     assert resp.status_code == 302
+
+
+@pytest.mark.app_config(PLATFORM_COUNTS_TTL=60)
+def test_the_landing_page_counts_the_catalogue_once_a_minute(app, client, sample_data):
+    """Rule 5: an anonymous visit does not count 100 000 enterprises each time."""
+    from sqlalchemy import event
+
+    from techfin.extensions import db
+
+    def counts_issued() -> int:
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *a: seen.append(a[2]) if "count(" in a[2].lower() else None  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            html = client.get("/").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert 'id="stat-enterprises">' in html
+        return len(seen)
+
+    from techfin.services import workspace
+
+    workspace._COUNTS.clear()
+    assert counts_issued() == 4
+    assert counts_issued() == 0  # the figures of a minute ago
