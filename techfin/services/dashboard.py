@@ -155,7 +155,8 @@ def _steps(p: Period) -> list[_Step]:
                Outcome.amount_cny, Need.enterprise_id, Product.kind, Product.funder_id)
         .join(Need, Outcome.need_id == Need.id)
         .join(Product, Outcome.product_id == Product.id)
-        .where(Outcome.date >= p.start, Outcome.date <= p.end)
+        .where(Outcome.date >= p.start, Outcome.date <= p.end,
+               Outcome.reopened_at.is_(None))  # an ending an operator reopened is void
     ).all()  # fmt: skip
     return [_Step(r[0], r[1], r[2], r[3], int(r[4] or 0), r[5], r[6], r[7]) for r in rows]
 

@@ -214,7 +214,10 @@ def platform_summary(since: datetime, until: datetime, locale: str) -> list[dict
 
     funded = db.session.scalar(
         select(db.func.coalesce(db.func.sum(Outcome.amount_cny), 0)).where(
-            Outcome.stage == "funded", Outcome.created_at >= since, Outcome.created_at < until
+            Outcome.stage == "funded",
+            Outcome.reopened_at.is_(None),
+            Outcome.created_at >= since,
+            Outcome.created_at < until,
         )
     )
     figures = (

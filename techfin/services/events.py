@@ -692,7 +692,7 @@ def attribution(
             select(Outcome.stage, Outcome.date, Outcome.amount_cny)
             .join(Need, Outcome.need_id == Need.id).join(Product, Outcome.product_id == Product.id)
             .where(Need.enterprise_id == m.enterprise_id, Product.funder_id == m.funder_id,
-                   Outcome.date >= day, Outcome.date <= horizon)
+                   Outcome.date >= day, Outcome.date <= horizon, Outcome.reopened_at.is_(None))
         ).all()  # fmt: skip
         progressed = m.result in PROGRESS_RESULTS or any(
             s in ("approved", "funded") for s, _d, _a in later

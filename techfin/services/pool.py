@@ -281,6 +281,7 @@ def loans(pool: RiskPool, start: date | None = None, end: date | None = None) ->
         .join(Enterprise, Need.enterprise_id == Enterprise.id)
         .where(
             Outcome.stage == "funded",
+            Outcome.reopened_at.is_(None),  # a reopened deal's old ending is not a loan
             Outcome.amount_cny.is_not(None),
             Outcome.product_id.in_(product_ids),
             Product.kind.in_(LOAN_KINDS),

@@ -82,7 +82,9 @@ def completeness(enterprise: Enterprise) -> Completeness:
 
 
 def _funded(need_id: ColumnElement) -> ColumnElement[bool]:
-    return exists().where(Outcome.need_id == need_id, Outcome.stage == "funded")
+    return exists().where(
+        Outcome.need_id == need_id, Outcome.stage == "funded", Outcome.reopened_at.is_(None)
+    )
 
 
 def open_needs(enterprise: Enterprise) -> list[Need]:

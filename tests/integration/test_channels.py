@@ -591,3 +591,27 @@ def test_an_institution_cannot_change_its_kind_or_serve_region_99(app, world, ap
     assert (
         api("PATCH", f"/api/v1/funders/{fid}", "op@c.cn", {"kind": "guarantee"}).status_code == 200
     )
+
+
+def test_a_reopened_ending_no_longer_counts_anywhere(app, world) -> None:
+    """The ended step an operator reopened stays as history, but is no longer a funding: not
+    in the enterprise's funded needs, the dashboard, the model's labels or the pool."""
+    from techfin.models import Enterprise, Need, Product
+    from techfin.services import dashboard, workspace
+    from techfin.services.matching.snapshot import load_outcomes
+
+    with app.app_context():
+        need = db.session.execute(db.select(Need).filter_by(ref="N-001")).scalar_one()
+        product = db.session.execute(db.select(Product).filter_by(ref="P-001")).scalar_one()
+        ent = db.session.get(Enterprise, need.enterprise_id)
+        month = dashboard.period(date(2026, 10, 1), date(2026, 10, 31))
+
+        def funded() -> tuple:
+            labels = [o for o in load_outcomes() if o["stage"] == "funded"
+                      and (o["need_id"], o["product_id"]) == (need.id, product.id)]  # fmt: skip
+            steps = [s for s in dashboard._steps(month) if s.stage == "funded"]
+            return need.id in workspace.funded_need_ids(ent), len(labels), len(steps)
+
+        assert funded() == (True, 1, 1)
+        pipeline.reopen(_user(world["op@c.cn"]), need, product, "合同撤销，重新审批")
+        assert funded() == (False, 0, 0)

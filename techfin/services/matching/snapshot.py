@@ -123,7 +123,10 @@ def load_outcomes() -> list[dict[str, Any]]:
     return [
         {"need_id": n, "product_id": p, "stage": s, "date": d}
         for n, p, s, d in db.session.execute(
-            select(Outcome.need_id, Outcome.product_id, Outcome.stage, Outcome.date)
+            # An ending an operator reopened is no longer the pair's outcome: not a label.
+            select(Outcome.need_id, Outcome.product_id, Outcome.stage, Outcome.date).where(
+                Outcome.reopened_at.is_(None)
+            )
         )
     ]
 
