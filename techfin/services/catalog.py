@@ -319,6 +319,16 @@ NEED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def need_status_problem(current: str, status: str) -> str | None:
+    """Why a need may not move from `current` to `status` (None: it may); pages, API and
+    import alike."""
+    if status == current or status in NEED_TRANSITIONS.get(current, ()):
+        return None
+    if current == "published":
+        return "A published need is closed, not taken back / 已发布的需求只能关闭，不能撤回"
+    return f"Cannot go from {current} to {status} / 不能从当前状态变更为该状态"
+
+
 def update_need(user: User, need: Need, data: dict[str, Any]) -> Need:
     """Edit a need or change its status, for the pages and the API alike: status moves
     follow NEED_TRANSITIONS, a closed need changes only by being published again (alone,
@@ -328,12 +338,8 @@ def update_need(user: User, need: Need, data: dict[str, Any]) -> Need:
     data = dict(data) if isinstance(data, dict) else {}
     reason = data.pop("closed_reason", None)
     status = data.get("status", need.status)
-    if status != need.status and status not in NEED_TRANSITIONS.get(need.status, ()):
-        message = (
-            "A published need is closed, not taken back / 已发布的需求只能关闭，不能撤回"
-            if need.status == "published"
-            else f"Cannot go from {need.status} to {status} / 不能从当前状态变更为该状态"
-        )
+    message = need_status_problem(need.status, status)
+    if message:
         raise Conflict("transition", {"status": [message]})
     from techfin.services.interchange import need_record
 

@@ -617,7 +617,14 @@ def _plan_need(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> Prob
     if d["enterprise_ref"] not in idx.known["enterprise"]:
         return "enterprise_ref", idx.missing("enterprise", d["enterprise_ref"])
     values = {"ref": d["ref"], **_need_values(d), "enterprise_ref": d["enterprise_ref"]}
-    _classify(report, "need", ch, idx.need.get(d["ref"]), values)
+    stored = idx.need.get(d["ref"])
+    if stored is not None:
+        from techfin.services.catalog import need_status_problem  # late: catalog imports us
+
+        problem = need_status_problem(stored[1]["status"], values["status"])
+        if problem:
+            return "status", problem
+    _classify(report, "need", ch, stored, values)
     idx.known["need"].add(d["ref"])
     idx.need_info[d["ref"]] = (values["status"], values["kind"])
     return None
@@ -627,7 +634,14 @@ def _plan_product(idx: _Index, d: dict, report: ImportReport, ch: _Changes) -> P
     if d["funder_ref"] not in idx.known["funder"]:
         return "funder_ref", idx.missing("funder", d["funder_ref"])
     values = {"ref": d["ref"], **_product_values(d), "funder_ref": d["funder_ref"]}
-    _classify(report, "product", ch, idx.product.get(d["ref"]), values)
+    stored = idx.product.get(d["ref"])
+    if stored is not None and any(stored[1].get(k) != v for k, v in values.items() if k != "ref"):
+        from techfin.services.lifecycle import product_change_problem  # late: it imports us
+
+        problem = product_change_problem(stored[1]["status"], values["status"])
+        if problem:
+            return "status", problem
+    _classify(report, "product", ch, stored, values)
     idx.known["product"].add(d["ref"])
     idx.product_kind[d["ref"]] = values["kind"]
     return None

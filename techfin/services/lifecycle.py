@@ -42,21 +42,21 @@ def delete_draft(user: User, need: Need) -> None:
 def change_product(user: User, product: Product, data: dict[str, Any]) -> Product:
     """Edit a product and/or change its status: the one rule for the pages and the API.
     A retired product is kept as it was; a status moves along PRODUCT_TRANSITIONS."""
-    if product.status == "retired":
-        raise Conflict(
-            "retired", {"status": ["A retired product cannot be changed / 已下架的产品不能修改"]}
-        )
-    status = data.get("status", product.status)
-    if status != product.status and status not in PRODUCT_TRANSITIONS.get(product.status, ()):
-        raise Conflict(
-            "transition",
-            {
-                "status": [
-                    f"Cannot go from {product.status} to {status} / 不能从当前状态变更为该状态"
-                ]
-            },
-        )
+    message = product_change_problem(product.status, data.get("status", product.status))
+    if message:
+        code = "retired" if product.status == "retired" else "transition"
+        raise Conflict(code, {"status": [message]})
     return catalog.update_product(user, product, data)
+
+
+def product_change_problem(current: str, status: str) -> str | None:
+    """Why a product in `current` may not be changed to `status` (None: it may); the pages,
+    API and import alike. A retired product takes no change at all."""
+    if current == "retired":
+        return "A retired product cannot be changed / 已下架的产品不能修改"
+    if status != current and status not in PRODUCT_TRANSITIONS.get(current, ()):
+        return f"Cannot go from {current} to {status} / 不能从当前状态变更为该状态"
+    return None
 
 
 def update_product(user: User, product: Product, data: dict[str, Any]) -> Product:

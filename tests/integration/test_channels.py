@@ -486,7 +486,13 @@ def test_a_published_need_is_never_deleted_or_taken_back(app, client, world, log
     assert _page_side(msg) in _text(page) and resp.status_code == 409 and msg in _text(resp)
     resp = api("PATCH", f"/api/v1/needs/{n001}", "e1@c.cn", {"status": "draft"})
     assert resp.status_code == 409 and "只能关闭，不能撤回" in _text(resp)
+    from techfin.models import Need
+    from techfin.services.interchange import import_records, need_record
+
     with app.app_context():
+        record = need_record(db.session.get(Need, n001))
+        report = import_records([("l1", {**record, "status": "draft"})])
+        assert not report.committed and "只能关闭，不能撤回" in str(report.errors[0])
         assert _need_row(n001) == before
 
 
@@ -563,7 +569,14 @@ def test_a_retired_product_stays_retired(app, client, world, login, api) -> None
     assert _page_side(msg) in _text(page) and resp.status_code == 409 and msg in _text(resp)
     resp = api("PATCH", f"/api/v1/products/{pid}", "bank@c.cn", {"name": "新名字"})
     assert resp.status_code == 409 and msg in _text(resp)
+    # …and import, the third channel, refuses the same (an unchanged record still passes).
+    from techfin.services.interchange import import_records, product_record
+
     with app.app_context():
+        record = product_record(db.session.get(Product, pid))
+        report = import_records([("l1", {**record, "status": "active"})])
+        assert not report.committed and msg in str(report.errors[0])
+        assert import_records([("l1", record)]).committed
         assert db.session.get(Product, pid).status == "retired"
 
 
