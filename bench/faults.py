@@ -654,14 +654,21 @@ def pg_restart(tmp: Path, outage: float = 3.0, port: int | None = None) -> Resul
             }
         else:
             result.problems.append("did not recover within 30 s of the restart")
-        during = [
-            code for sent, answered, _n, code in log if sent > down_at and answered < starting
-        ]
+        during_by = [
+            (name, code) for sent, answered, name, code in log
+            if sent > down_at and answered < starting
+        ]  # fmt: skip
+        during = [code for _name, code in during_by]
         after = [code for sent, _a, _n, code in log if sent > max(back.values(), default=up_at)]
         result.notes["answers while down"] = dict(Counter(during))
         result.notes["answers after recovery"] = dict(Counter(after))
         result.notes["requests"] = len(log)
-        if not during or any(code != 503 for code in during):
+        # The anonymous landing page may answer from its minute-old counts (workspace.
+        # platform_counts) without the database: a 200 there is by design, not a leak.
+        cached = {"page (anonymous)"}
+        if not during or any(
+            code != 503 and not (name in cached and code == 200) for name, code in during_by
+        ):
             result.problems.append(f"while down expected only 503, got {Counter(during)}")
         if any(not 200 <= code < 400 for code in after):
             result.problems.append(f"after recovery expected only success, got {Counter(after)}")
