@@ -30,6 +30,9 @@ def is_working_day(day: date) -> bool:
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
+        # Not a stub: chinese_calendar.is_workday raises NotImplementedError for a year it
+        # has no State Council calendar for (1.11.0 knows 2004-2026); tested in
+        # tests/unit/test_application_clock.py with 2031.
         if day.year not in _warned:
             _warned.add(day.year)
             log.warning(
