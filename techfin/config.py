@@ -150,6 +150,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # holds a worker thread for minutes and other tasks interleave.
         "MATCHES_TASK_SECONDS": max(1, _int_env("MATCHES_TASK_SECONDS", 20)),
         "MATCHING_HISTORY_TTL": max(0, _int_env("MATCHING_HISTORY_TTL", 30)),
+        # Seconds a computed operator dashboard is shown before a page asks for a new one.
+        "DASHBOARD_MAX_AGE": max(0, _int_env("DASHBOARD_MAX_AGE", 600)),
         # The application clock, in working days on China's official calendar.
         "APPLICATION_FIRST_RESPONSE_DAYS": max(1, _int_env("APPLICATION_FIRST_RESPONSE_DAYS", 3)),
         "APPLICATION_DECISION_DAYS": max(1, _int_env("APPLICATION_DECISION_DAYS", 10)),
@@ -162,6 +164,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             "sweep": os.environ.get("SCHEDULE_SWEEP", "* * * * *"),
             # Daily; the job itself does nothing on a day off (holidays included).
             "application_deadlines": os.environ.get("SCHEDULE_APPLICATION_DEADLINES", "0 9 * * *"),
+            # The operator dashboard's default period, computed ahead of the visits.
+            "dashboard": os.environ.get("SCHEDULE_DASHBOARD", "*/10 * * * *"),
         },
     }
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

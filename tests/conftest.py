@@ -71,6 +71,7 @@ def make_config(database_url: str, tmp: Path, **extra: object) -> dict[str, obje
         "TASK_QUEUE_URL": "immediate",
         "MATCHING_HISTORY_TTL": 0,
         "PLATFORM_COUNTS_TTL": 0,  # the landing page's figures, fresh in every test
+        "DASHBOARD_MAX_AGE": 0,  # the operator dashboard recomputed (inline) on every visit
     }
     config.update(extra)
     return config

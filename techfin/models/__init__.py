@@ -29,11 +29,12 @@ from techfin.models.organization import (
 )
 from techfin.models.search import SearchOutbox
 from techfin.models.sharing import DataAccess, SharingRule
-from techfin.models.tasks import DIRTY_KINDS, DirtyMark, JobRun, TaskFailure
+from techfin.models.tasks import DIRTY_KINDS, DashboardReport, DirtyMark, JobRun, TaskFailure
 from techfin.models.user import INSTITUTION_ROLES, ROLES, STAFF_ROLES, ApiToken, Membership, User
 
 __all__ = [
     "DIRTY_KINDS",
+    "DashboardReport",
     "DirtyMark",
     "JobRun",
     "TaskFailure",

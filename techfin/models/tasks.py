@@ -4,9 +4,9 @@ store) only carries wake-ups, so losing it delays derived data but never loses i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from techfin.extensions import db
@@ -59,3 +59,26 @@ class TaskFailure(db.Model):
     error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     failed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     retried_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+
+
+class DashboardReport(db.Model):
+    """The operator dashboard of one period as the task worker last computed it (every
+    figure of it reads the whole catalogue, so no request computes it). `payload` holds
+    the rendered dashboard per language; `requested_at` the latest page that asked for it,
+    so a computation is queued once however many operators look at the same period."""
+
+    __tablename__ = "dashboard_reports"
+    __table_args__ = (
+        UniqueConstraint("start", "end", "days"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    start: Mapped[date] = mapped_column(Date, nullable=False)
+    end: Mapped[date] = mapped_column(Date, nullable=False)
+    days: Mapped[int] = mapped_column(Integer, nullable=False)
+    payload: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    computed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # its "today"
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    error: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from techfin import reference
 from techfin.errors import Forbidden
@@ -162,7 +162,19 @@ def _steps(p: Period) -> list[_Step]:
 
 
 def _needs(p: Period) -> list[Need]:
-    needs = db.session.execute(select(Need).where(Need.status != "draft")).scalars()
+    # `created` (the source system's date) when given, else the day the row was written;
+    # the SQL bound on either keeps the rest of the catalogue out of memory.
+    after = datetime.combine(p.start, datetime.min.time())
+    before = datetime.combine(p.end + timedelta(days=1), datetime.min.time())
+    needs = db.session.execute(
+        select(Need).where(
+            Need.status != "draft",
+            or_(
+                Need.created.between(p.start, p.end),
+                Need.created.is_(None) & (Need.created_at >= after) & (Need.created_at < before),
+            ),
+        )
+    ).scalars()
     return [n for n in needs if (n.created or _day(n.created_at)) in p]
 
 
@@ -193,12 +205,18 @@ def _pairs(steps: Iterable[_Step], stage: str) -> set[tuple[int, int]]:
 
 
 def kpis(p: Period, steps: list[_Step], needs: list[Need]) -> list[tuple[str, str, Any]]:
-    registered = db.session.execute(select(Enterprise.created_at)).scalars()
+    registered = db.session.scalar(
+        select(func.count(Enterprise.id)).where(
+            Enterprise.created_at >= datetime.combine(p.start, datetime.min.time()),
+            Enterprise.created_at
+            < datetime.combine(p.end + timedelta(days=1), datetime.min.time()),
+        )
+    )
     verified = db.session.scalar(select(func.count(Funder.id)).where(Funder.status == "verified"))
     funded = [s for s in steps if s.stage == "funded"]
     approved = [s for s in steps if s.stage == "approved"]
     out: list[tuple[str, str, Any]] = [
-        ("enterprises", _("Enterprises registered"), sum(1 for d in registered if _day(d) in p)),
+        ("enterprises", _("Enterprises registered"), int(registered or 0)),
         ("institutions", _("Verified institutions"), int(verified or 0)),
         ("needs", _("Needs published"), len(needs)),
         ("amount_asked", _("Amount asked (万元)"), sum(n.amount_cny for n in needs)),
@@ -221,8 +239,16 @@ def _match_count(p: Period) -> int | None:
         from techfin.models import Match
     except ImportError:  # pragma: no cover - before the matching feature
         return None
-    rows = db.session.execute(select(Match.first_seen_at)).scalars()
-    return sum(1 for at in rows if _day(at) in p)
+    return int(
+        db.session.scalar(
+            select(func.count(Match.id)).where(
+                Match.first_seen_at >= datetime.combine(p.start, datetime.min.time()),
+                Match.first_seen_at
+                < datetime.combine(p.end + timedelta(days=1), datetime.min.time()),
+            )
+        )
+        or 0
+    )
 
 
 def _breakdown(
@@ -350,11 +376,11 @@ def unattended(p: Period, ents: dict[int, _Ent]) -> Table:
     return Table("unattended", title, columns, rows)
 
 
-def _covers(product: Product, need: Need, ent: _Ent, stage: str | None) -> bool:
+def _covers(product: Product, kind: str, industry: str, region: str, stage: str | None) -> bool:
     return (
-        product.kind == need.kind
-        and reference.industry_matches(ent.industry, product.industries)
-        and reference.region_matches(ent.region, product.regions)
+        product.kind == kind
+        and reference.industry_matches(industry, product.industries)
+        and reference.region_matches(region, product.regions)
         and (not product.stages or stage in product.stages)
     )
 
@@ -366,17 +392,25 @@ def gaps(ents: dict[int, _Ent], label: Labeller) -> Table:
         select(Product).join(Funder, Product.funder_id == Funder.id)
         .where(Product.status == "active", Funder.status == "verified")
     ).scalars())  # fmt: skip
-    stages = dict(db.session.execute(select(Enterprise.id, Enterprise.stage)).all())
+    # Coverage depends only on (kind, industry, region, stage): the published needs are
+    # grouped by those in SQL and each combination checked once against the products
+    # (a few thousand combinations, not products × needs).
+    combos = db.session.execute(
+        select(Need.kind, Enterprise.industry, Enterprise.region, Enterprise.stage,
+               func.count(Need.id), func.coalesce(func.sum(Need.amount_cny), 0))
+        .join(Enterprise, Need.enterprise_id == Enterprise.id)
+        .where(Need.status == "published")
+        .group_by(Need.kind, Enterprise.industry, Enterprise.region, Enterprise.stage)
+    ).all()  # fmt: skip
     groups: dict[tuple[str, str], list[Any]] = {}
-    for n in db.session.execute(select(Need).where(Need.status == "published")).scalars():
-        ent = ents[n.enterprise_id]
-        if any(_covers(pr, n, ent, stages.get(ent.id)) for pr in products):
+    for kind, industry, region, stage, count, amount in combos:
+        if any(_covers(pr, kind, industry, region, stage) for pr in products):
             continue
-        key = (reference.industry_section(ent.industry) or "?", city_of(ent.region))
+        key = (reference.industry_section(industry) or "?", city_of(region))
         group = groups.setdefault(key, [0, 0, set()])
-        group[0] += 1
-        group[1] += n.amount_cny
-        group[2].add(n.kind)
+        group[0] += int(count)
+        group[1] += int(amount)
+        group[2].add(kind)
     rows = [[_section_label(s), _city_label(c), g[0], g[1],
              "、".join(label("need_kind", k) for k in sorted(g[2]))]
             for (s, c), g in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))]  # fmt: skip
@@ -414,8 +448,15 @@ def raw_label(group: str, value: Any) -> str:
 
 
 def build(user: User, p: Period, label: Labeller = raw_label) -> Dashboard:
+    """The dashboard computed now (commands, tests; pages read dashboard_reports)."""
     if not user.is_operator:
         raise Forbidden(_("Only operators see the dashboard."))
+    return compute(p, label)
+
+
+def compute(p: Period, label: Labeller = raw_label) -> Dashboard:
+    """Every figure of the period, from the records: whole-catalogue work, so it runs in
+    the task worker (dashboard_reports), never in a request."""
     ents = _enterprises()
     steps = _steps(p)
     needs = _needs(p)

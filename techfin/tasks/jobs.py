@@ -58,6 +58,19 @@ def send_notification_emails(ids: list[int]) -> dict[str, int]:
     return _notifications.send_emails(ids)
 
 
+@task(retries=1, retry_delay=30)
+def compute_dashboard(start: str, end: str, days: int) -> str:
+    """The operator dashboard of one period, asked for by a page (dashboard_reports)."""
+    from datetime import date
+
+    from techfin.services import dashboard_reports
+    from techfin.web.labels import label
+
+    return dashboard_reports.compute_and_store(
+        date.fromisoformat(start), date.fromisoformat(end), int(days), label
+    )
+
+
 # ------------------------------------------------------------------ the schedule
 
 
@@ -161,8 +174,18 @@ def application_deadlines() -> str:
     return deadlines.run().summary()
 
 
+@_scheduled("dashboard")
+def dashboard() -> str:
+    """Every few minutes: the default period's dashboard ready before the operators look."""
+    from techfin.services import dashboard_reports
+    from techfin.web.labels import label
+
+    return dashboard_reports.refresh_default(label)
+
+
 SCHEDULED = {
     "application_deadlines": application_deadlines,
+    "dashboard": dashboard,
     "digests_daily": digests_daily,
     "digests_weekly": digests_weekly,
     "retrain": retrain,
@@ -170,6 +193,7 @@ SCHEDULED = {
     "sweep": sweep,
 }
 RETRYABLE = {
+    "compute_dashboard": compute_dashboard,
     "refresh_matches": refresh_matches,
     "send_notification_emails": send_notification_emails,
 }

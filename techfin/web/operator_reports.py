@@ -15,14 +15,14 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from techfin.errors import DomainError, Forbidden
 from techfin.extensions import db
 from techfin.models import Enterprise
-from techfin.services import dashboard, reports
+from techfin.services import dashboard, dashboard_reports, reports
 from techfin.services import pool as pools
-from techfin.web.labels import label
 from techfin.web.operations_forms import (
     CompensationForm,
     ContributionForm,
@@ -242,15 +242,20 @@ def _period(form: PeriodForm) -> dashboard.Period:
 def dashboard_page():
     form = PeriodForm(formdata=request.args)
     period = _period(form)
-    data = dashboard.build(acting_user(), period, label)
-    return render_template("dashboard/index.html", form=form, d=data, period=period)
+    reading = dashboard_reports.read(acting_user(), period, str(get_locale()))
+    return render_template("dashboard/index.html", form=form, d=reading.dashboard,
+                           reading=reading, period=period)  # fmt: skip
 
 
 @bp.route("/dashboard/export/<any(csv, xlsx):fmt>/<table>")
 def dashboard_export(fmt: str, table: str):
     period = _period(PeriodForm(formdata=request.args))
-    data = dashboard.build(acting_user(), period, label)
-    found = data.table(table)
+    reading = dashboard_reports.read(acting_user(), period, str(get_locale()))
+    if reading.dashboard is None:
+        flash(_("The figures of this period are being computed; download them in a moment."),
+              "info")  # fmt: skip
+        return redirect(url_for("operations.dashboard_page", **period.query()))
+    found = reading.dashboard.table(table)
     if found is None:
         abort(404)
     return _download(found, fmt)

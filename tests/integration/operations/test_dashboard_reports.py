@@ -1,0 +1,173 @@
+"""The operator dashboard is computed by the task worker and read by pages (issue #12):
+a page reads one stored row, asks for a new computation when it is stale, and shows the
+older figures (or "being computed") meanwhile; the queue being down never breaks it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from techfin.extensions import db
+from techfin.models import DashboardReport, Enterprise, Need, Outcome, Product
+
+START, END = date(2026, 1, 1), date(2026, 12, 31)
+QUERY = f"date_from={START}&date_to={END}&days=30"
+
+
+def _kpi(html: str, key: str) -> str:
+    marker = f'data-kpi="{key}" data-value="'
+    at = html.index(marker) + len(marker)
+    return html[at : html.index('"', at)]
+
+
+def _row(app) -> DashboardReport:
+    with app.app_context():
+        row = db.session.execute(db.select(DashboardReport)).scalar_one()
+        db.session.expunge(row)
+        return row
+
+
+def _age(app, **moves: timedelta) -> None:
+    with app.app_context():
+        row = db.session.execute(db.select(DashboardReport)).scalar_one()
+        for name, delta in moves.items():
+            setattr(row, name, getattr(row, name) - delta)
+        db.session.commit()
+
+
+def _fund_one(app) -> None:
+    """A new funded loan in the period: the stored figures do not know it yet."""
+    with app.app_context():
+        need = db.session.execute(db.select(Need).order_by(Need.id)).scalars().first()
+        product = db.session.execute(
+            db.select(Product).where(Product.kind == need.kind)
+        ).scalars().first()  # fmt: skip
+        db.session.add(Outcome(need_id=need.id, product_id=product.id, stage="funded",
+                               date=date(2026, 6, 1), amount_cny=1_000_000, rate=4.0,
+                               issued=date(2026, 6, 1), matures=date(2027, 6, 1),
+                               repayment="monthly_interest"))  # fmt: skip
+        db.session.commit()
+
+
+@pytest.fixture
+def op(app, users, login):
+    app.config["DASHBOARD_MAX_AGE"] = 3600
+    login("op@ops.cn")
+
+
+def test_a_visit_reads_the_stored_figures_until_they_are_stale(app, client, op):
+    html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+    funded = int(_kpi(html, "funded"))
+    first = _row(app)
+    assert first.payload is not None and set(first.payload) == {"zh_CN", "en"}
+    _fund_one(app)
+    html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+    assert int(_kpi(html, "funded")) == funded  # the stored figures, not recomputed
+    assert _row(app).computed_at == first.computed_at
+    assert 'id="dashboard-status"' in html
+    _age(app, computed_at=timedelta(hours=2), requested_at=timedelta(hours=2))
+    html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+    assert int(_kpi(html, "funded")) == funded + 1  # stale: the (inline) worker recomputed
+
+
+def test_with_the_queue_down_the_page_says_the_figures_are_being_computed(app, client, op):
+    from techfin import tasks
+
+    tasks.configure("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        resp = client.get(f"/operations/dashboard?{QUERY}")
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 200 and 'class="alert alert-info"' in html
+        assert 'http-equiv="refresh"' in html and 'data-kpi="funded"' not in html
+        row = _row(app)
+        assert row.payload is None and row.computed_at is None
+        resp = client.get(f"/operations/dashboard/export/csv/funnel?{QUERY}")
+        assert resp.status_code == 302  # back to the page, with a message
+    finally:
+        tasks.configure("immediate")
+    # Asked for less than a minute ago: a visit does not ask again (the worker may be busy).
+    html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+    assert 'data-kpi="funded"' not in html and _row(app).requested_at == row.requested_at
+    # The wake-up was lost: after REQUEST_RETRY the next visit asks again.
+    _age(app, requested_at=timedelta(minutes=2))
+    html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+    assert 'data-kpi="funded"' in html and "http-equiv" not in html
+    csv = client.get(f"/operations/dashboard/export/csv/funnel?{QUERY}")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+
+
+def test_the_page_costs_the_same_whatever_the_catalogue(app, client, op):
+    from techfin.services import dashboard_reports
+
+    def statements() -> int:
+        seen: list[str] = []
+
+        def spy(*args) -> None:  # noqa: ANN002
+            seen.append(args[2])
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", spy)
+        try:
+            assert client.get(f"/operations/dashboard?{QUERY}").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", spy)
+        big = [s for s in seen if "FROM needs" in s or "FROM enterprises" in s]
+        assert not big, big
+        return len(seen)
+
+    client.get(f"/operations/dashboard?{QUERY}")
+    before = statements()
+    with app.app_context():
+        for n in range(300):
+            ent = Enterprise(name=f"规模测试企业{n}", ref=f"E-SCALE-{n}", industry="C39",
+                             region="442000", high_tech=False)  # fmt: skip
+            db.session.add(ent)
+            db.session.flush()
+            db.session.add(Need(ref=f"N-SCALE-{n}", enterprise_id=ent.id, kind="bank_loan",
+                                amount_cny=1_000_000, status="published",
+                                created=date(2026, 5, 1)))  # fmt: skip
+        db.session.commit()
+    with app.app_context():
+        dashboard_reports.compute_and_store(START, END, 30)
+    assert statements() == before
+
+
+def test_the_schedule_keeps_the_default_period_ready_and_drops_forgotten_ones(app, users):
+    from techfin.services import dashboard_reports
+    from techfin.services.dashboard import period
+    from techfin.tasks import jobs
+
+    assert "dashboard" in jobs.SCHEDULED and app.config["SCHEDULE"]["dashboard"]
+    with app.app_context():
+        old = DashboardReport(start=date(2020, 1, 1), end=date(2020, 12, 31), days=30,
+                              requested_at=date(2020, 1, 1), error="")  # fmt: skip
+        db.session.add(old)
+        db.session.commit()
+        dashboard_reports.refresh_default()
+        rows = db.session.execute(db.select(DashboardReport)).scalars().all()
+        default = period(None, None)
+        assert [(r.start, r.end, r.days) for r in rows] == [
+            (default.start, default.end, default.days)
+        ]
+        assert rows[0].payload and rows[0].computed_on == date.today()
+
+
+def test_stored_figures_equal_a_direct_computation(app, users):
+    from techfin.services import dashboard, dashboard_reports
+
+    with app.test_request_context("/?lang=en"):
+        p = dashboard.period(START, END, 30)
+        direct = dashboard.compute(p)
+        stored = dashboard_reports.decode({"en": dashboard_reports.encode(direct)}, "en")
+        assert stored.kpis == [tuple(k) for k in direct.kpis]
+        for name, table in direct.tables.items():
+            again = stored.tables[name]
+            assert [str(c) for c in table.columns] == again.columns
+            assert table.rows == again.rows and table.totals == again.totals, name
+        # Dates stay dates (the XLSX writes them as date cells).
+        unattended = stored.tables["unattended"].rows
+        assert unattended and isinstance(unattended[0][3], date)
+        assert stored.period == p
