@@ -1,8 +1,13 @@
-"""The operator dashboard computed by the task worker (issue #12)
+"""The operator dashboard computed by the task worker; two redundant match indexes (#12)
 
 Every figure of the operator dashboard reads the whole catalogue (all needs, outcomes,
 matches, the products × needs coverage check), so at region scale no request may compute
 it: the worker does, per period, and pages read the stored result.
+
+A full recompute of the stored matches upserts about three million rows at that scale and
+every index is written for each: ix_matches_product_id is covered by
+ix_matches_product_active_score (which leads with product_id), and first_seen_at alone is
+only counted by the dashboard, now in the worker.
 
 Revision ID: 0017
 Revises: 0011
@@ -38,7 +43,11 @@ def upgrade() -> None:
         ),
         sqlite_autoincrement=True,
     )
+    op.drop_index("ix_matches_product_id", table_name="matches")
+    op.drop_index("ix_matches_first_seen_at", table_name="matches")
 
 
 def downgrade() -> None:
+    op.create_index("ix_matches_first_seen_at", "matches", ["first_seen_at"])
+    op.create_index("ix_matches_product_id", "matches", ["product_id"])
     op.drop_table("dashboard_reports")

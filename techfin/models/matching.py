@@ -51,9 +51,9 @@ class Match(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"), index=True)
-    product_id: Mapped[int | None] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), index=True
-    )
+    # No index of its own: ix_matches_product_active_score leads with it (every index is
+    # written for each of the ~3 million rows a full recompute upserts at region scale).
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     funder_id: Mapped[int] = mapped_column(ForeignKey("funders.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10), nullable=False)
     score: Mapped[float] = mapped_column(Float, nullable=False)
@@ -64,9 +64,9 @@ class Match(db.Model):
     model_version: Mapped[str] = mapped_column(String(40), nullable=False)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, nullable=False)
     missing: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, nullable=False)
-    first_seen_at: Mapped[datetime] = mapped_column(
-        DateTime, default=utcnow, nullable=False, index=True
-    )
+    # Read per institution (ix_matches_funder_first_seen); the dashboard's count of a
+    # period runs in the task worker, so it needs no index of its own.
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
     need = relationship("Need")

@@ -9,6 +9,7 @@ by the insert and never touched again, so a pair that comes back is not "new" ag
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -72,6 +73,47 @@ _UPDATED = ("score", "rank", "eligible", "active", "model_kind", "model_version"
             "missing", "last_seen_at")  # fmt: skip
 
 
+_COLUMNS = ("need_id", "product_id", "funder_id", "kind", "score", "rank", "eligible", "active",
+            "model_kind", "model_version", "reasons", "missing", "first_seen_at",
+            "last_seen_at")  # fmt: skip
+_STAGE = "match_stage"
+
+
+def _dumps(value: Any) -> str:
+    # numpy numbers in reason parameters become plain JSON numbers (as _jsonable did)
+    return json.dumps(value, ensure_ascii=False, default=float)
+
+
+def _upsert_copy(products: list[dict[str, Any]], mandates: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the chunk's rows COPYed into a temporary table, then one INSERT … ON
+    CONFLICT per kind. Against an executemany of single-row upserts this sends one stream
+    instead of a statement per row, and reasons are serialised once (a full recompute at
+    region scale writes about three million rows)."""
+    conn = db.session.connection().connection.driver_connection  # the session's transaction
+    with conn.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (need_id integer, product_id integer, "
+            "funder_id integer, kind varchar(10), score double precision, rank integer, "
+            "eligible boolean, active boolean, model_kind varchar(10), "
+            "model_version varchar(40), reasons json, missing json, "
+            "first_seen_at timestamp, last_seen_at timestamp) ON COMMIT DELETE ROWS"
+        )
+        with cur.copy(f"COPY {_STAGE} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for row in (*products, *mandates):
+                copy.write_row(
+                    [_dumps(row[c]) if c in ("reasons", "missing") else row[c] for c in _COLUMNS]
+                )
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED)
+        cols = ", ".join(_COLUMNS)
+        for keys, where in (("need_id, product_id", "product_id IS NOT NULL"),
+                            ("need_id, funder_id", "product_id IS NULL")):  # fmt: skip
+            cur.execute(
+                f"INSERT INTO matches ({cols}) SELECT {cols} FROM {_STAGE} WHERE {where} "
+                f"ON CONFLICT ({keys}) WHERE {where} DO UPDATE SET {updates}"
+            )
+        cur.execute(f"TRUNCATE {_STAGE}")  # several chunks may share one transaction
+
+
 def _upsert(rows: list[dict[str, Any]], mandate: bool) -> None:
     if not rows:
         return
@@ -98,6 +140,7 @@ def _refresh_chunk(
             select(Need.id).where(Need.id.in_(ids)).order_by(Need.id).with_for_update()
         ).all()
     now = utcnow()
+    copy = db.session.get_bind().dialect.name == "postgresql"
     records = need_records(ids)
     # key → (row id, active, what a refresh would write): a pair ranked exactly as before
     # (same score, place, eligibility and model) only gets its last_seen_at moved, in one
@@ -124,9 +167,10 @@ def _refresh_chunk(
         report.needs += 1
         seen = set()
         ranked = _rank_for_storage(snap, current, record)
-        # One JSON round trip per need (numpy numbers → plain), not two per match.
-        codes = _jsonable([([r.to_dict() for r in m.reason_codes], [g.to_dict() for g in m.gaps])
-                           for m in ranked])  # fmt: skip
+        codes = [([r.to_dict() for r in m.reason_codes], [g.to_dict() for g in m.gaps])
+                 for m in ranked]  # fmt: skip
+        if not copy:  # one JSON round trip per need (numpy numbers → plain), not two per match
+            codes = _jsonable(codes)
         for position, (m, (reasons, gaps)) in enumerate(zip(ranked, codes, strict=True), 1):
             if m.type == "mandate":
                 product_id, funder_id = None, m.id
@@ -152,8 +196,11 @@ def _refresh_chunk(
                 "first_seen_at": now, "last_seen_at": now,
             })  # fmt: skip
         report.deactivated += sum(1 for k, v in had.items() if v[1] and k not in seen)
-    _upsert(products, mandate=False)
-    _upsert(mandates, mandate=True)
+    if copy:
+        _upsert_copy(products, mandates)
+    else:
+        _upsert(products, mandate=False)
+        _upsert(mandates, mandate=True)
     for start in range(0, len(touched), 20_000):  # SQLite's bound-parameter limit
         db.session.execute(
             update(Match).where(Match.id.in_(touched[start : start + 20_000]))
