@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("computed_at", sa.DateTime(), nullable=True),
         sa.Column("computed_on", sa.Date(), nullable=True),
         sa.Column("requested_at", sa.DateTime(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dashboard_reports")),
         sa.UniqueConstraint(
             "start", "end", "days", name=op.f("uq_dashboard_reports_start")

@@ -81,4 +81,3 @@ class DashboardReport(db.Model):
     computed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     computed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # its "today"
     requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
-    error: Mapped[str] = mapped_column(Text, nullable=False, default="")

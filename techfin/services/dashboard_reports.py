@@ -52,7 +52,6 @@ class Reading:
     dashboard: Dashboard | None
     computed_at: datetime | None
     refreshing: bool
-    error: str = ""
 
 
 def _max_age() -> timedelta:
@@ -89,17 +88,17 @@ def read(user: User, p: Period, locale: str) -> Reading:
         _request(p, row, now)
         row = _row(p)  # an inline queue (tests, TASK_QUEUE_URL=immediate) computed it already
     if row is None or row.payload is None:
-        return Reading(None, None, True, row.error if row is not None else "")
+        return Reading(None, None, True)
     # Refreshing: a newer computation was asked for and has not landed yet.
     refreshing = row.computed_at is None or row.requested_at > row.computed_at
-    return Reading(decode(row.payload, locale), row.computed_at, refreshing, row.error)
+    return Reading(decode(row.payload, locale), row.computed_at, refreshing)
 
 
 def _request(p: Period, row: DashboardReport | None, now: datetime) -> None:
     from techfin.tasks import jobs, wake
 
     if row is None:
-        row = DashboardReport(start=p.start, end=p.end, days=p.days, requested_at=now, error="")
+        row = DashboardReport(start=p.start, end=p.end, days=p.days, requested_at=now)
         db.session.add(row)
     elif row.computed_at is not None and row.requested_at <= row.computed_at:
         row.requested_at = now  # the last request was served: this is a new one
@@ -127,7 +126,7 @@ def compute_and_store(start: date, end: date, days: int, label: Labeller = raw_l
     if row is None:
         row = DashboardReport(start=p.start, end=p.end, days=p.days, requested_at=utcnow())
         db.session.add(row)
-    row.payload, row.computed_at, row.computed_on, row.error = payload, utcnow(), p.today, ""
+    row.payload, row.computed_at, row.computed_on = payload, utcnow(), p.today
     db.session.commit()
     return f"dashboard {p.start}–{p.end} ({p.days} days) computed"
 

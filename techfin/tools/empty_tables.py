@@ -8,12 +8,20 @@ from sqlalchemy import text
 
 
 def empty_tables(db: Any) -> None:
-    """Delete all rows, children first; on PostgreSQL one TRUNCATE that also resets ids."""
+    """Delete all rows, children first; on PostgreSQL the id sequences restart at 1.
+
+    DELETE, not TRUNCATE: a TRUNCATE of the ~40 tables gives every table and index a new
+    file, which took 0.3–1.9 s on the test machine against ~25 ms for deleting the few
+    rows a test leaves — run before each of about a thousand tests.
+    """
     tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:
+        for table in tables:
+            conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+            conn.execute(
+                text(
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+                )
+            )

@@ -143,7 +143,7 @@ def test_the_schedule_keeps_the_default_period_ready_and_drops_forgotten_ones(ap
     assert "dashboard" in jobs.SCHEDULED and app.config["SCHEDULE"]["dashboard"]
     with app.app_context():
         old = DashboardReport(start=date(2020, 1, 1), end=date(2020, 12, 31), days=30,
-                              requested_at=date(2020, 1, 1), error="")  # fmt: skip
+                              requested_at=date(2020, 1, 1))  # fmt: skip
         db.session.add(old)
         db.session.commit()
         dashboard_reports.refresh_default()
