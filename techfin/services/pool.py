@@ -25,7 +25,7 @@ from typing import Any
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from techfin import reference
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
@@ -788,11 +788,44 @@ def compensation_candidates(pool: RiskPool) -> list[Loan]:
     return [loan for loan in loans(pool) if loan.compensated_on is None]
 
 
-def enterprise_choices() -> list[tuple[int, str]]:
-    rows = db.session.execute(
-        select(Enterprise.id, Enterprise.name, Enterprise.uscc).order_by(Enterprise.name)
-    ).all()
-    return [(r.id, f"{r.name} · {r.uscc or '—'}") for r in rows]
+MEMBER_CANDIDATES = 20
+
+
+def _enterprise_label(e: Enterprise) -> str:
+    return f"{e.name} · {e.uscc or '—'}"
+
+
+def member_candidates(user: User, pool: RiskPool, q: str) -> list[tuple[int, str]]:
+    """Enterprises an operator may put on the list, found by what they typed: the unified
+    social credit code or reference exactly, else a search of the names (at most
+    MEMBER_CANDIDATES; a region has 100 000 enterprises, too many for a drop-down)."""
+    from techfin.services.search import search
+
+    if not can_manage(user):
+        raise _forbidden()
+    q = (q or "").strip()[:100]
+    if not q:
+        return []
+    listed = {m.enterprise_id for m in pool.members}
+    found = list(db.session.execute(
+        select(Enterprise).where(or_(Enterprise.uscc == q.upper(), Enterprise.ref == q)).limit(2)
+    ).scalars())  # fmt: skip
+    if not found:
+        hits = search(user, {"q": q, "type": "enterprise", "per_page": MEMBER_CANDIDATES})
+        ids = [int(item["id"]) for item in hits["items"]]
+        by_id = {e.id: e for e in db.session.execute(
+            select(Enterprise).where(Enterprise.id.in_(ids))).scalars()}  # fmt: skip
+        found = [by_id[i] for i in ids if i in by_id]
+    return [(e.id, _enterprise_label(e)) for e in found if e.id not in listed]
+
+
+def enterprise_choice(enterprise_id: Any) -> list[tuple[int, str]]:
+    """The one enterprise a submitted form names (none when there is no such one)."""
+    try:
+        enterprise = db.session.get(Enterprise, int(enterprise_id))
+    except (TypeError, ValueError):
+        return []
+    return [(enterprise.id, _enterprise_label(enterprise))] if enterprise is not None else []
 
 
 def bank_choices() -> list[tuple[int, str]]:

@@ -5,6 +5,7 @@ reason (→ outcome `declined`). Every step is an outcome record, so the funnel 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
@@ -135,10 +136,24 @@ def pending_count(user: User) -> int:
     return len(visible(user, "pending"))
 
 
-def need_choices() -> list[tuple[int, str]]:
-    rows = db.session.execute(
-        select(Need).where(Need.status == "published").order_by(Need.id.desc()).limit(500)
-    ).scalars()
+NEED_CHOICES = 500
+
+
+def need_choices(include: Any = None) -> list[tuple[int, str]]:
+    """The newest published needs (a region has over 100 000: the list is capped), plus the
+    one the operator came from or submitted (`include`), whatever its age."""
+    rows = list(db.session.execute(
+        select(Need).where(Need.status == "published").order_by(Need.id.desc())
+        .limit(NEED_CHOICES)
+    ).scalars())  # fmt: skip
+    try:
+        wanted = int(include) if include not in (None, "") else None
+    except (TypeError, ValueError):
+        wanted = None
+    if wanted is not None and all(n.id != wanted for n in rows):
+        extra = db.session.get(Need, wanted)
+        if extra is not None and extra.status == "published":
+            rows.insert(0, extra)
     return [(n.id, f"{n.enterprise.name} · {n.ref} · {n.amount_cny / 10000:g} 万元") for n in rows]
 
 

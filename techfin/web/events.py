@@ -48,7 +48,8 @@ def rec_new():
     if not user.is_operator:
         recs.recommend(user, None, None)  # raises Forbidden
     form = RecommendForm()
-    form.need_id.choices = options([("", _("Choose…")), *recs.need_choices()])
+    form.need_id.choices = options([("", _("Choose…")),
+                                    *recs.need_choices(request.values.get("need_id"))])  # fmt: skip
     form.product_id.choices = options([("", _("Choose…")), *recs.product_choices()])
     if request.method == "GET" and request.args.get("need_id", "").isdigit():
         form.need_id.data = int(request.args["need_id"])

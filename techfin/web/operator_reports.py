@@ -126,9 +126,14 @@ def pool_contribution(pool_id: int):
 
 @bp.route("/pools/<id:pool_id>/enterprises", methods=["GET", "POST"])
 def pool_members(pool_id: int):
+    from techfin.web.forms import options
+
     pool = _pool(pool_id, manage=True)
     form = MemberForm()
-    form.enterprise_id.choices = pools_choices(pool)
+    q = request.args.get("q", "")
+    found = (pools.enterprise_choice(request.form.get("enterprise_id"))
+             if request.method == "POST" else pools.member_candidates(acting_user(), pool, q))  # fmt: skip
+    form.enterprise_id.choices = options([("", _("Choose…")), *found])
     if request.method == "GET":
         form.date.data = date.today()
     if form.validate_on_submit():
@@ -140,15 +145,7 @@ def pool_members(pool_id: int):
         else:
             flash(_("%(name)s is on the recommended list.", name=enterprise.name), "success")
             return redirect(url_for(".pool_members", pool_id=pool.id))
-    return render_template("pool/members.html", form=form, pool=pool)
-
-
-def pools_choices(pool) -> list:  # noqa: ANN001
-    from techfin.web.forms import options
-
-    listed = {m.enterprise_id for m in pool.members}
-    rows = [(i, text) for i, text in pools.enterprise_choices() if i not in listed]
-    return options([("", _("Choose…")), *rows])
+    return render_template("pool/members.html", form=form, pool=pool, q=q, found=found)
 
 
 @bp.route("/pools/<id:pool_id>/enterprises/<id:enterprise_id>/remove", methods=["POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from techfin.extensions import db
 from techfin.models import Enterprise, Funder, Outcome, PoolContribution, Product, RiskPool
 
@@ -80,3 +82,41 @@ def test_pool_forms(app, client, users, login, body):
     assert client.get("/operations/pools").status_code == 200
     assert client.get(f"/operations/pools/{pool_id}/edit").status_code == 403
     assert client.get(f"/operations/pools/{pool_id}/reconcile").status_code == 200
+
+
+@pytest.mark.app_config(SEARCH_SYNC_OFF=False)
+def test_the_member_form_finds_enterprises_instead_of_listing_them_all(
+    app, client, users, login, body
+):
+    """At region scale a drop-down of every enterprise is 100 000 options: the form lists
+    only what the operator's search found (credit code or reference exactly, else names)."""
+    from techfin.services import search_sync
+
+    ids = _ids(app)
+    with app.app_context():
+        search_sync.reindex()
+        e1 = db.session.get(Enterprise, ids["e1"])
+        uscc, name = e1.uscc, e1.name
+        others = db.session.execute(db.select(Enterprise.name).where(Enterprise.id != e1.id))
+        other_names = [n for (n,) in others]
+    login("op@ops.cn")
+    client.post("/operations/pools/new", data={
+        "name": "中山联合准备金", "funder_id": ids["bank"], "leverage_cap": "10",
+        "compensation_pct": "50", "product_ids": [ids["product"]]})  # fmt: skip
+    with app.app_context():
+        pool_id = db.session.execute(db.select(RiskPool.id)).scalar_one()
+    url = f"/operations/pools/{pool_id}/enterprises"
+    html = body(client.get(url))
+    assert not any(n in html for n in [name, *other_names])  # nothing listed before a search
+    for q in (uscc, uscc.lower(), "E-001", name[:4]):
+        html = body(client.get(url, query_string={"q": q}))
+        assert f'<option value="{ids["e1"]}"' in html, q
+    html = body(client.get(url, query_string={"q": "没有这家企业"}))
+    assert 'id="member-q"' in html and f'<option value="{ids["e1"]}"' not in html
+    assert (
+        client.post(url, data={"enterprise_id": "999999", "date": "2026-01-01"}).status_code == 200
+    )
+    resp = client.post(url, data={"enterprise_id": ids["e1"], "date": "2026-01-01"})
+    assert resp.status_code == 302
+    html = body(client.get(url, query_string={"q": uscc}))  # on the list: not offered again
+    assert f'<option value="{ids["e1"]}"' not in html

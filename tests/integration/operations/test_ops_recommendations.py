@@ -85,3 +85,19 @@ def test_only_published_needs_and_available_products(app, client, users, login, 
     assert resp.status_code == 200 and body(resp).count("is-invalid") == 2
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Recommendation.id))) == 0
+
+
+def test_an_old_need_can_be_recommended_from_its_page(app, client, users, login, body, monkeypatch):
+    """The drop-down holds only the newest needs (a region has 100 000); the need the
+    operator came from is offered and accepted whatever its age."""
+    from techfin.services import recommendations
+
+    need, product = _ids(app)
+    monkeypatch.setattr(recommendations, "NEED_CHOICES", 0)  # every need is "too old"
+    login("op@ops.cn")
+    assert "N-001" not in body(client.get("/recommendations/new"))
+    html = body(client.get(f"/recommendations/new?need_id={need}"))
+    assert "N-001" in html and "selected" in html.split("N-001")[0].rsplit("<option", 1)[1]
+    resp = client.post("/recommendations/new", data={"need_id": need, "product_id": product})
+    assert resp.status_code == 302
+    assert ("recommended", "") in _stages(app, need)
