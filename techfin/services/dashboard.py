@@ -35,6 +35,7 @@ from techfin.models import (
     Product,
     User,
 )
+from techfin.money import Wan, chart_value
 from techfin.services.reports import Table
 
 FUNNEL = ("recommended", "contacted", "meeting", "approved", "funded")
@@ -256,14 +257,14 @@ def _breakdown(
                                                                                -count[k], k))  # fmt: skip
     columns = [str(heading)]
     if key_needs is not None:
-        columns += [_("Needs published"), _("Amount asked (yuan)")]
-    columns += [_("Pairs contacted"), _("Fundings"), _("Amount funded (yuan)")]
+        columns += [_("Needs published"), _("Amount asked (万元)")]
+    columns += [_("Pairs contacted"), _("Fundings"), _("Amount funded (万元)")]
     rows = []
     for k in keys:
         row: list[Any] = [label(k)]
         if key_needs is not None:
-            row += [count[k], asked[k]]
-        row += [len(contacted[k]), funded_n[k], funded_amount[k]]
+            row += [count[k], Wan(asked[k])]
+        row += [len(contacted[k]), funded_n[k], Wan(funded_amount[k])]
         rows.append(row)
     totals: list[Any] = [_("Total")]
     for col in range(1, len(columns)):
@@ -293,9 +294,9 @@ def _trend(p: Period, needs: list[Need], steps: list[_Step]) -> Table:
         elif s.stage == "funded":
             rows[m][4] += 1
             rows[m][5] += s.amount
-    data = [[r[0], r[1], len(r[2]), len(r[3]), r[4], r[5]] for r in rows.values()]
+    data = [[r[0], r[1], len(r[2]), len(r[3]), r[4], Wan(r[5])] for r in rows.values()]
     columns = [_("Month"), _("Needs published"), _("Pairs contacted"), _("Pairs approved"),
-               _("Fundings"), _("Amount funded (yuan)")]  # fmt: skip
+               _("Fundings"), _("Amount funded (万元)")]  # fmt: skip
     totals = [_("Total"), *[sum(r[c] for r in data) for c in range(1, 6)]]
     return Table("trend", _("Monthly trend"), columns, data, totals)
 
@@ -341,10 +342,10 @@ def unattended(p: Period, ents: dict[int, _Ent]) -> Table:
         if (last_view and last_view >= cutoff) or (last_contact and last_contact >= cutoff.date()):
             continue
         e = ents[ent_id]
-        rows.append([e.name, len(needs), sum(n.amount_cny for n in needs), since,
+        rows.append([e.name, len(needs), Wan(sum(n.amount_cny for n in needs)), since,
                      _day(last_view), last_contact])  # fmt: skip
     rows.sort(key=lambda r: (r[3], r[0]))
-    columns = [_("Enterprise"), _("Open needs"), _("Amount asked (yuan)"), _("Open since"),
+    columns = [_("Enterprise"), _("Open needs"), _("Amount asked (万元)"), _("Open since"),
                _("Last viewed by an institution"), _("Last contacted")]  # fmt: skip
     title = _("Enterprises no institution viewed or contacted in %(days)s days", days=p.days)
     return Table("unattended", title, columns, rows)
@@ -377,10 +378,10 @@ def gaps(ents: dict[int, _Ent], label: Labeller) -> Table:
         group[0] += 1
         group[1] += n.amount_cny
         group[2].add(n.kind)
-    rows = [[_section_label(s), _city_label(c), g[0], g[1],
+    rows = [[_section_label(s), _city_label(c), g[0], Wan(g[1]),
              "、".join(label("need_kind", k) for k in sorted(g[2]))]
             for (s, c), g in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))]  # fmt: skip
-    columns = [_("Industry"), _("City"), _("Uncovered needs"), _("Amount asked (yuan)"),
+    columns = [_("Industry"), _("City"), _("Uncovered needs"), _("Amount asked (万元)"),
                _("Kinds asked")]  # fmt: skip
     return Table("gaps", _("Industries and cities with needs but no eligible product"),
                  columns, rows)  # fmt: skip
@@ -457,15 +458,15 @@ def build(user: User, p: Period, label: Labeller = raw_label) -> Dashboard:
 
 
 def _kpi_value(key: str, value: Any) -> Any:
-    return value / 10000 if key.startswith("amount") else value
+    return Wan(value) if key.startswith("amount") else value
 
 
 def _charts(t: dict[str, Table]) -> dict[str, Chart]:
     def column(table: Table, index: int) -> list[Any]:
         return [r[index] for r in table.rows]
 
-    def wan(values: list[int]) -> list[float]:
-        return [round(v / 10000, 2) for v in values]
+    def wan(values: list[Wan]) -> list[float]:
+        return [chart_value(v.cny) for v in values]
 
     funnel_t, trend_t = t["funnel"], t["trend"]
     charts = {
@@ -480,10 +481,10 @@ def _charts(t: dict[str, Table]) -> dict[str, Chart]:
     for name in ("industry", "region", "size", "kind", "institution"):
         table = t[name]
         rows = table.rows[:15]
-        amount = table.columns.index(_("Amount funded (yuan)"))
+        amount = table.columns.index(_("Amount funded (万元)"))
         series = [{"name": _("Amount funded (万元)"), "data": wan([r[amount] for r in rows])}]
         if _("Needs published") in table.columns:
-            asked = table.columns.index(_("Amount asked (yuan)"))
+            asked = table.columns.index(_("Amount asked (万元)"))
             series.insert(0, {"name": _("Amount asked (万元)"),
                               "data": wan([r[asked] for r in rows])})  # fmt: skip
         charts[name] = Chart(name, "bar", table.title, [str(r[0]) for r in rows], series)

@@ -37,6 +37,7 @@ from techfin.models import (
     User,
 )
 from techfin.models.base import utcnow
+from techfin.money import Wan
 from techfin.services import access, audit, pipeline
 from techfin.services.reports import Table
 
@@ -704,12 +705,12 @@ def attribution(
         for n, amount in zip(ATTRIBUTION_WINDOWS, amounts, strict=True):
             totals[f"d{n}"] += amount
         rows.append([m.enterprise.name, m.funder.name, label("meeting_result", m.result),
-                     _("Yes") if progressed else _("No"), *amounts])  # fmt: skip
+                     _("Yes") if progressed else _("No"), *map(Wan, amounts)])  # fmt: skip
     columns = [str(_("Enterprise")), str(_("Institution")), str(_("Result at the event")),
-               str(_("Progressed")), *[str(_("Funded within %(n)s days (yuan)", n=n))
+               str(_("Progressed")), *[str(_("Funded within %(n)s days (万元)", n=n))
                                        for n in ATTRIBUTION_WINDOWS]]  # fmt: skip
     table = Table(f"event_{event.id}_attribution", str(_("Attribution: %(title)s",
                                                          title=event.title)), columns, rows,
                   [str(_("Total")), "", "", totals["progressed"],
-                   *[totals[f"d{n}"] for n in ATTRIBUTION_WINDOWS]])  # fmt: skip
+                   *[Wan(totals[f"d{n}"]) for n in ATTRIBUTION_WINDOWS]])  # fmt: skip
     return totals, table

@@ -13,6 +13,7 @@ from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import Funder, Need, Outcome, Product, Recommendation, User
 from techfin.models.base import utcnow
+from techfin.money import wan_with_unit
 from techfin.services import access, audit
 
 
@@ -139,7 +140,7 @@ def need_choices() -> list[tuple[int, str]]:
     rows = db.session.execute(
         select(Need).where(Need.status == "published").order_by(Need.id.desc()).limit(500)
     ).scalars()
-    return [(n.id, f"{n.enterprise.name} · {n.ref} · {n.amount_cny / 10000:g} 万元") for n in rows]
+    return [(n.id, f"{n.enterprise.name} · {n.ref} · {wan_with_unit(n.amount_cny)}") for n in rows]
 
 
 def product_choices() -> list[tuple[int, str]]:

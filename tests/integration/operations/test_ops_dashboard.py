@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from techfin.extensions import db
 from techfin.models import DataAccess, Enterprise, Funder, Need, Outcome, User
+from techfin.money import Wan
 from techfin.services import dashboard
 
 STAGES = ["recommended", "contacted", "meeting", "approved", "funded"]
@@ -77,12 +78,12 @@ def test_funnel_and_kpis_equal_the_outcome_records(app, demo):
         # Every breakdown adds up to the same totals.
         for name in ("industry", "region", "size", "kind", "institution"):
             table = d.tables[name]
-            col = table.columns.index("Amount funded (yuan)")
-            assert table.totals[col] == k["amount_funded"], name
+            col = table.columns.index("Amount funded (万元)")
+            assert table.totals[col] == Wan(k["amount_funded"]), name
             if "Needs published" in table.columns:
                 assert table.totals[table.columns.index("Needs published")] == k["needs"], name
         trend = d.tables["trend"]
-        assert trend.totals[4] == k["funded"] and trend.totals[5] == k["amount_funded"]
+        assert trend.totals[4] == k["funded"] and trend.totals[5] == Wan(k["amount_funded"])
 
 
 def test_dashboard_page_and_exports(app, client, demo):
@@ -153,4 +154,4 @@ def test_coverage_monitor(app, users):
         d = dashboard.build(op, p)
         assert d.tables["unattended"].rows == []  # viewed today; E-002's need is brand new
         gaps = d.tables["gaps"].rows
-        assert len(gaps) == 1 and gaps[0][2] == 1 and gaps[0][3] == 300_000
+        assert len(gaps) == 1 and gaps[0][2] == 1 and gaps[0][3] == Wan(300_000)
