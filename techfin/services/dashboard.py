@@ -189,15 +189,13 @@ def funnel(steps: Iterable[_Step]) -> dict[str, dict[str, int]]:
     }
 
 
-def _pairs(steps: Iterable[_Step], stage: str) -> set[tuple[int, int]]:
-    return {(s.need_id, s.product_id) for s in steps if s.stage == stage}
-
-
 def kpis(p: Period, steps: list[_Step], needs: list[Need]) -> list[tuple[str, str, Any]]:
     registered = db.session.execute(select(Enterprise.created_at)).scalars()
     verified = db.session.scalar(select(func.count(Funder.id)).where(Funder.status == "verified"))
     funded = [s for s in steps if s.stage == "funded"]
-    approved = [s for s in steps if s.stage == "approved"]
+    # "Pairs that met" and "Pairs approved" are the funnel's own figures (a pair that met and
+    # was then approved or funded has met), so the key figure and the funnel beside it agree.
+    reached = funnel(steps)
     out: list[tuple[str, str, Any]] = [
         ("enterprises", _("Enterprises registered"), sum(1 for d in registered if _day(d) in p)),
         ("institutions", _("Verified institutions"), int(verified or 0)),
@@ -208,8 +206,8 @@ def kpis(p: Period, steps: list[_Step], needs: list[Need]) -> list[tuple[str, st
     if matches is not None:
         out.append(("matches", _("Matches found"), matches))
     out += [
-        ("meetings", _("Pairs that met"), len(_pairs(steps, "meeting"))),
-        ("approvals", _("Pairs approved"), len(_pairs(approved, "approved"))),
+        ("meetings", _("Pairs that met"), reached["meeting"]["reached"]),
+        ("approvals", _("Pairs approved"), reached["approved"]["reached"]),
         ("funded", _("Fundings"), len(funded)),
         ("amount_funded", _("Amount funded (万元)"), sum(s.amount for s in funded)),
     ]

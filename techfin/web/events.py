@@ -339,10 +339,15 @@ def init_app(app) -> None:  # noqa: ANN001
     app.register_blueprint(rec_bp)
 
     def pending_recommendations() -> int:
+        from flask import g
         from flask_login import current_user
 
         if not getattr(current_user, "is_authenticated", False):
             return 0
-        return recommendations.pending_count(current_user._get_current_object())
+        if "pending_recommendations" not in g:  # the nav badge and the dashboard: one COUNT
+            g.pending_recommendations = recommendations.pending_count(
+                current_user._get_current_object()
+            )
+        return g.pending_recommendations
 
     app.jinja_env.globals["pending_recommendations"] = pending_recommendations
