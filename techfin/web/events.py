@@ -332,6 +332,16 @@ def event_attribution_export(event_id: int, fmt: str):
     return response
 
 
+@bp.route("/<id:event_id>/<any(participants, meetings):which>.<any(csv, xlsx):fmt>")
+def event_list_export(event_id: int, which: str, fmt: str):
+    table = svc.event_list(acting_user(), svc.get_event(event_id), which, ops_label)
+    response = Response(reports.render(table, fmt), mimetype=reports.mimetype(fmt))
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{reports.download_name(table, fmt)}"'
+    )
+    return response
+
+
 def init_app(app) -> None:  # noqa: ANN001
     from techfin.services import recommendations
 
