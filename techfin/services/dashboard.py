@@ -281,17 +281,26 @@ def _trend(p: Period, needs: list[Need], steps: list[_Step]) -> Table:
         m = (n.created or _day(n.created_at)).strftime("%Y-%m")
         if m in rows:
             rows[m][1] += 1
+    # A pair counts once, in the month it was first contacted (any contact stage, as in the
+    # breakdowns) and in the month it first reached approval (approved or funded, as in the
+    # funnel and the key figures), so the trend's totals are those figures.
+    first_contact: dict[tuple[int, int], date] = {}
+    first_approval: dict[tuple[int, int], date] = {}
     for s in steps:
+        pair = (s.need_id, s.product_id)
+        if s.stage in CONTACT_STAGES:
+            first_contact[pair] = min(s.date, first_contact.get(pair, s.date))
+        if s.stage in ("approved", "funded"):
+            first_approval[pair] = min(s.date, first_approval.get(pair, s.date))
         m = s.date.strftime("%Y-%m")
-        if m not in rows:
-            continue
-        if s.stage == "contacted":
-            rows[m][2].add((s.need_id, s.product_id))
-        elif s.stage == "approved":
-            rows[m][3].add((s.need_id, s.product_id))
-        elif s.stage == "funded":
+        if s.stage == "funded" and m in rows:
             rows[m][4] += 1
             rows[m][5] += s.amount
+    for column, firsts in ((2, first_contact), (3, first_approval)):
+        for pair, day in firsts.items():
+            m = day.strftime("%Y-%m")
+            if m in rows:
+                rows[m][column].add(pair)
     data = [[r[0], r[1], len(r[2]), len(r[3]), r[4], Wan(r[5])] for r in rows.values()]
     columns = [_("Month"), _("Needs published"), _("Pairs contacted"), _("Pairs approved"),
                _("Fundings"), _("Amount funded (万元)")]  # fmt: skip

@@ -90,6 +90,11 @@ def test_funnel_and_kpis_equal_the_outcome_records(app, demo):
                 assert table.totals[table.columns.index("Needs published")] == k["needs"], name
         trend = d.tables["trend"]
         assert trend.totals[4] == k["funded"] and trend.totals[5] == Wan(k["amount_funded"])
+        # The trend counts each pair once: its totals are the key figures and breakdowns'.
+        assert trend.totals[3] == k["approvals"]
+        industry = d.tables["industry"]
+        contacted = industry.totals[industry.columns.index("Pairs contacted")]
+        assert trend.totals[2] == contacted > 0
 
 
 def test_dashboard_page_and_exports(app, client, demo):
