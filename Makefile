@@ -59,10 +59,11 @@ run: model
 
 # Browser journeys need Debian's chromium and CJK fonts (Playwright cannot download browsers here).
 browser:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then \
-		echo "installing chromium and fonts-noto-cjk from Debian"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
-		|| echo "WARNING: could not install chromium: the browser journeys will fail"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v soffice >/dev/null 2>&1 \
+		|| ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then \
+		echo "installing chromium, fonts-noto-cjk and libreoffice-calc-nogui from Debian"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk libreoffice-calc-nogui >/dev/null) \
+		|| echo "WARNING: could not install chromium / LibreOffice: the browser journeys and spreadsheet round trips will fail"; \
 	fi
 
 test: install browser

@@ -1,4 +1,4 @@
-"""Locale choice and display helpers: zh_CN first, en second; amounts in 万元."""
+"""Locale choice and display helpers: zh_CN first, en second; amounts in 万元 (techfin.money)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
 from techfin.extensions import babel
+from techfin.money import Wan, wan_text
 
 SUPPORTED = ("zh_CN", "en")
 BEIJING = ZoneInfo("Asia/Shanghai")  # the platform's one display time zone
@@ -31,12 +32,18 @@ def select_locale() -> str | None:
     return "zh_CN"
 
 
-def wan(amount_cny: int | None) -> str:
-    """Yuan → 万元 text, e.g. 5000000 → '500' (2 decimals only when needed)."""
-    if amount_cny is None:
-        return "—"
-    value = amount_cny / 10000
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+def wan(amount_cny: int | Wan | None, exact: bool = False) -> str:
+    """The `wan` filter: yuan → 万元 text with thousands separators, e.g. 5000000 → '500'
+    (techfin.money is the one formatter; this is its name in templates)."""
+    if isinstance(amount_cny, Wan):
+        amount_cny = amount_cny.cny
+    return wan_text(amount_cny, exact=exact)
+
+
+def yuan(amount_cny: int | None) -> str:
+    """The `yuan` filter, for the one place the unit rule keeps 元 (the filed 申报汇总表 and
+    its reconciliation): the exact figure with thousands separators."""
+    return "—" if amount_cny is None else f"{int(amount_cny):,}"
 
 
 def beijing(value: datetime) -> datetime:
@@ -97,6 +104,10 @@ def localized(message: object) -> str:
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["wan"] = wan
+    app.jinja_env.filters["yuan"] = yuan
+    from techfin.services.reports import cell_text  # the report tables' one cell formatter
+
+    app.jinja_env.filters["cell"] = cell_text
     app.jinja_env.filters["isodate"] = isodate
     app.jinja_env.filters["localtime"] = isodate
     app.jinja_env.filters["window"] = window_text

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from techfin.money import wan_text
+
 Names = Callable[[str, str], "str | None"] | Mapping[str, str] | None
 
 STAGE_NAMES = {
@@ -123,10 +125,7 @@ def lang(locale: str | None) -> str:
 
 def wan(amount_cny: float | None) -> str:
     """Yuan → 万元 figure as shown on pages: 5000000 → "500", 1234567 → "123.46"."""
-    if amount_cny is None:
-        return "?"
-    text = f"{amount_cny / 10_000:,.2f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return wan_text(amount_cny, missing="?")  # the platform's one money formatter
 
 
 def _months(value: float | None) -> str:

@@ -18,6 +18,19 @@ def _client_ip() -> str:
     return (request.remote_addr or "")[:45]
 
 
+def object_ref(obj: Any) -> str:
+    """What names the record in an activity feed: its ref; a docking outcome has none, so it
+    is named by its deal — the need's ref and the product ("N-001 · 知识产权质押贷") —
+    otherwise the feed would read "created docking outcome" without saying which deal."""
+    ref = getattr(obj, "ref", None)
+    if ref:
+        return str(ref)
+    need, product = getattr(obj, "need", None), getattr(obj, "product", None)
+    if need is not None and product is not None:
+        return f"{need.ref} · {product.name}"
+    return ""
+
+
 def record(
     action: str,
     obj: Any = None,
@@ -37,7 +50,7 @@ def record(
         action=action,
         object_type=object_type or (obj.__tablename__.rstrip("s") if obj is not None else ""),
         object_id=getattr(obj, "id", None),
-        object_ref=str(getattr(obj, "ref", "") or "")[:64],
+        object_ref=object_ref(obj)[:64],
         ip=_client_ip(),
         detail=detail or {},
     )

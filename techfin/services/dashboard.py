@@ -35,6 +35,7 @@ from techfin.models import (
     Product,
     User,
 )
+from techfin.money import Wan, chart_value
 from techfin.services.reports import Table
 
 FUNNEL = ("recommended", "contacted", "meeting", "approved", "funded")
@@ -200,10 +201,6 @@ def funnel(steps: Iterable[_Step]) -> dict[str, dict[str, int]]:
     }
 
 
-def _pairs(steps: Iterable[_Step], stage: str) -> set[tuple[int, int]]:
-    return {(s.need_id, s.product_id) for s in steps if s.stage == stage}
-
-
 def kpis(p: Period, steps: list[_Step], needs: list[Need]) -> list[tuple[str, str, Any]]:
     registered = db.session.scalar(
         select(func.count(Enterprise.id)).where(
@@ -214,7 +211,9 @@ def kpis(p: Period, steps: list[_Step], needs: list[Need]) -> list[tuple[str, st
     )
     verified = db.session.scalar(select(func.count(Funder.id)).where(Funder.status == "verified"))
     funded = [s for s in steps if s.stage == "funded"]
-    approved = [s for s in steps if s.stage == "approved"]
+    # "Pairs that met" and "Pairs approved" are the funnel's own figures (a pair that met and
+    # was then approved or funded has met), so the key figure and the funnel beside it agree.
+    reached = funnel(steps)
     out: list[tuple[str, str, Any]] = [
         ("enterprises", _("Enterprises registered"), int(registered or 0)),
         ("institutions", _("Verified institutions"), int(verified or 0)),
@@ -225,8 +224,8 @@ def kpis(p: Period, steps: list[_Step], needs: list[Need]) -> list[tuple[str, st
     if matches is not None:
         out.append(("matches", _("Matches found"), matches))
     out += [
-        ("meetings", _("Pairs that met"), len(_pairs(steps, "meeting"))),
-        ("approvals", _("Pairs approved"), len(_pairs(approved, "approved"))),
+        ("meetings", _("Pairs that met"), reached["meeting"]["reached"]),
+        ("approvals", _("Pairs approved"), reached["approved"]["reached"]),
         ("funded", _("Fundings"), len(funded)),
         ("amount_funded", _("Amount funded (万元)"), sum(s.amount for s in funded)),
     ]
@@ -282,14 +281,14 @@ def _breakdown(
                                                                                -count[k], k))  # fmt: skip
     columns = [str(heading)]
     if key_needs is not None:
-        columns += [_("Needs published"), _("Amount asked (yuan)")]
-    columns += [_("Pairs contacted"), _("Fundings"), _("Amount funded (yuan)")]
+        columns += [_("Needs published"), _("Amount asked (万元)")]
+    columns += [_("Pairs contacted"), _("Fundings"), _("Amount funded (万元)")]
     rows = []
     for k in keys:
         row: list[Any] = [label(k)]
         if key_needs is not None:
-            row += [count[k], asked[k]]
-        row += [len(contacted[k]), funded_n[k], funded_amount[k]]
+            row += [count[k], Wan(asked[k])]
+        row += [len(contacted[k]), funded_n[k], Wan(funded_amount[k])]
         rows.append(row)
     totals: list[Any] = [_("Total")]
     for col in range(1, len(columns)):
@@ -308,20 +307,29 @@ def _trend(p: Period, needs: list[Need], steps: list[_Step]) -> Table:
         m = (n.created or _day(n.created_at)).strftime("%Y-%m")
         if m in rows:
             rows[m][1] += 1
+    # A pair counts once, in the month it was first contacted (any contact stage, as in the
+    # breakdowns) and in the month it first reached approval (approved or funded, as in the
+    # funnel and the key figures), so the trend's totals are those figures.
+    first_contact: dict[tuple[int, int], date] = {}
+    first_approval: dict[tuple[int, int], date] = {}
     for s in steps:
+        pair = (s.need_id, s.product_id)
+        if s.stage in CONTACT_STAGES:
+            first_contact[pair] = min(s.date, first_contact.get(pair, s.date))
+        if s.stage in ("approved", "funded"):
+            first_approval[pair] = min(s.date, first_approval.get(pair, s.date))
         m = s.date.strftime("%Y-%m")
-        if m not in rows:
-            continue
-        if s.stage == "contacted":
-            rows[m][2].add((s.need_id, s.product_id))
-        elif s.stage == "approved":
-            rows[m][3].add((s.need_id, s.product_id))
-        elif s.stage == "funded":
+        if s.stage == "funded" and m in rows:
             rows[m][4] += 1
             rows[m][5] += s.amount
-    data = [[r[0], r[1], len(r[2]), len(r[3]), r[4], r[5]] for r in rows.values()]
+    for column, firsts in ((2, first_contact), (3, first_approval)):
+        for pair, day in firsts.items():
+            m = day.strftime("%Y-%m")
+            if m in rows:
+                rows[m][column].add(pair)
+    data = [[r[0], r[1], len(r[2]), len(r[3]), r[4], Wan(r[5])] for r in rows.values()]
     columns = [_("Month"), _("Needs published"), _("Pairs contacted"), _("Pairs approved"),
-               _("Fundings"), _("Amount funded (yuan)")]  # fmt: skip
+               _("Fundings"), _("Amount funded (万元)")]  # fmt: skip
     totals = [_("Total"), *[sum(r[c] for r in data) for c in range(1, 6)]]
     return Table("trend", _("Monthly trend"), columns, data, totals)
 
@@ -367,10 +375,10 @@ def unattended(p: Period, ents: dict[int, _Ent]) -> Table:
         if (last_view and last_view >= cutoff) or (last_contact and last_contact >= cutoff.date()):
             continue
         e = ents[ent_id]
-        rows.append([e.name, len(needs), sum(n.amount_cny for n in needs), since,
+        rows.append([e.name, len(needs), Wan(sum(n.amount_cny for n in needs)), since,
                      _day(last_view), last_contact])  # fmt: skip
     rows.sort(key=lambda r: (r[3], r[0]))
-    columns = [_("Enterprise"), _("Open needs"), _("Amount asked (yuan)"), _("Open since"),
+    columns = [_("Enterprise"), _("Open needs"), _("Amount asked (万元)"), _("Open since"),
                _("Last viewed by an institution"), _("Last contacted")]  # fmt: skip
     title = _("Enterprises no institution viewed or contacted in %(days)s days", days=p.days)
     return Table("unattended", title, columns, rows)
@@ -411,10 +419,10 @@ def gaps(ents: dict[int, _Ent], label: Labeller) -> Table:
         group[0] += int(count)
         group[1] += int(amount)
         group[2].add(kind)
-    rows = [[_section_label(s), _city_label(c), g[0], g[1],
+    rows = [[_section_label(s), _city_label(c), g[0], Wan(g[1]),
              "、".join(label("need_kind", k) for k in sorted(g[2]))]
             for (s, c), g in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))]  # fmt: skip
-    columns = [_("Industry"), _("City"), _("Uncovered needs"), _("Amount asked (yuan)"),
+    columns = [_("Industry"), _("City"), _("Uncovered needs"), _("Amount asked (万元)"),
                _("Kinds asked")]  # fmt: skip
     return Table("gaps", _("Industries and cities with needs but no eligible product"),
                  columns, rows)  # fmt: skip
@@ -498,15 +506,15 @@ def compute(p: Period, label: Labeller = raw_label) -> Dashboard:
 
 
 def _kpi_value(key: str, value: Any) -> Any:
-    return value / 10000 if key.startswith("amount") else value
+    return Wan(value) if key.startswith("amount") else value
 
 
 def _charts(t: dict[str, Table]) -> dict[str, Chart]:
     def column(table: Table, index: int) -> list[Any]:
         return [r[index] for r in table.rows]
 
-    def wan(values: list[int]) -> list[float]:
-        return [round(v / 10000, 2) for v in values]
+    def wan(values: list[Wan]) -> list[float]:
+        return [chart_value(v.cny) for v in values]
 
     funnel_t, trend_t = t["funnel"], t["trend"]
     charts = {
@@ -521,10 +529,10 @@ def _charts(t: dict[str, Table]) -> dict[str, Chart]:
     for name in ("industry", "region", "size", "kind", "institution"):
         table = t[name]
         rows = table.rows[:15]
-        amount = table.columns.index(_("Amount funded (yuan)"))
+        amount = table.columns.index(_("Amount funded (万元)"))
         series = [{"name": _("Amount funded (万元)"), "data": wan([r[amount] for r in rows])}]
         if _("Needs published") in table.columns:
-            asked = table.columns.index(_("Amount asked (yuan)"))
+            asked = table.columns.index(_("Amount asked (万元)"))
             series.insert(0, {"name": _("Amount asked (万元)"),
                               "data": wan([r[asked] for r in rows])})  # fmt: skip
         charts[name] = Chart(name, "bar", table.title, [str(r[0]) for r in rows], series)

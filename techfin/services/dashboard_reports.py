@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -27,6 +28,7 @@ from techfin.errors import Forbidden
 from techfin.extensions import db
 from techfin.models import DashboardReport, User
 from techfin.models.base import utcnow
+from techfin.money import Wan
 from techfin.services.dashboard import (
     Chart,
     Dashboard,
@@ -146,10 +148,15 @@ def refresh_default(label: Labeller = raw_label) -> str:
 
 
 def _value(v: Any) -> Any:
-    # Dates in tables (and the period) survive the JSON round trip as dates, so the
-    # exports still write date cells; lazy strings become the text of their language.
+    # Dates and money cells in tables (and the period) survive the JSON round trip as what
+    # they were, so the exports still write date cells and 万元 by the unit rule; lazy
+    # strings become the text of their language.
     if isinstance(v, date):
         return {"$date": v.isoformat()}
+    if isinstance(v, Wan):
+        return {"$wan": v.cny}
+    if isinstance(v, Decimal):
+        return {"$decimal": str(v)}
     if isinstance(v, int | float | bool) or v is None:
         return v
     if isinstance(v, list | tuple):
@@ -163,6 +170,10 @@ def _restore(v: Any) -> Any:
     if isinstance(v, dict):
         if set(v) == {"$date"}:
             return date.fromisoformat(v["$date"])
+        if set(v) == {"$wan"}:
+            return Wan(int(v["$wan"]))
+        if set(v) == {"$decimal"}:
+            return Decimal(v["$decimal"])
         return {k: _restore(x) for k, x in v.items()}
     if isinstance(v, list):
         return [_restore(x) for x in v]

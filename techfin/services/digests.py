@@ -45,6 +45,7 @@ from techfin.i18n import window_text
 from techfin.models import Membership, Organization, User
 from techfin.models.base import utcnow
 from techfin.models.digests import PERIODS, DigestDelivery, DigestSubscription
+from techfin.money import wan_text
 from techfin.services import audit
 from techfin.urls import site_path
 
@@ -232,7 +233,7 @@ def platform_summary(since: datetime, until: datetime, locale: str) -> list[dict
             ("needs", _("New financing needs: %(n)s", n=figures[0])),
             ("products", _("New products: %(n)s", n=figures[1])),
             ("approved", _("Approvals recorded: %(n)s", n=figures[2])),
-            ("funded", _("Amount funded: %(wan)s 万元", wan=f"{figures[3] / 10000:,.0f}")),
+            ("funded", _("Amount funded: %(wan)s 万元", wan=wan_text(figures[3]))),
         ]
     if not any(figures):  # a quiet week sends nothing, like an enterprise's empty digest
         return []

@@ -37,6 +37,7 @@ from techfin.models import (
     User,
 )
 from techfin.models.base import utcnow
+from techfin.money import Wan
 from techfin.services import access, audit, pipeline
 from techfin.services.reports import Table
 
@@ -704,12 +705,60 @@ def attribution(
         for n, amount in zip(ATTRIBUTION_WINDOWS, amounts, strict=True):
             totals[f"d{n}"] += amount
         rows.append([m.enterprise.name, m.funder.name, label("meeting_result", m.result),
-                     _("Yes") if progressed else _("No"), *amounts])  # fmt: skip
+                     _("Yes") if progressed else _("No"), *map(Wan, amounts)])  # fmt: skip
     columns = [str(_("Enterprise")), str(_("Institution")), str(_("Result at the event")),
-               str(_("Progressed")), *[str(_("Funded within %(n)s days (yuan)", n=n))
+               str(_("Progressed")), *[str(_("Funded within %(n)s days (万元)", n=n))
                                        for n in ATTRIBUTION_WINDOWS]]  # fmt: skip
     table = Table(f"event_{event.id}_attribution", str(_("Attribution: %(title)s",
                                                          title=event.title)), columns, rows,
                   [str(_("Total")), "", "", totals["progressed"],
-                   *[totals[f"d{n}"] for n in ATTRIBUTION_WINDOWS]])  # fmt: skip
+                   *[Wan(totals[f"d{n}"]) for n in ATTRIBUTION_WINDOWS]])  # fmt: skip
     return totals, table
+
+
+# ------------------------------------------------------------------ the event's lists
+
+EVENT_LISTS = ("participants", "meetings")
+
+
+def can_download_lists(user: User, event: DockingEvent) -> bool:
+    """Operators and the event's organiser (who created it) download its lists."""
+    return user.is_operator or (event.created_by_id is not None and event.created_by_id == user.id)
+
+
+def event_list(user: User, event: DockingEvent, which: str, label: Any = _raw_label) -> Table:
+    """The participants (sign-in sheet) or the meeting schedule of an event, as a report
+    table (CSV / print-ready XLSX). Costs what the event holds, never the catalogue."""
+    if not can_download_lists(user, event):
+        raise Forbidden(_("Only operators and the event's organiser download its lists."))
+    if which not in EVENT_LISTS:
+        raise NotFound(_("No such list."))
+    when = f"{to_local(event.starts_at):%Y-%m-%d %H:%M} – {to_local(event.ends_at):%Y-%m-%d %H:%M}"
+    preamble = [f"{event.title} · {when}" + (f" · {event.place}" if event.place else "")]
+    if which == "participants":
+        regs = sorted(event.registrations, key=lambda r: (r.organization.type, r.organization.name))
+        rows = [
+            [n, r.organization.name, label("object_type", r.organization.type), r.code,
+             to_local(r.created_at) if r.created_at else None,
+             to_local(r.checked_in_at) if r.checked_in_at else None, ""]
+            for n, r in enumerate(regs, start=1)
+        ]  # fmt: skip
+        columns = [str(_("No.")), str(_("Organisation")), str(_("Type")),
+                   str(_("Check-in code")), str(_("Registered at")), str(_("Checked in at")),
+                   str(_("Signature"))]  # fmt: skip
+        title = str(_("Participants: %(title)s", title=event.title))
+        return Table(f"event_{event.id}_participants", title, columns, rows, preamble=preamble)
+    meetings = sorted(event.meetings, key=lambda m: (m.slot is None, m.slot or 0, m.id))
+    rows = [
+        [n, to_local(slot_start(event, m.slot)) if m.slot is not None else None,
+         m.enterprise.name, m.funder.name, m.need.ref if m.need else "",
+         m.product.name if m.product else "", label("meeting_status", m.status),
+         label("meeting_result", m.result) if m.result else "",
+         Wan(m.amount_cny) if m.amount_cny else None, m.note]
+        for n, m in enumerate(meetings, start=1)
+    ]  # fmt: skip
+    columns = [str(_("No.")), str(_("Time")), str(_("Enterprise")), str(_("Institution")),
+               str(_("Financing need")), str(_("Product")), str(_("Status")), str(_("Result")),
+               str(_("Amount (万元)")), str(_("Note"))]  # fmt: skip
+    title = str(_("Meeting schedule: %(title)s", title=event.title))
+    return Table(f"event_{event.id}_meetings", title, columns, rows, preamble=preamble)

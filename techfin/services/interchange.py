@@ -179,6 +179,9 @@ _FALSE = {"false", "0", "no", "n", "否", "f"}
 _EXACT_DIGITS = 10**15
 
 
+_PATENT_DECIMAL = re.compile(r"(?:\d{8}|\d{12})\.\d")
+
+
 def _digits(value: int | float) -> str | None:
     """The digit string a numeric cell stands for (440305, 201510102606.0), or None."""
     if isinstance(value, bool) or value < 0:
@@ -195,6 +198,12 @@ def _numeric_code(key: str, value: int | float) -> Any:
 
     Left as the number (and so refused by the schema) when it cannot be told what was typed.
     """
+    if key == "number" and isinstance(value, float) and not value.is_integer():
+        # "201710601862.3" in a CSV opened by LibreOffice or Excel becomes a decimal number;
+        # the shortest repr of a double gives back the digits typed (13 significant digits
+        # are exact), and the check digit is still validated by the schema.
+        shown = repr(value)
+        return shown if _PATENT_DECIMAL.fullmatch(shown) else value
     text = _digits(value)
     if text is None:
         return value

@@ -13,6 +13,7 @@ from techfin import reference
 from techfin.errors import Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import Copyright, Enterprise, Funder, Need, Patent, Product, Trademark, User
+from techfin.money import wan_text
 from techfin.services import access, catalog
 from techfin.services.paging import Page, paginate, paginate_list
 from techfin.services.reports import Table
@@ -183,9 +184,7 @@ def export_enterprise(user: User, enterprise_id: int) -> Table:
 
 
 def _wan(amount_cny: int | None) -> str:
-    if amount_cny is None:
-        return ""
-    return f"{amount_cny / 10000:g}"
+    return wan_text(amount_cny, missing="")
 
 
 def _enterprise_view(user: User, enterprise_id: int) -> EnterpriseView:

@@ -43,6 +43,7 @@ from techfin.models import (
     RiskPool,
     User,
 )
+from techfin.money import wan_text
 from techfin.services import access, audit
 from techfin.services.reports import Table
 
@@ -388,12 +389,13 @@ def record_compensation(
     amount = ceiling if amount_cny is None else _amount(amount_cny, "amount_cny")
     if amount > ceiling:
         raise DomainError("amount", {"amount_cny": [
-            _("At most %(pct)s %% of the loss: %(max)s yuan.", pct=pool.compensation_pct,
-              max=f"{ceiling:,}")]})  # fmt: skip
+            _("At most %(pct)s %% of the loss: %(max)s 万元.", pct=f"{Decimal(pool.compensation_pct).normalize():f}",
+              max=wan_text(ceiling, exact=True))]})  # fmt: skip
     balance = summary(pool, paid_on).balance
     if amount > balance:
         raise DomainError("amount", {"amount_cny": [
-            _("The pool holds only %(balance)s yuan on that day.", balance=f"{balance:,}")]})  # fmt: skip
+            _("The pool holds only %(balance)s 万元 on that day.",
+              balance=wan_text(balance, exact=True))]})  # fmt: skip
     row = PoolCompensation(pool=pool, outcome_id=loan.outcome_id, defaulted_on=defaulted_on,
                            loss_cny=loss, amount_cny=amount, paid_on=paid_on,
                            note=(note or "").strip()[:2000])  # fmt: skip

@@ -8,12 +8,13 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
 from techfin.models import Funder, Need, Outcome, Product, Recommendation, User
 from techfin.models.base import utcnow
+from techfin.money import wan_with_unit
 from techfin.services import access, audit
 
 
@@ -130,10 +131,30 @@ def decline(user: User, rec: Recommendation, reason: str) -> Recommendation:
     return rec
 
 
+def _pending_of(user: User) -> Select:
+    return (
+        select(Recommendation)
+        .join(Product, Recommendation.product_id == Product.id)
+        .where(Product.funder_id == access.org_id(user), Recommendation.status == "pending")
+    )
+
+
 def pending_count(user: User) -> int:
-    if not access.is_verified_institution(user):
+    """The 推荐 badge: recommendations to the institution's products still waiting for its
+    answer — one COUNT per page, answered by the products.funder_id and
+    recommendations.product_id indexes (like the unread-notifications badge)."""
+    if user.is_operator or not access.is_verified_institution(user):
         return 0
-    return len(visible(user, "pending"))
+    query = _pending_of(user).with_only_columns(func.count(Recommendation.id))
+    return int(db.session.scalar(query) or 0)
+
+
+def pending_for(user: User, limit: int = 5) -> list[Recommendation]:
+    """The newest recommendations waiting for the institution's answer (its dashboard)."""
+    if user.is_operator or not access.is_verified_institution(user):
+        return []
+    query = _pending_of(user).order_by(Recommendation.created_at.desc(), Recommendation.id.desc())
+    return list(db.session.execute(query.limit(limit)).scalars())
 
 
 NEED_CHOICES = 500
@@ -154,7 +175,7 @@ def need_choices(include: Any = None) -> list[tuple[int, str]]:
         extra = db.session.get(Need, wanted)
         if extra is not None and extra.status == "published":
             rows.insert(0, extra)
-    return [(n.id, f"{n.enterprise.name} · {n.ref} · {n.amount_cny / 10000:g} 万元") for n in rows]
+    return [(n.id, f"{n.enterprise.name} · {n.ref} · {wan_with_unit(n.amount_cny)}") for n in rows]
 
 
 def product_choices() -> list[tuple[int, str]]:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from techfin.money import Wan, wan_text
 from techfin.services.interchange import safe_cell
 
 BOM = "\ufeff"
@@ -27,7 +28,8 @@ _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet may start a formul
 
 @dataclass
 class Table:
-    """A titled table: `columns` are display headers, `rows` plain values (yuan, dates)."""
+    """A titled table: `columns` are display headers, `rows` plain values: money as `Wan`
+    cells (shown in 万元, techfin.money), counts as int, dates as date."""
 
     name: str
     title: str
@@ -53,6 +55,8 @@ def _plain(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, Wan):
+        return str(value.wan)  # the plain number: CSV is read by programs too
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
@@ -78,15 +82,18 @@ def to_csv(table: Table) -> bytes:
 
 def _display_width(value: Any) -> int:
     """Columns wide enough for their content: CJK characters take two columns."""
-    text = value if isinstance(value, str) else _cell_text(value)
+    text = value if isinstance(value, str) else cell_text(value)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any, missing: str = "") -> str:
+    """A table cell as a page shows it: thousands separators, money in 万元, ISO dates."""
     if value is None:
-        return ""
+        return missing
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, Wan):
+        return wan_text(value.cny)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float | Decimal | Fraction):
@@ -103,7 +110,8 @@ class _Formats:
     bordered; text a spreadsheet could take for a formula gets Excel's hidden quote prefix,
     which keeps it text even when edited, without a visible apostrophe."""
 
-    NUMBER = {"int": "#,##0", "float": "#,##0.00##", "date": "yyyy-mm-dd"}  # rates keep 4 places
+    # rates keep 4 places; 万元 show 2 (the cell keeps the exact value, to the yuan)
+    NUMBER = {"int": "#,##0", "float": "#,##0.00##", "wan": "#,##0.00", "date": "yyyy-mm-dd"}
 
     def __init__(self, book: Any) -> None:
         self.book = book
@@ -186,6 +194,8 @@ def _write_row(
             sheet.write_blank(row, col, None, fmt("text", bold))
         elif isinstance(value, bool):
             sheet.write_boolean(row, col, value, fmt("text", bold))
+        elif isinstance(value, Wan):
+            sheet.write_number(row, col, float(value.wan), fmt("wan", bold))
         elif isinstance(value, int):
             sheet.write_number(row, col, value, fmt("int", bold))
         elif isinstance(value, float | Decimal | Fraction):

@@ -333,6 +333,16 @@ def event_attribution_export(event_id: int, fmt: str):
     return response
 
 
+@bp.route("/<id:event_id>/<any(participants, meetings):which>.<any(csv, xlsx):fmt>")
+def event_list_export(event_id: int, which: str, fmt: str):
+    table = svc.event_list(acting_user(), svc.get_event(event_id), which, ops_label)
+    response = Response(reports.render(table, fmt), mimetype=reports.mimetype(fmt))
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{reports.download_name(table, fmt)}"'
+    )
+    return response
+
+
 def init_app(app) -> None:  # noqa: ANN001
     from techfin.services import recommendations
 
@@ -340,10 +350,15 @@ def init_app(app) -> None:  # noqa: ANN001
     app.register_blueprint(rec_bp)
 
     def pending_recommendations() -> int:
+        from flask import g
         from flask_login import current_user
 
         if not getattr(current_user, "is_authenticated", False):
             return 0
-        return recommendations.pending_count(current_user._get_current_object())
+        if "pending_recommendations" not in g:  # the nav badge and the dashboard: one COUNT
+            g.pending_recommendations = recommendations.pending_count(
+                current_user._get_current_object()
+            )
+        return g.pending_recommendations
 
     app.jinja_env.globals["pending_recommendations"] = pending_recommendations

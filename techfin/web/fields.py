@@ -19,6 +19,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import TextInput
 
 from techfin import reference
+from techfin.money import to_wan
 
 YUAN_PER_WAN = 10_000
 _WAN_RE = re.compile(r"\d{1,9}(?:\.\d{1,4})?")
@@ -26,10 +27,7 @@ _WAN_RE = re.compile(r"\d{1,9}(?:\.\d{1,4})?")
 
 def wan_from_cny(amount_cny: int | None) -> Decimal | None:
     """Yuan (integer) → 万元 (exact decimal, no trailing zeros)."""
-    if amount_cny is None:
-        return None
-    value = Decimal(amount_cny) / YUAN_PER_WAN
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return to_wan(amount_cny)
 
 
 def _fold_number(text: str) -> str:

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from techfin.extensions import db
 from techfin.models import Enterprise, Funder
-from techfin.services import marketplace, workspace
+from techfin.services import marketplace, recommendations, workspace
 
 bp = Blueprint("main", __name__)
 
@@ -47,6 +47,7 @@ def dashboard():
         context.update(
             product_counts=workspace.product_counts(org),
             activity=workspace.recent_activity(org),
+            recommendations=recommendations.pending_for(user),
             dealflow=(
                 marketplace.published_needs(user, per_page=5).items
                 if marketplace.can_browse_dealflow(user)

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from techfin.errors import DomainError, Forbidden
 from techfin.extensions import db
 from techfin.models import Enterprise
+from techfin.money import wan_with_unit
 from techfin.services import dashboard, dashboard_reports, reports
 from techfin.services import pool as pools
 from techfin.web.operations_forms import (
@@ -168,7 +169,7 @@ def pool_compensation(pool_id: int):
     form = CompensationForm()
     candidates = pools.compensation_candidates(pool)
     form.outcome_id.choices = options([("", _("Choose…"))] + [
-        (ln.outcome_id, f"{ln.enterprise_name} · {ln.amount_cny / 10000:g} 万元 · "
+        (ln.outcome_id, f"{ln.enterprise_name} · {wan_with_unit(ln.amount_cny, exact=True)} · "
                         f"{ln.issued.isoformat()}") for ln in candidates])  # fmt: skip
     if form.validate_on_submit():
         try:

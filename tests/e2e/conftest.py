@@ -63,6 +63,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for line in demo.ensure_accounts():
             print(line)
         search_sync.reindex()
+        # The stored rankings as `make run` leaves them (`flask matching refresh`): ranked
+        # here, before the server starts, instead of by the worker in the background while
+        # the journeys run (a journey on the dealflow found it still ranking after minutes).
+        from techfin.services.matching.dirty import refresh_everything
+
+        refresh_everything()
         db.session.remove()
     from techfin.tasks import huey
 

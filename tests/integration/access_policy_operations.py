@@ -124,6 +124,10 @@ URLS: dict[tuple[str, str], Any] = {
     ("GET", "/events/<id:event_id>/checkin"): _event("/checkin"),
     ("GET", "/events/<id:event_id>/attribution"): _event("/attribution"),
     ("GET", "/events/<id:event_id>/attribution.<any(csv, xlsx):fmt>"): _event("/attribution.csv"),
+    (
+        "GET",
+        "/events/<id:event_id>/<any(participants, meetings):which>.<any(csv, xlsx):fmt>",
+    ): _event("/participants.xlsx"),
     ("GET", "/recommendations/<id:rec_id>/accept"): _rec("/accept"),
     ("GET", "/recommendations/<id:rec_id>/decline"): _rec("/decline"),
 }
@@ -198,4 +202,9 @@ OPERATIONS_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/events/<id:event_id>/checkin"): OPERATOR,
     ("GET", "/events/<id:event_id>/attribution"): OPERATOR,
     ("GET", "/events/<id:event_id>/attribution.<any(csv, xlsx):fmt>"): OPERATOR,
+    # the event's lists: operators (and the organiser, who is one) download them
+    (
+        "GET",
+        "/events/<id:event_id>/<any(participants, meetings):which>.<any(csv, xlsx):fmt>",
+    ): OPERATOR,
 }

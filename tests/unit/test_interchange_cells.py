@@ -57,6 +57,12 @@ def test_numeric_refs_and_patent_numbers() -> None:
     # validator then asks for the check digit.
     assert _coerce_tabular({"type": "patent", "number": 201710601862})["number"] == "201710601862"
     assert _coerce_tabular({"type": "patent", "number": 2017106018623})["number"] == "2017106018623"
+    # "201710601862.3" from a CSV opened in LibreOffice: a decimal number, read back as typed.
+    assert _coerce_tabular({"type": "patent", "number": 201710601862.3})["number"] == (
+        "201710601862.3"
+    )
+    assert _coerce_tabular({"type": "patent", "number": 20051234.5})["number"] == "20051234.5"
+    assert _coerce_tabular({"type": "patent", "number": 2017106.5})["number"] == 2017106.5
 
 
 def test_numbers_beyond_double_precision_are_not_trusted() -> None:

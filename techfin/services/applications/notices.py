@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from techfin.extensions import db
 from techfin.models import Application, Membership, User
+from techfin.money import wan_text
 from techfin.services import notifications
 from techfin.urls import site_path
 
@@ -96,9 +97,8 @@ def _members(org_id: int) -> list[User]:
 
 
 def _wan(amount: int | None) -> str:
-    if amount is None:
-        return ""
-    return f"{amount / 10_000:.4f}".rstrip("0").rstrip(".")
+    # exact: the enterprise compares it with the offer to the yuan
+    return wan_text(amount, exact=True, missing="")
 
 
 def _params(actor: User, app: Application, note: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from techfin.extensions import db
 from techfin.models import DataAccess, Enterprise, Funder, Need, Outcome, User
+from techfin.money import Wan
 from techfin.services import dashboard
 
 STAGES = ["recommended", "contacted", "meeting", "approved", "funded"]
@@ -65,10 +66,16 @@ def test_funnel_and_kpis_equal_the_outcome_records(app, demo):
         k = {key: value for key, _label, value in d.kpis}
         assert k["funded"] == len(funded)
         assert k["amount_funded"] == sum(o.amount_cny for o in funded)
-        assert k["approvals"] == len({(o.need_id, o.product_id) for o in outcomes
-                                      if o.stage == "approved"})  # fmt: skip
-        assert k["meetings"] == len({(o.need_id, o.product_id) for o in outcomes
-                                     if o.stage == "meeting"})  # fmt: skip
+
+        # A pair has met (been approved) when it reached that stage or a later one: the key
+        # figures are the funnel's own, so "Pairs that met" next to the funnel agree.
+        def reached(*stages: str) -> int:
+            return len({(o.need_id, o.product_id) for o in outcomes if o.stage in stages})
+
+        assert k["approvals"] == reached("approved", "funded")
+        assert k["meetings"] == reached("meeting", "approved", "funded") > 0
+        funnel = {row[0]: row[1] for row in d.tables["funnel"].rows}
+        assert funnel["meeting"] == k["meetings"] and funnel["approved"] == k["approvals"]
         assert k["needs"] == len(needs) and k["amount_asked"] == sum(n.amount_cny for n in needs)
         assert k["institutions"] == db.session.scalar(
             db.select(db.func.count(Funder.id)).filter_by(status="verified"))  # fmt: skip
@@ -77,12 +84,17 @@ def test_funnel_and_kpis_equal_the_outcome_records(app, demo):
         # Every breakdown adds up to the same totals.
         for name in ("industry", "region", "size", "kind", "institution"):
             table = d.tables[name]
-            col = table.columns.index("Amount funded (yuan)")
-            assert table.totals[col] == k["amount_funded"], name
+            col = table.columns.index("Amount funded (万元)")
+            assert table.totals[col] == Wan(k["amount_funded"]), name
             if "Needs published" in table.columns:
                 assert table.totals[table.columns.index("Needs published")] == k["needs"], name
         trend = d.tables["trend"]
-        assert trend.totals[4] == k["funded"] and trend.totals[5] == k["amount_funded"]
+        assert trend.totals[4] == k["funded"] and trend.totals[5] == Wan(k["amount_funded"])
+        # The trend counts each pair once: its totals are the key figures and breakdowns'.
+        assert trend.totals[3] == k["approvals"]
+        industry = d.tables["industry"]
+        contacted = industry.totals[industry.columns.index("Pairs contacted")]
+        assert trend.totals[2] == contacted > 0
 
 
 def test_dashboard_page_and_exports(app, client, demo):
@@ -153,4 +165,4 @@ def test_coverage_monitor(app, users):
         d = dashboard.build(op, p)
         assert d.tables["unattended"].rows == []  # viewed today; E-002's need is brand new
         gaps = d.tables["gaps"].rows
-        assert len(gaps) == 1 and gaps[0][2] == 1 and gaps[0][3] == 300_000
+        assert len(gaps) == 1 and gaps[0][2] == 1 and gaps[0][3] == Wan(300_000)

@@ -199,7 +199,10 @@ def test_event_journey(app, client, users, login, body):
     assert 'data-figure="progressed" data-value="1"' in html
     assert 'data-figure="d30" data-value="3000000"' in html
     export = client.get(f"{url}/attribution.csv")
-    assert export.data.startswith(b"\xef\xbb\xbf") and "3000000" in export.get_data(as_text=True)
+    assert export.data.startswith(b"\xef\xbb\xbf")
+    rows = export.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    # Money in 万元, said in the header (techfin.money's unit rule): 3 000 000 yuan → 300.
+    assert "万元" in rows[0].split(",")[4] and rows[-1].split(",")[4] == "300"
     login("bank@ops.cn")
     assert client.get(f"{url}/attribution").status_code == 403
 
