@@ -14,7 +14,7 @@ newer than `computed_at`, and the next visit after REQUEST_RETRY seconds asks ag
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -180,13 +180,18 @@ def _restore(v: Any) -> Any:
     return v
 
 
+def _shallow(obj: Any) -> dict[str, Any]:
+    # Not dataclasses.asdict: it would turn the Wan cells (dataclasses too) into dicts.
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
 def encode(d: Dashboard) -> dict[str, Any]:
     return _value(
         {
             "period": [d.period.start, d.period.end, d.period.days, d.period.today],
             "kpis": [list(k) for k in d.kpis],
-            "tables": {name: asdict(t) for name, t in d.tables.items()},
-            "charts": {name: asdict(c) for name, c in d.charts.items()},
+            "tables": {name: _shallow(t) for name, t in d.tables.items()},
+            "charts": {name: _shallow(c) for name, c in d.charts.items()},
             "has_matches": d.has_matches,
         }
     )
