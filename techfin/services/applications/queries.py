@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, or_, select, true
+from sqlalchemy.orm import selectinload
 
 from techfin.extensions import db
 from techfin.models import APPLICATION_STATUSES, Application, Need, Product, User
@@ -35,10 +36,24 @@ def due_column() -> ColumnElement[Any]:
     )
 
 
-def listing(user: User, status: str | None = None) -> Select:
+# What the lists show of each row, loaded with the page in one query per relation: lazily,
+# a page of 20 cost 20 enterprise and product queries (the queue page at 100 000
+# enterprises: 27 statements; bench/applications.py).
+_ROW_PARTS = (
+    selectinload(Application.enterprise),
+    selectinload(Application.product),
+    selectinload(Application.funder),
+)
+
+
+def listing(user: User, status: str | None = None, *, history: bool = False) -> Select:
+    """The caller's applications; `history` also loads each one's transitions (the API
+    lists them) in one query for the page instead of one per application."""
     stmt = select(Application).where(visible_filter(user))
     if status:
         stmt = stmt.where(Application.status == status)
+    if history:
+        stmt = stmt.options(selectinload(Application.history))
     return stmt
 
 
@@ -48,8 +63,10 @@ def page(user: User, status: str | None = None, page_no: Any = 1, per_page: Any 
     if status not in APPLICATION_STATUSES:
         status = None
     decided = Application.status.in_(("disbursed", "declined", "withdrawn"))
-    stmt = listing(user, status).order_by(
-        decided, due_column().asc().nulls_last(), Application.id.desc()
+    stmt = (
+        listing(user, status)
+        .options(*_ROW_PARTS)
+        .order_by(decided, due_column().asc().nulls_last(), Application.id.desc())
     )
     return paginate(stmt, page_no, per_page)
 
@@ -66,6 +83,7 @@ def overdue(user: User, limit: int = 100) -> list[Application]:
     stmt = (
         select(Application)
         .where(visible_filter(user), overdue_filter(clock.beijing_today()))
+        .options(*_ROW_PARTS)
         .order_by(due_column().asc(), Application.id)
         .limit(limit)
     )
