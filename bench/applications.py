@@ -15,7 +15,8 @@ Two PostgreSQL databases:
   the end: other benchmarks (matching refresh) reuse it. `flask db upgrade` runs on every
   start, so an index added by a later migration reaches a reused database.
 - the baseline, --small-database (default `techfin_appbench_small`, 150 enterprises), is
-  DROPPED and recreated each run and dropped again at the end (unless --keep).
+  likewise reused when complete and kept (--drop-small drops it at the end: a DROP
+  DATABASE waits for a checkpoint, minutes when the disk is busy).
 
 Then each gets its applications (unless it already has that many): a sample goes through
 the applications service as users would make them (apply, then each transition by the
@@ -27,17 +28,22 @@ applications' ages are such that some are past a deadline. The dates come from t
 working-day clock as the service (techfin/services/applications/clock.py).
 
 Measured for the institution with the most applications, by its own staff login and API
-token, against gunicorn (2 workers, --preload, bench/load.py's start) with one client
-sending requests one after another (latency of the page itself, not queueing):
+token, against gunicorn (2 workers, --preload, bench/load.py's start; one per size, both up
+at once) with one client sending requests one after another, to the two sizes in turn
+(the latency of the page itself, not queueing; what else runs on the machine weighs on
+both sizes alike):
 
 - GET /applications               (the queue, first page)
 - GET /applications?status=…      (a filtered page: the status with most of its rows)
 - GET /api/v1/applications        (the API's first page)
 
---requests of each (interleaved, after a warm-up), p50/p95/p99 at the client and as
-gunicorn logged them; beside them the same on the small database in the same run. Also per
-page: the number of SQL statements one request runs (Flask test client in a subprocess,
-counted with an engine event), and EXPLAIN ANALYZE of the queue's list and count queries.
+--requests of each (after a warm-up), p50/p95/p99 at the client and as gunicorn logged
+them, beside the same on the small database. Also per page (Flask test client in a
+subprocess): the SQL statements one request runs (an engine event counts them) and the
+app's CPU per request; and EXPLAIN ANALYZE of the queue's list and count queries, the list
+also without migration 0016's index (dropped in a transaction that is rolled back). The
+app's stderr goes to WORKDIR/SIZE/app-stderr.log (its workers' first request reports that
+there is no search index: the queue pages do not use one, and none is built at 100 000).
 Exits 1 when a large-database p95 is over 150 ms. Figures go to WORKDIR/applications.json.
 """
 
@@ -53,6 +59,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -136,9 +143,9 @@ def drop_database(database_url: str) -> None:
     sql(admin, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
-def prepare(size: scale.Size, *, fresh: bool) -> None:
+def prepare(size: scale.Size) -> None:
     """Migrations and demo data, timed; an existing complete database is reused."""
-    if not fresh and _exists(size.database_url) and _complete(size):
+    if _exists(size.database_url) and _complete(size):
         say(f"== {size.label}: reusing {size.database_url} ({size.enterprises} enterprises)")
         size.timings["db upgrade"] = scale.flask(size, "db", "upgrade", log="db-upgrade.log")
         size.figures["reused"] = True
@@ -622,60 +629,90 @@ def _stderr_into(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def measure(size: scale.Size, info: dict[str, Any], requests_n: int) -> dict[str, Any]:
-    """gunicorn (2 workers), one client, the pages interleaved; client and server times."""
+@dataclass
+class Target:
+    """One size's server and logged-in clients during the measurement."""
+
+    size: scale.Size
+    info: dict[str, Any]
+    server: subprocess.Popen
+    base: str
+    clients: dict[str, Any]
+    log_offset: int = 0
+    times: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def _start(size: scale.Size, info: dict[str, Any]) -> Target:
+    import requests
+
     port = loadtest._free_port()
     env = {**size.env, "EXTERNAL_URL": f"http://127.0.0.1:{port}"}
-    log = size.work / "access.log"
-    say(f"== measure {size.label}: gunicorn on port {port}")
     started = time.perf_counter()
     with _stderr_into(size.work / "app-stderr.log"):
         server = loadtest.start_gunicorn(env, port, size.work, timeout=600)
     size.timings["gunicorn start"] = time.perf_counter() - started
-    say(f"  gunicorn answered after {size.timings['gunicorn start']:.1f} s")
+    say(f"  {size.label}: gunicorn on port {port} answered after "
+        f"{size.timings['gunicorn start']:.1f} s")  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    urls = page_urls(info)
-    times: dict[str, list[float]] = {name: [] for name in urls}
-    errors: dict[str, int] = dict.fromkeys(urls, 0)
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {info['token']}"
+    session = loadtest._session(base, info["email"], info["password"])
+    clients = {name: api if name == "api" else session for name in PAGES}
+    return Target(size, info, server, base, clients)
+
+
+def measure(targets: list[tuple[scale.Size, dict[str, Any]]], requests_n: int) -> None:
+    """Both sizes' gunicorns (2 workers each) up at once and one client asking them in
+    turn, page by page: whatever else runs on the machine weighs on both sizes alike.
+    Client times, and the times gunicorn logged."""
+    say("== measure: both sizes, requests interleaved")
+    running: list[Target] = []
     try:
-        session = loadtest._session(base, info["email"], info["password"])
-        api = __import__("requests").Session()
-        api.headers["Authorization"] = f"Bearer {info['token']}"
-        # Both workers answer a few of each page first (templates, compiled SQL caches).
+        for size, info in targets:
+            running.append(_start(size, info))
+        # Both workers of each server answer each page a few times first (templates,
+        # compiled SQL caches, the session's first-request work).
         for _ in range(10):
-            for name, url in urls.items():
-                (api if name == "api" else session).get(base + url, timeout=60)
-        offset = log.stat().st_size if log.exists() else 0
+            for t in running:
+                for name, url in page_urls(t.info).items():
+                    t.clients[name].get(t.base + url, timeout=60)
+        for t in running:
+            log = t.size.work / "access.log"
+            t.log_offset = log.stat().st_size if log.exists() else 0
+            t.times = {name: [] for name in PAGES}
+            t.errors = dict.fromkeys(PAGES, 0)
         for i in range(requests_n):
-            for name, url in urls.items():
-                client = api if name == "api" else session
-                t0 = time.perf_counter()
-                answer = client.get(base + url, timeout=60, allow_redirects=False)
-                elapsed = (time.perf_counter() - t0) * 1000
-                ok = answer.status_code == 200 and (
-                    name == "api" and answer.json()["total"] >= 0
-                    or name != "api" and 'id="application-list"' in answer.text)  # fmt: skip
-                if not ok:
-                    errors[name] += 1
-                    if errors[name] == 1:
-                        say(f"  {name}: answer {answer.status_code} at request {i}")
-                times[name].append(elapsed)
+            for t in running:
+                for name, url in page_urls(t.info).items():
+                    t0 = time.perf_counter()
+                    answer = t.clients[name].get(t.base + url, timeout=60, allow_redirects=False)
+                    t.times[name].append((time.perf_counter() - t0) * 1000)
+                    ok = answer.status_code == 200 and (
+                        name == "api" and answer.json()["total"] >= 0
+                        or name != "api" and 'id="application-list"' in answer.text)  # fmt: skip
+                    if not ok:
+                        t.errors[name] += 1
+                        if t.errors[name] == 1:
+                            say(f"  {t.size.label} {name}: answer {answer.status_code} at "
+                                f"request {i}")  # fmt: skip
         time.sleep(1.0)  # the access log line is written after the answer
-        server_ms = _access_ms(log, offset) if log.exists() else {}
     finally:
-        loadtest.stop(server)
+        for t in running:
+            loadtest.stop(t.server)
     pct = loadtest._pct
-    result: dict[str, Any] = {}
-    for name, url in urls.items():
-        values = times[name]
-        logged = server_ms.get(url, [])
-        result[name] = {
-            "url": url, "n": len(values), "errors": errors[name],
-            "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
-            "server_p50": pct(logged, 50), "server_p95": pct(logged, 95),
-        }  # fmt: skip
-    size.figures["measured"] = result
-    return result
+    for t in running:
+        log = t.size.work / "access.log"
+        server_ms = _access_ms(log, t.log_offset) if log.exists() else {}
+        result: dict[str, Any] = {}
+        for name, url in page_urls(t.info).items():
+            values, logged = t.times[name], server_ms.get(url, [])
+            result[name] = {
+                "url": url, "n": len(values), "errors": t.errors[name],
+                "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
+                "server_p50": pct(logged, 50), "server_p95": pct(logged, 95),
+            }  # fmt: skip
+        t.size.figures["measured"] = result
 
 
 # ------------------------------------------------------------------ report
@@ -738,7 +775,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=200, help="of each page")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--prepare-only", action="store_true", help="the large database only")
-    ap.add_argument("--keep", action="store_true", help="keep the small database too")
+    ap.add_argument("--drop-small", action="store_true", help="drop the small database at the end")
     ap.add_argument("--workdir", default=None, help="default: a new directory under /tmp")
     ap.add_argument("--internal-fixture", help=argparse.SUPPRESS)
     ap.add_argument("--internal-inspect", nargs=2, help=argparse.SUPPRESS)
@@ -765,25 +802,29 @@ def main() -> int:
             indent=1, default=str))  # fmt: skip
 
     say(f"work dir {opts.workdir}")
+    if opts.prepare_only:
+        prepare(large)
+        fixture(large, opts.sample)
+        save()
+        return 0
     try:
-        order = [large] if opts.prepare_only else [small, large]
-        for size in order:
-            prepare(size, fresh=size is small)
-            info = fixture(size, opts.sample if size is large else 20)
+        infos = []
+        for size in sizes:
+            prepare(size)
+            infos.append(fixture(size, opts.sample if size is large else 20))
             save()
-            if opts.prepare_only:
-                return 0
             run_inspect(size)
-            measure(size, info, opts.requests)
             save()
+        measure(list(zip(sizes, infos, strict=True)), opts.requests)
+        ok = table(sizes)
+        print(f"figures: {opts.workdir}/applications.json; logs under {opts.workdir}/small, "
+              f"/large (the large database {large.database_url} is kept)")  # fmt: skip
     finally:
         save()
-        if not opts.keep and not opts.prepare_only:
+        # Last: DROP DATABASE waits for a checkpoint, minutes when the disk is busy.
+        if opts.drop_small:
             with contextlib.suppress(Exception):
                 drop_database(small.database_url)
-    ok = table(sizes)
-    print(f"figures: {opts.workdir}/applications.json; logs under {opts.workdir}/small, /large "
-          f"(the large database {large.database_url} is kept)")  # fmt: skip
     return 0 if ok else 1
 
 
