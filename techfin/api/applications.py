@@ -78,7 +78,7 @@ class Applications(MethodView):
         """The caller's own applications (enterprise), those addressed to its institution,
         or all (operators); `status` filters."""
         user = caller()
-        stmt = applications.listing(user, args.get("status"))
+        stmt = applications.listing(user, args.get("status"), history=True)
         if "ref" in args:
             stmt = stmt.where(Application.id == -1)  # applications have no ref
         result = page_of(stmt, args, Application)

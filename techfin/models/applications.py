@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    case,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -111,6 +112,26 @@ class Application(TimestampMixin, db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+# The institution's queue is read in this order: open applications first, by their next
+# deadline (the first response while unanswered, else the decision), newest first. With
+# ix_applications_queue_order (migration 0016) a page of the queue reads its 20 rows from the
+# index instead of sorting every application of the institution (7 292 for the biggest bank
+# in bench/applications.py: 22 ms, against 0.1 ms with the index). Queries must use these
+# very expressions for PostgreSQL to match them to the index.
+QUEUE_DECIDED = Application.status.in_(TERMINAL_STATUSES)
+QUEUE_DUE = case(
+    (Application.status == "submitted", Application.first_response_due),
+    else_=Application.decision_due,
+)
+Index(
+    "ix_applications_queue_order",
+    Application.funder_id,
+    QUEUE_DECIDED,
+    QUEUE_DUE,
+    Application.id.desc(),
+)
 
 
 class ApplicationEvent(db.Model):

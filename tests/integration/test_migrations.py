@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from techfin.extensions import db
 
@@ -23,12 +24,58 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(app):
         assert INTERCHANGE_TABLES <= _tables()
 
 
+# Indexes on expressions: SQLite cannot reflect them and PostgreSQL reflects them in its own
+# words, so autogenerate cannot compare them; the tests below check each one instead.
+EXPRESSION_INDEXES = {"ix_applications_queue_order"}  # migration 0016
+
+
+def _comparable(_obj, name, type_, _reflected, _compare_to) -> bool:  # noqa: ANN001
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_models_match_migrations(app):
     """Autogenerate finds nothing to do: every model change has its migration."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     with app.app_context(), db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": _comparable}
+        )
         diff = compare_metadata(ctx, db.metadata)
     assert diff == []
+
+
+def test_expression_indexes_exist_after_the_migrations(app):
+    with app.app_context(), db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            found = conn.execute(text("SELECT indexname FROM pg_indexes")).scalars()
+        else:
+            found = conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'index'")
+            ).scalars()
+        assert EXPRESSION_INDEXES <= set(found)
+
+
+def test_the_queue_page_query_is_read_from_its_index(app, sample_data, make_user):
+    """PostgreSQL matches the queue's ORDER BY to ix_applications_queue_order only while the
+    query's expressions are the index's: with sorts and other scans made costly, the plan
+    must read that index and sort nothing (bench/applications.py measures what it saves at
+    region scale: 22 ms → 0.1 ms for 7 292 applications)."""
+    from techfin.models import User
+    from techfin.services import applications
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the planner under test is PostgreSQL's")
+    user_id = make_user("queue@x.cn", "bank", "F-001")
+    with app.app_context():
+        stmt = applications.queue_statement(db.session.get(User, user_id)).limit(20)
+        sql = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            db.session.execute(text(f"SET LOCAL {setting} = off"))
+        plan = "\n".join(db.session.execute(text(f"EXPLAIN {sql}")).scalars())
+        db.session.rollback()
+    assert "ix_applications_queue_order" in plan and "Sort" not in plan, plan

@@ -34,6 +34,7 @@ from techfin.services.applications.queries import (
     overdue,
     own_active_products,
     page,
+    queue_statement,
     refusals_for,
     visible_filter,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "page",
     "pick_up",
     "provide_info",
+    "queue_statement",
     "refusals_for",
     "request_info",
     "revoke_consent",

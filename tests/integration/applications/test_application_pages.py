@@ -4,6 +4,7 @@ operators' overdue list, refusals in plain words and on the matches page."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -243,3 +244,73 @@ def test_apply_with_documents_through_the_page(app, client, login, need_id, ids,
     login("bank@x.cn")
     detail = client.get(f"/applications/{app_id}").get_data(as_text=True)
     assert 'id="attached-documents"' in detail and "营业执照.pdf" in detail
+
+
+def _rows_for_bank(app, ids, count: int, start: int) -> None:
+    """`count` applications to F-001's P-001, each from an enterprise of its own, written as
+    rows: what is measured is what a list costs per row, not how the rows were made."""
+    from datetime import datetime
+
+    from techfin.models import Enterprise, Need
+
+    with app.app_context():
+        for i in range(start, start + count):
+            ent = Enterprise(ref=f"E-Q{i:03d}", name=f"队列企业{i}", industry="C38",
+                             region="442000")  # fmt: skip
+            need = Need(ref=f"N-Q{i:03d}", enterprise=ent, kind="ip_pledge",
+                        amount_cny=1_000_000, term_months=12, purpose="扩产", status="published")  # fmt: skip
+            db.session.add(Application(
+                need=need, product_id=ids("product", "P-001"), funder_id=ids("funder", "F-001"),
+                enterprise=ent, status="submitted", origin="applied",
+                submitted_at=datetime(2026, 11, 2, 2), first_response_due=date(2026, 11, 5),
+                decision_due=date(2026, 11, 16), paused_days=0, reason_note="",
+                escalated_for="", reminded_for="", document_ids=[], consent_scope=[],
+            ))  # fmt: skip
+        db.session.commit()
+
+
+def test_queue_and_api_cost_the_same_statements_for_2_or_14_rows(app, client, login, users, ids):
+    """The queue page, the operators' overdue list and GET /api/v1/applications load each
+    page's enterprises, products, funders and histories in one query per relation: at
+    region scale one query per row made the queue page 27 statements (bench/applications.py)."""
+    from sqlalchemy import event
+
+    from techfin.models import User
+    from techfin.services import accounts
+
+    with app.app_context():
+        token = accounts.create_api_token(db.session.get(User, users["bank"]), "queue")
+        engine = db.engine
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    def cost(url: str, **headers: str) -> tuple[int, str]:
+        client.get(url, headers=headers)  # the session's user and org are loaded once
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            answer = client.get(url, headers=headers)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert answer.status_code == 200, url
+        return len(statements), answer.get_data(as_text=True)
+
+    bearer = {"Authorization": f"Bearer {token}"}
+    _rows_for_bank(app, ids, 2, 0)
+    login("bank@x.cn")
+    queue_2, _ = cost("/applications")
+    api_2, _ = cost("/api/v1/applications", **bearer)
+    login("op@x.cn")
+    ops_2, _ = cost("/applications?overdue=1")
+    _rows_for_bank(app, ids, 12, 2)
+    login("bank@x.cn")
+    queue_14, page = cost("/applications")
+    api_14, body = cost("/api/v1/applications", **bearer)
+    login("op@x.cn")
+    ops_14, ops = cost("/applications?overdue=1")
+    assert page.count('class="table-danger"') == 14 and "队列企业13" in page
+    assert json.loads(body)["total"] == 14
+    assert ops.count("队列企业") == 14
+    assert (queue_14, api_14, ops_14) == (queue_2, api_2, ops_2)
