@@ -8,7 +8,7 @@ the first 20 entries instead (0.1 ms). The expressions are those of
 techfin/models/applications.py (QUEUE_DECIDED, QUEUE_DUE), which the query uses.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0017
 Create Date: 2026-12-05 09:00:00
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0016"
-down_revision = "0011"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
