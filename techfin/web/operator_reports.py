@@ -18,9 +18,8 @@ from flask import (
 from flask_babel import gettext as _
 
 from techfin.errors import DomainError, Forbidden
-from techfin.extensions import db
 from techfin.models import Enterprise
-from techfin.services import dashboard, reports
+from techfin.services import dashboard, lookup, reports
 from techfin.services import pool as pools
 from techfin.web.labels import label
 from techfin.web.operations_forms import (
@@ -132,7 +131,7 @@ def pool_members(pool_id: int):
     if request.method == "GET":
         form.date.data = date.today()
     if form.validate_on_submit():
-        enterprise = db.session.get(Enterprise, form.enterprise_id.data or 0)
+        enterprise = lookup.find(Enterprise, form.enterprise_id.data)
         try:
             pools.add_member(acting_user(), pool, enterprise, form.date.data, form.note.data)
         except DomainError as err:
@@ -259,5 +258,4 @@ def dashboard_export(fmt: str, table: str):
 def init_app(app) -> None:  # noqa: ANN001
     from techfin.web.operations_forms import ops_label
 
-    app.register_blueprint(bp)
     app.jinja_env.globals["ops_label"] = ops_label

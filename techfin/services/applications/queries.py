@@ -35,10 +35,14 @@ def due_column() -> ColumnElement[Any]:
     )
 
 
-def listing(user: User, status: str | None = None) -> Select:
+def listing(user: User, status: str | None = None, ref: str | None = None) -> Select:
+    """The caller's applications, by status; applications have no ref, so asking for one
+    finds none (the API's lists all take `ref`)."""
     stmt = select(Application).where(visible_filter(user))
     if status:
         stmt = stmt.where(Application.status == status)
+    if ref is not None:
+        stmt = stmt.where(false())
     return stmt
 
 
