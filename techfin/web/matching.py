@@ -17,7 +17,7 @@ from wtforms import DateField, HiddenField, IntegerField, SelectField, StringFie
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from techfin.errors import DomainError, NotFound
+from techfin.errors import DomainError
 from techfin.models import Funder, Need, Product
 from techfin.services import access, applications, lookup, workspace
 from techfin.services import matching as service
@@ -251,16 +251,15 @@ def move():
             return redirect(back + anchor)
         flash(_("Choose the next stage (and fill in the amounts for a funded step)."), "danger")
         return redirect(back)
-    need, product = lookup.find(Need, form.need_id.data), lookup.find(Product, form.product_id.data)
     try:
-        if need is None or product is None:
-            raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
-        service.move_stage(acting_user(), need, product, form_values(form, MoveForm.FIELDS))
+        step = service.move_stage(acting_user(), form.need_id.data, form.product_id.data,
+                                  form_values(form, MoveForm.FIELDS))  # fmt: skip
     except DomainError as err:
         lookup.discard()
         _keep_refused_move(form, err.fields or {"_row": [err.message]})
         return redirect(back + anchor)
-    flash(_("Moved to “%(stage)s”.", stage=stage_label(form.stage.data, need.kind)), "success")
+    flash(_("Moved to “%(stage)s”.", stage=stage_label(form.stage.data, step.need.kind)),
+          "success")  # fmt: skip
     return redirect(back)
 
 
@@ -273,11 +272,9 @@ def reopen():
     if not form.validate_on_submit():
         flash(_("Give a reason for reopening the deal."), "danger")
         return redirect(back)
-    need, product = lookup.find(Need, form.need_id.data), lookup.find(Product, form.product_id.data)
     try:
-        if need is None or product is None:
-            raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
-        service.reopen_deal(acting_user(), need, product, form.reason.data)
+        service.reopen_deal(acting_user(), form.need_id.data, form.product_id.data,
+                            form.reason.data)  # fmt: skip
     except DomainError as err:
         flash_domain_error(err)
     else:
