@@ -18,7 +18,7 @@ from techfin.api.schemas import Error
 from techfin.errors import Conflict, DomainError, Forbidden, error_response
 from techfin.extensions import csrf, limiter
 from techfin.services import audit, lookup
-from techfin.services.lookup import INVALID, MAX_ID, NOT_FOUND  # noqa: F401 - the API's words
+from techfin.services.lookup import INVALID  # the API's words for a refused body
 
 log = logging.getLogger(__name__)
 
