@@ -27,9 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_tasks(app)
     register_blueprints(app)
     register_search(app)
-    register_digests(app)
     register_matching(app)
-    register_operations(app)
     register_cli(app)
     register_errors(app)
     register_security(app)
@@ -106,39 +104,23 @@ def register_tasks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from techfin.web import init_app as init_web
+    """The pages (techfin.web.blueprints()) and the API (techfin.api.BLUEPRINTS)."""
+    from techfin import api, web
 
-    init_web(app)
-    __import__("techfin.api", fromlist=["init_app"]).init_app(app)
+    web.init_app(app)
+    api.init_app(app)
 
 
 def register_search(app: Flask) -> None:
     from techfin.services import search_sync
-    from techfin.web import search
 
     search_sync.init_app(app)
-    app.register_blueprint(search.bp)
-
-
-def register_digests(app: Flask) -> None:
-    from techfin.web import digests
-
-    app.register_blueprint(digests.bp)
 
 
 def register_matching(app: Flask) -> None:
     from techfin.services import matching
-    from techfin.web import matching as matching_pages
 
     matching.init_app(app)
-    app.register_blueprint(matching_pages.bp)
-
-
-def register_operations(app: Flask) -> None:
-    from techfin.web import events, operator_reports
-
-    operator_reports.init_app(app)
-    events.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -7,14 +7,11 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_babel import get_locale
-from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
-    INVALID,
     body_doc,
     errors,
-    page_of,
     parse_body,
     resource_blueprint,
 )
@@ -27,10 +24,9 @@ from techfin.api.schemas import (
     RefusalReasonList,
     TransitionBody,
 )
-from techfin.errors import DomainError, Forbidden
-from techfin.extensions import db
+from techfin.errors import Forbidden
 from techfin.models import Application, Need, Product, User
-from techfin.services import access, applications
+from techfin.services import applications, lookup
 from techfin.services.applications import reasons
 
 bp = resource_blueprint("applications", "applications", "Financing applications / 融资申请")
@@ -58,14 +54,6 @@ def _locale() -> str:
     return str(get_locale() or "zh_CN")
 
 
-def _row(model: type, row_id: int, rule: Any, field: str) -> Any:
-    """A row named by id in the body; one the caller may not see is as unknown as a missing one."""
-    found = db.session.scalar(select(model).where(model.id == row_id, rule))
-    if found is None:
-        raise DomainError(INVALID, {field: [f"Unknown id {row_id} / 记录不存在"]})
-    return found
-
-
 APPLY_EXAMPLE = {"need_id": 1, "product_id": 1, "document_ids": []}
 
 
@@ -78,10 +66,8 @@ class Applications(MethodView):
         """The caller's own applications (enterprise), those addressed to its institution,
         or all (operators); `status` filters."""
         user = caller()
-        stmt = applications.listing(user, args.get("status"), history=True)
-        if "ref" in args:
-            stmt = stmt.where(Application.id == -1)  # applications have no ref
-        result = page_of(stmt, args, Application)
+        stmt = applications.listing(user, args.get("status"), ref=args.get("ref"), history=True)
+        result = lookup.page_of(stmt, args, Application)
         result["items"] = [to_dict(a, user) for a in result["items"]]
         return result
 
@@ -95,8 +81,8 @@ class Applications(MethodView):
         if not user.is_enterprise:
             raise Forbidden(applications.core.ONLY_ENTERPRISE)
         data = parse_body(ApplicationCreate)
-        need = _row(Need, data["need_id"], access.need_filter(user), "need_id")
-        product = _row(Product, data["product_id"], access.product_filter(user), "product_id")
+        need = lookup.by_id(user, Need, data["need_id"], "need_id")
+        product = lookup.by_id(user, Product, data["product_id"], "product_id")
         app = applications.apply(user, need, product, data["document_ids"], locale=_locale())
         return to_dict(app, user)
 

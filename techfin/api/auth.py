@@ -6,20 +6,13 @@ without a token, which is what makes exempting the API from CSRF safe.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import g, request
 
 from techfin.errors import DomainError
-from techfin.extensions import db
-from techfin.models import ApiToken, User
-from techfin.models.base import utcnow
-from techfin.services import audit
+from techfin.models import User
+from techfin.services import accounts
 
 MAX_TOKEN_LENGTH = 200
-# Writing last_used_at on every request would make every read a write; a minute is precise
-# enough to tell a live token from a forgotten one.
-TOUCH_EVERY = timedelta(minutes=1)
 
 
 class Unauthorized(DomainError):
@@ -33,24 +26,7 @@ def user_for_header(header: str) -> User | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = db.session.execute(
-        db.select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token))
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    if row.revoked_at is not None or not row.user.active:
-        # A known account knocking with a dead credential is worth an audit line; random
-        # garbage is not (anyone could fill the table with it).
-        reason = "revoked token" if row.revoked_at is not None else "suspended account"
-        audit.record("denied", row.user, object_type="user", user=row.user,
-                     detail={"reason": reason, "path": request.path[:200]})  # fmt: skip
-        db.session.commit()
-        return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
-        row.last_used_at = now
-        db.session.commit()
-    return row.user
+    return accounts.user_for_token(token, request.path)
 
 
 def authenticate() -> None:

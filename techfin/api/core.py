@@ -10,24 +10,20 @@ from typing import Any, NoReturn, TypeVar
 import marshmallow as ma
 from flask import Response, current_app, g, request
 from flask_smorest import Api, Blueprint
-from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import DataError, IntegrityError
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from techfin.api import auth
 from techfin.api.schemas import Error
-from techfin.errors import Conflict, DomainError, Forbidden, NotFound, error_response
-from techfin.extensions import csrf, db, limiter
-from techfin.services import audit
+from techfin.errors import Conflict, DomainError, Forbidden, error_response
+from techfin.extensions import csrf, limiter
+from techfin.services import audit, lookup
+from techfin.services.lookup import INVALID  # the API's words for a refused body
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# Integer columns: a larger id in the URL can match nothing, and the drivers raise on it.
-MAX_ID = 2**31 - 1
 
-INVALID = "Some fields are not valid / 部分字段无效"
-NOT_FOUND = "Not found / 记录不存在"
 FORBIDDEN = "You may not do this / 无权执行此操作"
 
 
@@ -106,7 +102,7 @@ def _rate_limit() -> str:
 
 def _on_domain_error(err: DomainError):  # noqa: ANN202 - a Flask response tuple
     if err.status == 403:
-        db.session.rollback()
+        lookup.discard()
         deny(None, err.message)
     response, status = error_response(err.status, err.code, err.message, err.fields)
     if err.status == 401:
@@ -116,14 +112,14 @@ def _on_domain_error(err: DomainError):  # noqa: ANN202 - a Flask response tuple
 
 def _on_integrity_error(err: IntegrityError):  # noqa: ANN202
     # Two writers raced past a uniqueness check: the second one conflicts.
-    db.session.rollback()
+    lookup.discard()
     log.info("integrity error on %s %s: %s", request.method, request.path, err.orig)
     return error_response(409, Conflict.code, "This conflicts with an existing record / 记录冲突")
 
 
 def _on_data_error(err: DataError):  # noqa: ANN202
     # The schemas should have refused the value already; never answer a bad value with a 500.
-    db.session.rollback()
+    lookup.discard()
     log.warning("data error on %s %s: %s", request.method, request.path, err.orig)
     return error_response(
         422, DomainError.code, INVALID, {"body": ["Value out of range / 数值超出范围"]}
@@ -200,7 +196,7 @@ def deny(obj: Any, reason: str) -> None:
     """Audit an access denial (the answer itself is a 403 or a 404)."""
     view_args = request.view_args or {}
     object_id = next((v for v in view_args.values() if isinstance(v, int)), None)
-    audit.record(
+    audit.record_now(
         "denied",
         obj,
         object_type=(obj.__tablename__.rstrip("s") if obj is not None else request.blueprint or ""),
@@ -208,7 +204,6 @@ def deny(obj: Any, reason: str) -> None:
         detail={"reason": reason[:200], "method": request.method, "path": request.path[:200],
                 **({"object_id": object_id} if obj is None and object_id is not None else {})},
     )  # fmt: skip
-    db.session.commit()
 
 
 def require(allowed: bool) -> None:
@@ -217,30 +212,11 @@ def require(allowed: bool) -> None:
         raise Forbidden(FORBIDDEN)
 
 
-def visible(model: type[T], row_id: int, rule: ColumnElement[bool]) -> T:
-    """The row if the caller may see it; 404 alike for missing and hidden rows."""
-    if row_id > MAX_ID:
-        raise NotFound(NOT_FOUND)
-    row = db.session.scalar(select(model).where(model.id == row_id, rule))
-    if row is None:
-        hidden = db.session.get(model, row_id)
-        if hidden is not None:
-            deny(hidden, "not visible to the caller")
-        raise NotFound(NOT_FOUND)
-    return row
+def _hidden(row: Any) -> None:
+    deny(row, "not visible to the caller")
 
 
-def by_ref(model: type[T], ref: str, rule: ColumnElement[bool], field: str) -> T:
-    """A row named in a request body; one the caller may not see is as unknown as a missing one."""
-    row = db.session.scalar(select(model).where(model.ref == ref, rule))
-    if row is None:
-        raise DomainError(INVALID, {field: [f"Unknown ref {ref!r} / 编号不存在"]})
-    return row
-
-
-def page_of(stmt: Select, args: dict[str, Any], model: type) -> dict[str, Any]:
-    """One page of `stmt` in id order, in the list envelope."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    page, per_page = args["page"], args["per_page"]
-    rows = db.session.scalars(stmt.order_by(model.id).limit(per_page).offset((page - 1) * per_page))
-    return {"items": list(rows), "page": page, "per_page": per_page, "total": total or 0}
+def visible(user: Any, model: type[T], row_id: int) -> T:
+    """The row if the caller may see it; 404 alike for missing and hidden rows (the attempt
+    on a hidden one is audited)."""
+    return lookup.visible(user, model, row_id, on_hidden=_hidden)

@@ -10,7 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from techfin.api.auth import caller
 from techfin.api.core import errors, parse_body, resource_blueprint, visible
 from techfin.models import Need, Product
-from techfin.services import access, digests, matching
+from techfin.services import digests, matching
 from techfin.services import search as search_service
 
 search_bp = resource_blueprint("api_search", "search", "Full-text search / 全文搜索")
@@ -186,7 +186,7 @@ class NeedMatches(MethodView):
     def get(self, args: dict[str, Any], need_id: int) -> dict[str, Any]:
         """Products and funds for one of the caller's needs, best first, with reasons."""
         user = caller()
-        need = visible(Need, need_id, access.need_filter(user))
+        need = visible(user, Need, need_id)
         return matching.matches_for_need(user, need, args["limit"])
 
 
@@ -198,7 +198,7 @@ class ProductMatches(MethodView):
     def get(self, args: dict[str, Any], product_id: int) -> dict[str, Any]:
         """Published needs for one of the caller's products, best first, with reasons."""
         user = caller()
-        product = visible(Product, product_id, access.product_filter(user))
+        product = visible(user, Product, product_id)
         return matching.matches_for_product(user, product, args["limit"])
 
 

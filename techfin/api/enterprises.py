@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
     body_doc,
     errors,
-    page_of,
     parse_body,
     require,
     resource_blueprint,
@@ -27,7 +25,7 @@ from techfin.api.schemas import (
     EnterpriseUpdate,
 )
 from techfin.models import Enterprise, User
-from techfin.services import access, access_log, catalog
+from techfin.services import access, access_log, catalog, lookup
 
 bp = resource_blueprint("enterprises", "enterprises", "Technology SMEs / 科技型中小企业")
 
@@ -41,21 +39,6 @@ def shown(user: User, enterprise: Enterprise) -> dict[str, Any]:
     return item
 
 
-def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
-    stmt = select(Enterprise).where(access.enterprise_filter(user))
-    if "ref" in args:
-        stmt = stmt.where(Enterprise.ref == args["ref"])
-    if "industry" in args:
-        stmt = stmt.where(Enterprise.industry.startswith(args["industry"], autoescape=True))
-    if "region" in args:
-        stmt = stmt.where(Enterprise.region.startswith(args["region"], autoescape=True))
-    if "stage" in args:
-        stmt = stmt.where(Enterprise.stage == args["stage"])
-    if "high_tech" in args:
-        stmt = stmt.where(Enterprise.high_tech.is_(args["high_tech"]))
-    return stmt
-
-
 @bp.route("")
 class Enterprises(MethodView):
     @bp.arguments(EnterpriseQuery, location="query")
@@ -64,7 +47,7 @@ class Enterprises(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the enterprises the caller may see (industry and region match code prefixes)."""
         user = caller()
-        page = page_of(_filtered(user, args), args, Enterprise)
+        page = lookup.listing(user, Enterprise, args)
         page["items"] = [shown(user, e) for e in page["items"]]
         access_log.record_reads(
             user, "api_list",
@@ -90,7 +73,7 @@ class EnterpriseById(MethodView):
     def get(self, enterprise_id: int) -> dict[str, Any]:
         """One enterprise; an institution's look is logged for the enterprise to see."""
         user = caller()
-        enterprise = visible(Enterprise, enterprise_id, access.enterprise_filter(user))
+        enterprise = visible(user, Enterprise, enterprise_id)
         item = shown(user, enterprise)
         what = "financials" if "revenue_cny" in item else "profile"
         catalog.log_data_access(user, enterprise.id, "api", what)
@@ -106,7 +89,7 @@ class EnterpriseById(MethodView):
     def patch(self, enterprise_id: int) -> dict[str, Any]:
         """Change some fields of an enterprise (its own users and operators)."""
         user = caller()
-        enterprise = visible(Enterprise, enterprise_id, access.enterprise_filter(user))
+        enterprise = visible(user, Enterprise, enterprise_id)
         require(access.can_edit_enterprise(user, enterprise))
         data = parse_body(EnterpriseUpdate, partial=True)
         return shown(user, catalog.update_enterprise(user, enterprise, data))
@@ -116,5 +99,5 @@ class EnterpriseById(MethodView):
     def delete(self, enterprise_id: int) -> None:
         """Delete an enterprise without accounts or docking records (operators only)."""
         user = caller()
-        enterprise = visible(Enterprise, enterprise_id, access.enterprise_filter(user))
+        enterprise = visible(user, Enterprise, enterprise_id)
         catalog.delete_enterprise(user, enterprise)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
     body_doc,
     errors,
-    page_of,
     parse_body,
     require,
     resource_blueprint,
@@ -25,19 +23,10 @@ from techfin.api.schemas import (
     FunderQuery,
     FunderUpdate,
 )
-from techfin.models import Funder, User
-from techfin.services import access, catalog
+from techfin.models import Funder
+from techfin.services import access, catalog, lookup
 
 bp = resource_blueprint("funders", "funders", "Funding institutions / 金融机构")
-
-
-def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
-    stmt = select(Funder).where(access.funder_filter(user))
-    if "ref" in args:
-        stmt = stmt.where(Funder.ref == args["ref"])
-    if "kind" in args:
-        stmt = stmt.where(Funder.kind == args["kind"])
-    return stmt
 
 
 @bp.route("")
@@ -47,7 +36,7 @@ class Funders(MethodView):
     @errors(bp, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List verified institutions (and the caller's own)."""
-        return page_of(_filtered(caller(), args), args, Funder)
+        return lookup.listing(caller(), Funder, args)
 
     @bp.doc(requestBody=body_doc(FunderCreate, example=FUNDER_EXAMPLE))
     @bp.response(201, FunderOut)
@@ -65,7 +54,7 @@ class FunderById(MethodView):
     @errors(bp, 404)
     def get(self, funder_id: int) -> Funder:
         """One institution."""
-        return visible(Funder, funder_id, access.funder_filter(caller()))
+        return visible(caller(), Funder, funder_id)
 
     @bp.doc(requestBody=body_doc(FunderUpdate, partial=True, example={"regions": ["4420", "4403"]}))
     @bp.response(200, FunderOut)
@@ -73,7 +62,7 @@ class FunderById(MethodView):
     def patch(self, funder_id: int) -> Funder:
         """Change some fields of an institution's profile (its own staff and operators)."""
         user = caller()
-        funder = visible(Funder, funder_id, access.funder_filter(user))
+        funder = visible(user, Funder, funder_id)
         require(access.can_edit_funder(user, funder))
         return catalog.update_funder(user, funder, parse_body(FunderUpdate, partial=True))
 
@@ -82,4 +71,4 @@ class FunderById(MethodView):
     def delete(self, funder_id: int) -> None:
         """Delete an institution without accounts or docking records (operators only)."""
         user = caller()
-        catalog.delete_funder(user, visible(Funder, funder_id, access.funder_filter(user)))
+        catalog.delete_funder(user, visible(user, Funder, funder_id))

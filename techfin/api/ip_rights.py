@@ -1,18 +1,24 @@
 """/api/v1/copyrights and /api/v1/trademarks — an enterprise's software copyrights and
-trademarks, kept like its patents (confidential ones stay within the enterprise)."""
+trademarks, kept like its patents (confidential ones stay within the enterprise).
+
+The two resources are the same five operations on two models (catalog.create_ip /
+update_ip / delete_ip), so one factory makes both blueprints; what differs is named in
+IpResource.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import marshmallow as ma
 from flask.views import MethodView
-from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
+    ApiBlueprint,
     body_doc,
     errors,
-    page_of,
     parse_body,
     require,
     resource_blueprint,
@@ -32,117 +38,93 @@ from techfin.api.schemas import (
     TrademarkPage,
     TrademarkUpdate,
 )
-from techfin.models import Copyright, Enterprise, Trademark, User
-from techfin.services import access, catalog
-
-copyrights_bp = resource_blueprint("copyrights", "copyrights", "Software copyrights / 软件著作权")
-trademarks_bp = resource_blueprint("trademarks", "trademarks", "Trademarks / 商标")
+from techfin.models import Copyright, Trademark
+from techfin.services import access, catalog, lookup
 
 
-def _filtered(user: User, model: Any, args: dict[str, Any]):  # noqa: ANN202 - a Select
-    stmt = select(model).where(access.ip_filter(user, model))
-    if "ref" in args:
-        stmt = stmt.where(model.ref == args["ref"])
-    if "enterprise_ref" in args:
-        owner = select(Enterprise.id).where(Enterprise.ref == args["enterprise_ref"])
-        stmt = stmt.where(model.enterprise_id.in_(owner))
-    if "status" in args:
-        stmt = stmt.where(model.status == args["status"])
-    return stmt
+@dataclass(frozen=True)
+class IpResource:
+    kind: str  # catalog's name for it: "copyright" | "trademark"
+    model: type
+    plural: str  # URL segment and blueprint name
+    title: str  # the blueprint's description
+    noun: str  # in the operations' summaries: "software copyright", "trademark"
+    example: dict[str, Any]
+    create: type[ma.Schema]
+    update: type[ma.Schema]
+    out: type[ma.Schema]
+    page: type[ma.Schema]
 
 
-@copyrights_bp.route("")
-class Copyrights(MethodView):
-    @copyrights_bp.arguments(IpQuery, location="query")
-    @copyrights_bp.response(200, CopyrightPage)
-    @errors(copyrights_bp, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List the software copyrights the caller may see."""
-        return page_of(_filtered(caller(), Copyright, args), args, Copyright)
+def ip_blueprint(res: IpResource) -> ApiBlueprint:
+    """The list / create / read / change / delete operations of one kind of IP right."""
+    bp = resource_blueprint(res.plural, res.plural, res.title)
+    name = res.model.__name__
 
-    @copyrights_bp.doc(requestBody=body_doc(CopyrightCreate, example=COPYRIGHT_EXAMPLE))
-    @copyrights_bp.response(201, CopyrightOut)
-    @errors(copyrights_bp, 400, 403, 409, 422)
-    def post(self) -> Copyright:
-        """Add a software copyright to the caller's enterprise (operators name the
-        enterprise_ref)."""
-        user = caller()
-        require(access.can_create(user, "copyright"))
-        data = parse_body(CopyrightCreate)
-        return catalog.create_ip(user, "copyright", owning_enterprise(user, data), data)
+    class Collection(MethodView):
+        @bp.arguments(IpQuery, location="query")
+        @bp.response(200, res.page)
+        @errors(bp, 422)
+        def get(self, args: dict[str, Any]) -> dict[str, Any]:
+            return lookup.listing(caller(), res.model, args)
 
+        @bp.doc(requestBody=body_doc(res.create, example=res.example))
+        @bp.response(201, res.out)
+        @errors(bp, 400, 403, 409, 422)
+        def post(self) -> Any:
+            user = caller()
+            require(access.can_create(user, res.kind))
+            data = parse_body(res.create)
+            return catalog.create_ip(user, res.kind, owning_enterprise(user, data), data)
 
-@copyrights_bp.route("/<int:item_id>")
-class CopyrightById(MethodView):
-    @copyrights_bp.response(200, CopyrightOut)
-    @errors(copyrights_bp, 404)
-    def get(self, item_id: int) -> Copyright:
-        """One software copyright."""
-        return visible(Copyright, item_id, access.ip_filter(caller(), Copyright))
+    class Item(MethodView):
+        @bp.response(200, res.out)
+        @errors(bp, 404)
+        def get(self, item_id: int) -> Any:
+            return visible(caller(), res.model, item_id)
 
-    @copyrights_bp.doc(
-        requestBody=body_doc(CopyrightUpdate, partial=True, example={"status": "registered"})
-    )
-    @copyrights_bp.response(200, CopyrightOut)
-    @errors(copyrights_bp, 400, 403, 404, 409, 422)
-    def patch(self, item_id: int) -> Copyright:
-        """Change some fields of a software copyright."""
-        user = caller()
-        item = visible(Copyright, item_id, access.ip_filter(user, Copyright))
-        require(access.can_edit_ip(user, item))
-        return catalog.update_ip(user, item, parse_body(CopyrightUpdate, partial=True))
+        @bp.doc(requestBody=body_doc(res.update, partial=True, example={"status": "registered"}))
+        @bp.response(200, res.out)
+        @errors(bp, 400, 403, 404, 409, 422)
+        def patch(self, item_id: int) -> Any:
+            user = caller()
+            item = visible(user, res.model, item_id)
+            require(access.can_edit_ip(user, item))
+            return catalog.update_ip(user, item, parse_body(res.update, partial=True))
 
-    @copyrights_bp.response(204)
-    @errors(copyrights_bp, 403, 404)
-    def delete(self, item_id: int) -> None:
-        """Delete a software copyright."""
-        user = caller()
-        catalog.delete_ip(user, visible(Copyright, item_id, access.ip_filter(user, Copyright)))
+        @bp.response(204)
+        @errors(bp, 403, 404)
+        def delete(self, item_id: int) -> None:
+            user = caller()
+            catalog.delete_ip(user, visible(user, res.model, item_id))
 
-
-@trademarks_bp.route("")
-class Trademarks(MethodView):
-    @trademarks_bp.arguments(IpQuery, location="query")
-    @trademarks_bp.response(200, TrademarkPage)
-    @errors(trademarks_bp, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List the trademarks the caller may see."""
-        return page_of(_filtered(caller(), Trademark, args), args, Trademark)
-
-    @trademarks_bp.doc(requestBody=body_doc(TrademarkCreate, example=TRADEMARK_EXAMPLE))
-    @trademarks_bp.response(201, TrademarkOut)
-    @errors(trademarks_bp, 400, 403, 409, 422)
-    def post(self) -> Trademark:
-        """Add a trademark to the caller's enterprise (operators name the enterprise_ref)."""
-        user = caller()
-        require(access.can_create(user, "trademark"))
-        data = parse_body(TrademarkCreate)
-        return catalog.create_ip(user, "trademark", owning_enterprise(user, data), data)
+    # The OpenAPI summaries come from the docstrings, and the endpoints from the class names
+    # (copyrights.Copyrights, copyrights.CopyrightById …): both as they were written by hand.
+    docs = {
+        Collection.get: f"List the {res.noun}s the caller may see.",
+        Collection.post: f"Add a {res.noun} to the caller's enterprise (operators name the "
+        "enterprise_ref).",
+        Item.get: f"One {res.noun}.",
+        Item.patch: f"Change some fields of a {res.noun}.",
+        Item.delete: f"Delete a {res.noun}.",
+    }
+    for fn, doc in docs.items():
+        fn.__doc__ = doc
+    Collection.__name__ = Collection.__qualname__ = f"{name}s"
+    Item.__name__ = Item.__qualname__ = f"{name}ById"
+    bp.route("")(Collection)
+    bp.route("/<int:item_id>")(Item)
+    return bp
 
 
-@trademarks_bp.route("/<int:item_id>")
-class TrademarkById(MethodView):
-    @trademarks_bp.response(200, TrademarkOut)
-    @errors(trademarks_bp, 404)
-    def get(self, item_id: int) -> Trademark:
-        """One trademark."""
-        return visible(Trademark, item_id, access.ip_filter(caller(), Trademark))
+COPYRIGHTS = IpResource(
+    "copyright", Copyright, "copyrights", "Software copyrights / 软件著作权", "software copyright",
+    COPYRIGHT_EXAMPLE, CopyrightCreate, CopyrightUpdate, CopyrightOut, CopyrightPage,
+)  # fmt: skip
+TRADEMARKS = IpResource(
+    "trademark", Trademark, "trademarks", "Trademarks / 商标", "trademark",
+    TRADEMARK_EXAMPLE, TrademarkCreate, TrademarkUpdate, TrademarkOut, TrademarkPage,
+)  # fmt: skip
 
-    @trademarks_bp.doc(
-        requestBody=body_doc(TrademarkUpdate, partial=True, example={"status": "registered"})
-    )
-    @trademarks_bp.response(200, TrademarkOut)
-    @errors(trademarks_bp, 400, 403, 404, 409, 422)
-    def patch(self, item_id: int) -> Trademark:
-        """Change some fields of a trademark."""
-        user = caller()
-        item = visible(Trademark, item_id, access.ip_filter(user, Trademark))
-        require(access.can_edit_ip(user, item))
-        return catalog.update_ip(user, item, parse_body(TrademarkUpdate, partial=True))
-
-    @trademarks_bp.response(204)
-    @errors(trademarks_bp, 403, 404)
-    def delete(self, item_id: int) -> None:
-        """Delete a trademark."""
-        user = caller()
-        catalog.delete_ip(user, visible(Trademark, item_id, access.ip_filter(user, Trademark)))
+copyrights_bp = ip_blueprint(COPYRIGHTS)
+trademarks_bp = ip_blueprint(TRADEMARKS)

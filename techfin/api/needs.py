@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
     INVALID,
     body_doc,
     errors,
-    page_of,
     parse_body,
     require,
     resource_blueprint,
@@ -29,32 +27,11 @@ from techfin.api.schemas import (
     NeedUpdate,
     PickupCreate,
 )
-from techfin.errors import DomainError
-from techfin.extensions import db
-from techfin.models import Enterprise, Need, Product, User
-from techfin.services import access, catalog
+from techfin.errors import DomainError, NotFound
+from techfin.models import Need, Product
+from techfin.services import access, catalog, lookup
 
 bp = resource_blueprint("needs", "needs", "Financing needs / 融资需求")
-
-
-def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
-    stmt = select(Need).where(access.need_filter(user))
-    if "ref" in args:
-        stmt = stmt.where(Need.ref == args["ref"])
-    if "kind" in args:
-        stmt = stmt.where(Need.kind == args["kind"])
-    if "status" in args:
-        stmt = stmt.where(Need.status == args["status"])
-    owners = select(Enterprise.id)
-    if "enterprise_ref" in args:
-        owners = owners.where(Enterprise.ref == args["enterprise_ref"])
-    if "industry" in args:
-        owners = owners.where(Enterprise.industry.startswith(args["industry"], autoescape=True))
-    if "region" in args:
-        owners = owners.where(Enterprise.region.startswith(args["region"], autoescape=True))
-    if {"enterprise_ref", "industry", "region"} & args.keys():
-        stmt = stmt.where(Need.enterprise_id.in_(owners))
-    return stmt
 
 
 @bp.route("")
@@ -64,7 +41,7 @@ class Needs(MethodView):
     @errors(bp, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the needs the caller may see (industry and region of the enterprise, by prefix)."""
-        return page_of(_filtered(caller(), args), args, Need)
+        return lookup.listing(caller(), Need, args)
 
     @bp.doc(requestBody=body_doc(NeedCreate, example=NEED_EXAMPLE))
     @bp.response(201, NeedOut)
@@ -83,7 +60,7 @@ class NeedById(MethodView):
     @errors(bp, 404)
     def get(self, need_id: int) -> Need:
         """One need."""
-        return visible(Need, need_id, access.need_filter(caller()))
+        return visible(caller(), Need, need_id)
 
     @bp.doc(requestBody=body_doc(NeedUpdate, partial=True, example={"amount_cny": 6000000}))
     @bp.response(200, NeedOut)
@@ -91,7 +68,7 @@ class NeedById(MethodView):
     def patch(self, need_id: int) -> Need:
         """Change some fields of a need; closing it needs a closed_reason."""
         user = caller()
-        need = visible(Need, need_id, access.need_filter(user))
+        need = visible(user, Need, need_id)
         require(access.can_edit_need(user, need))
         return catalog.update_need(user, need, parse_body(NeedUpdate, partial=True))
 
@@ -100,7 +77,7 @@ class NeedById(MethodView):
     def delete(self, need_id: int) -> None:
         """Delete a need without docking records (close it otherwise)."""
         user = caller()
-        catalog.delete_need(user, visible(Need, need_id, access.need_filter(user)))
+        catalog.delete_need(user, visible(user, Need, need_id))
 
 
 @bp.route("/<int:need_id>/pickup")
@@ -117,11 +94,12 @@ class NeedPickup(MethodView):
 
         user = caller()
         require(access.is_verified_institution(user))
-        need = visible(Need, need_id, access.need_filter(user))
+        need = visible(user, Need, need_id)
         data = parse_body(PickupCreate)
-        product = db.session.get(Product, data["product_id"])
-        if product is None or product.funder_id != access.org_id(user):
+        try:
+            product = lookup.owned(user, Product, data["product_id"])
+        except NotFound:
             raise DomainError(
                 INVALID, {"product_id": ["Pick one of your own products / 请选择本机构的产品"]}
-            )
+            ) from None
         return to_dict(applications.pick_up(user, need, product), user)

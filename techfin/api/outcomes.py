@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
     body_doc,
-    by_ref,
     errors,
-    page_of,
     parse_body,
     require,
     resource_blueprint,
@@ -28,51 +24,10 @@ from techfin.api.schemas import (
     OutcomeReopen,
     OutcomeUpdate,
 )
-from techfin.models import Enterprise, Funder, Need, Outcome, Product, User
-from techfin.services import access, catalog, pipeline
+from techfin.models import Need, Outcome, Product
+from techfin.services import access, catalog, lookup, pipeline
 
 bp = resource_blueprint("outcomes", "outcomes", "Docking outcomes / 对接记录")
-
-
-def _ref_match(ref: str) -> ColumnElement[bool]:
-    """Outcome refs are need_ref/product_ref/stage/date; refs themselves may contain '/'."""
-    head, _, rest = ref.rpartition("/")
-    pair, _, stage = head.rpartition("/")
-    try:
-        day = date.fromisoformat(rest)
-    except ValueError:
-        return false()
-    cuts = [i for i, ch in enumerate(pair) if ch == "/"]
-    if not cuts:
-        return false()
-    pairs = [
-        and_(
-            Outcome.need_id.in_(select(Need.id).where(Need.ref == pair[:i])),
-            Outcome.product_id.in_(select(Product.id).where(Product.ref == pair[i + 1 :])),
-        )
-        for i in cuts
-    ]
-    return and_(Outcome.stage == stage, Outcome.date == day, or_(*pairs))
-
-
-def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
-    stmt = select(Outcome).where(access.outcome_filter(user))
-    if "ref" in args:
-        stmt = stmt.where(_ref_match(args["ref"]))
-    if "stage" in args:
-        stmt = stmt.where(Outcome.stage == args["stage"])
-    if "need_ref" in args:
-        stmt = stmt.where(Outcome.need_id.in_(select(Need.id).where(Need.ref == args["need_ref"])))
-    if "product_ref" in args:
-        products = select(Product.id).where(Product.ref == args["product_ref"])
-        stmt = stmt.where(Outcome.product_id.in_(products))
-    if "enterprise_ref" in args:
-        needs = select(Need.id).join(Enterprise).where(Enterprise.ref == args["enterprise_ref"])
-        stmt = stmt.where(Outcome.need_id.in_(needs))
-    if "funder_ref" in args:
-        products = select(Product.id).join(Funder).where(Funder.ref == args["funder_ref"])
-        stmt = stmt.where(Outcome.product_id.in_(products))
-    return stmt
 
 
 @bp.route("")
@@ -82,7 +37,7 @@ class Outcomes(MethodView):
     @errors(bp, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the docking steps on the caller's needs or products (operators: all)."""
-        return page_of(_filtered(caller(), args), args, Outcome)
+        return lookup.listing(caller(), Outcome, args)
 
     @bp.doc(requestBody=body_doc(OutcomeCreate, example=OUTCOME_EXAMPLE))
     @bp.response(201, OutcomeOut)
@@ -92,10 +47,8 @@ class Outcomes(MethodView):
         user = caller()
         require(access.can_create(user, "outcome"))
         data = parse_body(OutcomeCreate)
-        need = by_ref(Need, data.pop("need_ref"), access.need_filter(user), "need_ref")
-        product = by_ref(
-            Product, data.pop("product_ref"), access.product_filter(user), "product_ref"
-        )
+        need = lookup.by_ref(user, Need, data.pop("need_ref"), "need_ref")
+        product = lookup.by_ref(user, Product, data.pop("product_ref"), "product_ref")
         return catalog.record_outcome(user, need, product, data)
 
 
@@ -112,8 +65,8 @@ class OutcomeReopenView(MethodView):
         user = caller()
         require(user.is_operator)
         data = parse_body(OutcomeReopen)
-        need = by_ref(Need, data["need_ref"], access.need_filter(user), "need_ref")
-        product = by_ref(Product, data["product_ref"], access.product_filter(user), "product_ref")
+        need = lookup.by_ref(user, Need, data["need_ref"], "need_ref")
+        product = lookup.by_ref(user, Product, data["product_ref"], "product_ref")
         return pipeline.reopen(user, need, product, data["reason"])
 
 
@@ -123,7 +76,7 @@ class OutcomeById(MethodView):
     @errors(bp, 404)
     def get(self, outcome_id: int) -> Outcome:
         """One docking step."""
-        return visible(Outcome, outcome_id, access.outcome_filter(caller()))
+        return visible(caller(), Outcome, outcome_id)
 
     @bp.doc(requestBody=body_doc(OutcomeUpdate, partial=True, example={"note": "补充材料已收到"}))
     @bp.response(200, OutcomeOut)
@@ -131,7 +84,7 @@ class OutcomeById(MethodView):
     def patch(self, outcome_id: int) -> Outcome:
         """Correct the amount, rate, dates, repayment or note of a step."""
         user = caller()
-        outcome = visible(Outcome, outcome_id, access.outcome_filter(user))
+        outcome = visible(user, Outcome, outcome_id)
         require(access.can_edit_outcome(user, outcome))
         return catalog.update_outcome(user, outcome, parse_body(OutcomeUpdate, partial=True))
 
@@ -140,4 +93,4 @@ class OutcomeById(MethodView):
     def delete(self, outcome_id: int) -> None:
         """Delete a step recorded in error (operators only)."""
         user = caller()
-        catalog.delete_outcome(user, visible(Outcome, outcome_id, access.outcome_filter(user)))
+        catalog.delete_outcome(user, visible(user, Outcome, outcome_id))

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
     body_doc,
     errors,
-    page_of,
     parse_body,
     require,
     resource_blueprint,
@@ -26,24 +24,10 @@ from techfin.api.schemas import (
     PatentQuery,
     PatentUpdate,
 )
-from techfin.models import Enterprise, Patent, User
-from techfin.services import access, access_log, catalog
+from techfin.models import Patent
+from techfin.services import access, access_log, catalog, lookup
 
 bp = resource_blueprint("patents", "patents", "Patents / 专利")
-
-
-def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
-    stmt = select(Patent).where(access.patent_filter(user))
-    if "ref" in args:
-        stmt = stmt.where(Patent.ref == args["ref"])
-    if "enterprise_ref" in args:
-        owner = select(Enterprise.id).where(Enterprise.ref == args["enterprise_ref"])
-        stmt = stmt.where(Patent.enterprise_id.in_(owner))
-    if "kind" in args:
-        stmt = stmt.where(Patent.kind == args["kind"])
-    if "status" in args:
-        stmt = stmt.where(Patent.status == args["status"])
-    return stmt
 
 
 @bp.route("")
@@ -54,7 +38,7 @@ class Patents(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the patents the caller may see; an institution's look is logged."""
         user = caller()
-        page = page_of(_filtered(user, args), args, Patent)
+        page = lookup.listing(user, Patent, args)
         access_log.record_reads(user, "api_list", access_log.patent_reads(page["items"]))
         return page
 
@@ -76,7 +60,7 @@ class PatentById(MethodView):
     def get(self, patent_id: int) -> Patent:
         """One patent; an institution's look is logged for the enterprise to see."""
         user = caller()
-        patent = visible(Patent, patent_id, access.patent_filter(user))
+        patent = visible(user, Patent, patent_id)
         access_log.record_reads(user, "api", access_log.patent_reads([patent]))
         return patent
 
@@ -86,7 +70,7 @@ class PatentById(MethodView):
     def patch(self, patent_id: int) -> Patent:
         """Change some fields of a patent."""
         user = caller()
-        patent = visible(Patent, patent_id, access.patent_filter(user))
+        patent = visible(user, Patent, patent_id)
         require(access.can_edit_patent(user, patent))
         return catalog.update_patent(user, patent, parse_body(PatentUpdate, partial=True))
 
@@ -95,4 +79,4 @@ class PatentById(MethodView):
     def delete(self, patent_id: int) -> None:
         """Delete a patent."""
         user = caller()
-        catalog.delete_patent(user, visible(Patent, patent_id, access.patent_filter(user)))
+        catalog.delete_patent(user, visible(user, Patent, patent_id))

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import select
 
 from techfin.api.auth import caller
 from techfin.api.core import (
     body_doc,
     errors,
-    page_of,
     parse_body,
     require,
     resource_blueprint,
@@ -26,24 +24,10 @@ from techfin.api.schemas import (
     ProductQuery,
     ProductUpdate,
 )
-from techfin.models import Funder, Product, User
-from techfin.services import access, catalog, lifecycle
+from techfin.models import Product
+from techfin.services import access, catalog, lifecycle, lookup
 
 bp = resource_blueprint("products", "products", "Financial products / 金融产品")
-
-
-def _filtered(user: User, args: dict[str, Any]):  # noqa: ANN202 - a Select
-    stmt = select(Product).where(access.product_filter(user))
-    if "ref" in args:
-        stmt = stmt.where(Product.ref == args["ref"])
-    if "funder_ref" in args:
-        owner = select(Funder.id).where(Funder.ref == args["funder_ref"])
-        stmt = stmt.where(Product.funder_id.in_(owner))
-    if "kind" in args:
-        stmt = stmt.where(Product.kind == args["kind"])
-    if "status" in args:
-        stmt = stmt.where(Product.status == args["status"])
-    return stmt
 
 
 @bp.route("")
@@ -53,7 +37,7 @@ class Products(MethodView):
     @errors(bp, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List active products of verified institutions (and the caller's own)."""
-        return page_of(_filtered(caller(), args), args, Product)
+        return lookup.listing(caller(), Product, args)
 
     @bp.doc(requestBody=body_doc(ProductCreate, example=PRODUCT_EXAMPLE))
     @bp.response(201, ProductOut)
@@ -72,7 +56,7 @@ class ProductById(MethodView):
     @errors(bp, 404)
     def get(self, product_id: int) -> Product:
         """One product."""
-        return visible(Product, product_id, access.product_filter(caller()))
+        return visible(caller(), Product, product_id)
 
     @bp.doc(requestBody=body_doc(ProductUpdate, partial=True, example={"status": "paused"}))
     @bp.response(200, ProductOut)
@@ -80,7 +64,7 @@ class ProductById(MethodView):
     def patch(self, product_id: int) -> Product:
         """Change some fields of a product."""
         user = caller()
-        product = visible(Product, product_id, access.product_filter(user))
+        product = visible(user, Product, product_id)
         require(access.can_edit_product(user, product))
         return lifecycle.change_product(user, product, parse_body(ProductUpdate, partial=True))
 
@@ -89,4 +73,4 @@ class ProductById(MethodView):
     def delete(self, product_id: int) -> None:
         """Delete a product without docking records (retire it otherwise)."""
         user = caller()
-        catalog.delete_product(user, visible(Product, product_id, access.product_filter(user)))
+        catalog.delete_product(user, visible(user, Product, product_id))

@@ -12,18 +12,14 @@ from marshmallow import Schema, fields
 
 from techfin.api.auth import caller
 from techfin.api.core import (
-    MAX_ID,
-    NOT_FOUND,
     body_doc,
     errors,
     parse_body,
     require,
     resource_blueprint,
 )
-from techfin.errors import NotFound
-from techfin.extensions import db
 from techfin.models import User
-from techfin.services import moderation
+from techfin.services import lookup, moderation
 from techfin.services.records import Strict
 
 bp = resource_blueprint("api_users", "users", "Accounts (operators) / 账户管理")
@@ -52,8 +48,6 @@ class UserById(MethodView):
         """Suspend (logged out everywhere, API tokens stop) or reactivate an account."""
         user = caller()
         require(user.is_operator)
-        target = db.session.get(User, user_id) if user_id <= MAX_ID else None
-        if target is None:
-            raise NotFound(NOT_FOUND)
+        target = lookup.get(User, user_id)
         data = parse_body(UserUpdate)
         return moderation.set_user_active(user, target, data["active"])

@@ -56,3 +56,11 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def record_now(action: str, obj: Any = None, **kwargs: Any) -> AuditEntry:
+    """record() committed at once: a refusal is worth a line though the request it answers
+    changes nothing (an access denial, a dead credential)."""
+    entry = record(action, obj, **kwargs)
+    db.session.commit()
+    return entry

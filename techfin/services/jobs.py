@@ -84,6 +84,11 @@ def next_run(line: str, after: datetime, horizon_days: int = 8) -> datetime | No
     return None
 
 
+def check_database() -> None:
+    """One round trip to the database (the health check): raises when it cannot be reached."""
+    db.session.execute(select(1))
+
+
 def system_status(schedule: dict[str, str]) -> dict[str, Any]:
     """Queue depth, the dirty backlog, each job's last and next run, failed tasks."""
     from techfin.tasks import queue_depth

@@ -1,16 +1,19 @@
-"""What a workspace dashboard shows: profile completeness, open needs, recent activity."""
+"""What a workspace shows: profile completeness, open needs, recent activity, and the lists
+of the organisation's own patents, IP rights, needs and products."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from techfin.extensions import db
 from techfin.models import (
     AuditEntry,
+    Copyright,
     Enterprise,
     Funder,
     Membership,
@@ -19,6 +22,7 @@ from techfin.models import (
     Outcome,
     Patent,
     Product,
+    Trademark,
     User,
 )
 from techfin.models.user import STAFF_ROLES
@@ -102,6 +106,45 @@ def open_needs(enterprise: Enterprise) -> list[Need]:
             .order_by(Need.created_at.desc(), Need.id.desc())
         ).scalars()
     )
+
+
+def needs(enterprise: Enterprise, *, closed: bool = True) -> list[Need]:
+    """The enterprise's needs, newest first (without the closed ones when closed=False)."""
+    stmt = select(Need).where(Need.enterprise_id == enterprise.id)
+    if not closed:
+        stmt = stmt.where(Need.status != "closed")
+    return list(db.session.scalars(stmt.order_by(Need.created_at.desc(), Need.id.desc())))
+
+
+def need_outcomes(need: Need) -> list[Outcome]:
+    """A need's docking steps in the order they happened."""
+    return list(db.session.scalars(
+        select(Outcome).where(Outcome.need_id == need.id).order_by(Outcome.date, Outcome.id)
+    ))  # fmt: skip
+
+
+def patents(enterprise: Enterprise) -> list[Patent]:
+    """The enterprise's patents, latest filed first (unknown filing dates last)."""
+    return list(db.session.scalars(
+        select(Patent).where(Patent.enterprise_id == enterprise.id)
+        .order_by(Patent.filed.desc().nulls_last(), Patent.id.desc())
+    ))  # fmt: skip
+
+
+def ip_rights(enterprise: Enterprise, model: type[Copyright | Trademark]) -> list[Any]:
+    """The enterprise's software copyrights or trademarks, latest registered first."""
+    return list(db.session.scalars(
+        select(model).where(model.enterprise_id == enterprise.id)
+        .order_by(model.registered.desc().nulls_last(), model.id.desc())
+    ))  # fmt: skip
+
+
+def products(funder: Funder) -> list[Product]:
+    """The institution's products by status, newest first within each."""
+    return list(db.session.scalars(
+        select(Product).where(Product.funder_id == funder.id)
+        .order_by(Product.status, Product.created_at.desc(), Product.id.desc())
+    ))  # fmt: skip
 
 
 def funded_need_ids(enterprise: Enterprise) -> set[int]:

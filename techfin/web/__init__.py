@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, url_for
+from flask import Blueprint, Flask, request, url_for
 from flask_babel import get_locale
 from werkzeug.routing import IntegerConverter, Map
 
@@ -29,21 +29,39 @@ def _sme_label(size: str | None) -> str:
     return label("sme_size", size)
 
 
-def init_app(app: Flask) -> None:
+def blueprints() -> list[Blueprint]:
+    """Every page blueprint: the one list the application registers (the API's is
+    techfin/api/__init__.py's BLUEPRINTS)."""
     from techfin.web import (
         admin,
         applications,
         auth,
         dealflow,
+        digests,
         documents,
         enterprise,
+        events,
         institution,
         main,
         marketplace,
+        matching,
         notifications,
         operator,
+        operator_reports,
         reference,
+        search,
     )
+
+    return [
+        auth.bp, main.bp, reference.bp, enterprise.bp, institution.bp, dealflow.bp,
+        marketplace.bp, operator.bp, admin.bp, documents.bp, applications.bp,
+        notifications.bp, search.bp, digests.bp, matching.bp, operator_reports.bp,
+        events.bp, events.rec_bp,
+    ]  # fmt: skip
+
+
+def init_app(app: Flask) -> None:
+    from techfin.web import events, notifications, operator_reports
     from techfin.web.fields import industry_label, region_label
     from techfin.web.labels import (
         COMPLETENESS,
@@ -57,10 +75,11 @@ def init_app(app: Flask) -> None:
     from techfin.web.util import with_query
 
     app.url_map.converters["id"] = IdConverter
-    for module in (auth, main, reference, enterprise, institution, dealflow, marketplace, operator,
-                   admin, documents, applications):  # fmt: skip
-        app.register_blueprint(module.bp)
-    notifications.init_app(app)
+    for bp in blueprints():
+        app.register_blueprint(bp)
+    # Template globals some blueprints' pages share (the navigation's badges, labels).
+    for module in (notifications, events, operator_reports):
+        module.init_app(app)
     app.jinja_env.globals.update(
         label=label,
         stage_label=stage_label,

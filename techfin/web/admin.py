@@ -6,12 +6,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from techfin.errors import DomainError
-from techfin.extensions import db
 from techfin.models import User
 from techfin.services import accounts, administration
 from techfin.web.forms import AccountCreateForm, AdminPasswordForm, RoleForm
 from techfin.web.labels import label
-from techfin.web.util import acting_user, apply_domain_error, guard
+from techfin.web.util import acting_user, apply_domain_error, found_or_404, guard
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # The services check the role too; the guard only keeps everyone else off the pages.
@@ -19,10 +18,7 @@ bp.before_request(guard(lambda user: user.role == "admin"))
 
 
 def _target(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
+    return found_or_404(User, user_id)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -16,9 +16,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
 from techfin.errors import DomainError
-from techfin.extensions import db
 from techfin.models import APPLICATION_STATUSES, REPAYMENTS, Need, Product
-from techfin.services import access, applications, catalog, documents
+from techfin.services import access, applications, catalog, documents, lookup
 from techfin.services.applications import reasons
 from techfin.web.fields import RateField, WanField
 from techfin.web.util import acting_user, flash_domain_error, guard
@@ -170,9 +169,7 @@ def app_apply():
     if not user.is_enterprise:
         abort(403)
     product_id = _int_arg("product_id")
-    product = db.session.scalar(
-        db.select(Product).where(Product.id == product_id, access.product_filter(user))
-    ) if product_id else None  # fmt: skip
+    product = lookup.visible_or_none(user, Product, product_id)
     if product is None:
         abort(404)
     needs = [n for n in applications.need_options(user) if n.kind == product.kind]
@@ -186,7 +183,7 @@ def app_apply():
         try:
             item = applications.apply(user, need, product, chosen, locale=_locale())
         except DomainError as err:
-            db.session.rollback()
+            lookup.discard()
             errors = [m for msgs in err.fields.values() for m in msgs] or [err.message]
         else:
             flash(_("Application submitted. The institution owes you a first response by "
@@ -207,7 +204,7 @@ def app_pickup(need_id: int):
     user = acting_user()
     if not access.is_verified_institution(user):
         abort(403)
-    need = db.session.scalar(db.select(Need).where(Need.id == need_id, access.need_filter(user)))
+    need = lookup.visible_or_none(user, Need, need_id)
     if need is None:
         abort(404)
     products = applications.own_active_products(user, need.kind)
@@ -220,7 +217,7 @@ def app_pickup(need_id: int):
             try:
                 item = applications.pick_up(user, need, product)
             except DomainError as err:
-                db.session.rollback()
+                lookup.discard()
                 errors = [m for msgs in err.fields.values() for m in msgs] or [err.message]
             else:
                 flash(_("Picked up. The enterprise is asked to accept; the clock starts when "

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from techfin.errors import DomainError
-from techfin.extensions import db, limiter
+from techfin.extensions import limiter
 from techfin.i18n import current_locale
 from techfin.models import User
 from techfin.services import accounts, team
@@ -184,8 +184,7 @@ def account():
             flash(_("Password changed. Your other sessions were logged out."), "success")
             return redirect(url_for("auth.account"))
     elif locale_form.submit.data and locale_form.validate_on_submit():
-        current_user.locale = locale_form.locale.data
-        db.session.commit()
+        accounts.set_locale(current_user._get_current_object(), locale_form.locale.data)
         session.pop("lang", None)
         return redirect(url_for("auth.account"))
     return render_template("auth/account.html", form=form, locale_form=locale_form)

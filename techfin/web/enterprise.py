@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from techfin.errors import DomainError
-from techfin.extensions import db
-from techfin.models import Copyright, Need, Outcome, Patent, SharingRule, Trademark
+from techfin.models import Copyright, Need, Patent, SharingRule, Trademark
 from techfin.services import catalog, lifecycle, profile, workspace
 from techfin.web.util import (
     acting_user,
@@ -56,12 +54,8 @@ def profile_page():
 
 @bp.route("/patents")
 def patents():
-    rows = db.session.execute(
-        select(Patent)
-        .where(Patent.enterprise_id == current_org().id)
-        .order_by(Patent.filed.desc().nulls_last(), Patent.id.desc())
-    ).scalars()
-    return render_template("enterprise/patents.html", patents=list(rows))
+    rows = workspace.patents(current_org())
+    return render_template("enterprise/patents.html", patents=rows)
 
 
 @bp.route("/patents/new", methods=["GET", "POST"])
@@ -78,7 +72,7 @@ def patent_new():
 
 @bp.route("/patents/<id:patent_id>/edit", methods=["GET", "POST"])
 def patent_edit(patent_id: int):
-    patent = owned_or_404(Patent, patent_id, "enterprise_id")
+    patent = owned_or_404(Patent, patent_id)
     form = PatentForm(obj=patent)
     done = submit_form(
         form,
@@ -91,7 +85,7 @@ def patent_edit(patent_id: int):
 
 @bp.route("/patents/<id:patent_id>/delete", methods=["POST"])
 def patent_delete(patent_id: int):
-    patent = owned_or_404(Patent, patent_id, "enterprise_id")
+    patent = owned_or_404(Patent, patent_id)
     catalog.delete_patent(acting_user(), patent)
     flash(_("Patent deleted."), "success")
     return redirect(url_for(".patents"))
@@ -107,13 +101,9 @@ _IP_PAGES = {
 
 
 def _ip_list(kind: str) -> str:
-    model, _form, plural = _IP_PAGES[kind]
-    rows = db.session.execute(
-        select(model)
-        .where(model.enterprise_id == current_org().id)
-        .order_by(model.registered.desc().nulls_last(), model.id.desc())
-    ).scalars()
-    return render_template("enterprise/ip_rights.html", kind=kind, items=list(rows))
+    model, _form, _plural = _IP_PAGES[kind]
+    rows = workspace.ip_rights(current_org(), model)
+    return render_template("enterprise/ip_rights.html", kind=kind, items=rows)
 
 
 def _ip_new(kind: str):  # noqa: ANN202 - a response
@@ -130,7 +120,7 @@ def _ip_new(kind: str):  # noqa: ANN202 - a response
 
 def _ip_edit(kind: str, item_id: int):  # noqa: ANN202 - a response
     model, form_class, plural = _IP_PAGES[kind]
-    item = owned_or_404(model, item_id, "enterprise_id")
+    item = owned_or_404(model, item_id)
     form = form_class(obj=item)
     done = submit_form(
         form,
@@ -143,7 +133,7 @@ def _ip_edit(kind: str, item_id: int):  # noqa: ANN202 - a response
 
 def _ip_delete(kind: str, item_id: int):  # noqa: ANN202 - a response
     model, _form, plural = _IP_PAGES[kind]
-    catalog.delete_ip(acting_user(), owned_or_404(model, item_id, "enterprise_id"))
+    catalog.delete_ip(acting_user(), owned_or_404(model, item_id))
     flash(_("Deleted."), "success")
     return redirect(url_for(f".ip_{plural}"))
 
@@ -193,12 +183,7 @@ def ip_trademark_delete(item_id: int):
 
 @bp.route("/needs")
 def needs():
-    rows = db.session.execute(
-        select(Need)
-        .where(Need.enterprise_id == current_org().id)
-        .order_by(Need.created_at.desc(), Need.id.desc())
-    ).scalars()
-    items = [(n, workspace.need_match_count(n)) for n in rows]
+    items = [(n, workspace.need_match_count(n)) for n in workspace.needs(current_org())]
     funded = workspace.funded_need_ids(current_org())
     return render_template("enterprise/needs.html", items=items, funded=funded)
 
@@ -217,21 +202,18 @@ def need_new():
 
 @bp.route("/needs/<id:need_id>")
 def need_detail(need_id: int):
-    need = owned_or_404(Need, need_id, "enterprise_id")
-    outcomes = db.session.execute(
-        select(Outcome).where(Outcome.need_id == need.id).order_by(Outcome.date, Outcome.id)
-    ).scalars()
+    need = owned_or_404(Need, need_id)
     return render_template(
         "enterprise/need_detail.html",
         need=need,
-        outcomes=list(outcomes),
+        outcomes=workspace.need_outcomes(need),
         match_count=workspace.need_match_count(need),
     )
 
 
 @bp.route("/needs/<id:need_id>/edit", methods=["GET", "POST"])
 def need_edit(need_id: int):
-    need = owned_or_404(Need, need_id, "enterprise_id")
+    need = owned_or_404(Need, need_id)
     if need.status == "closed":
         flash(_("A closed need cannot be edited. Reopen it first."), "warning")
         return redirect(url_for(".need_detail", need_id=need.id))
@@ -247,7 +229,7 @@ def need_edit(need_id: int):
 
 @bp.route("/needs/<id:need_id>/publish", methods=["POST"])
 def need_publish(need_id: int):
-    need = owned_or_404(Need, need_id, "enterprise_id")
+    need = owned_or_404(Need, need_id)
     try:
         lifecycle.publish_need(acting_user(), need)
     except DomainError as err:
@@ -259,7 +241,7 @@ def need_publish(need_id: int):
 
 @bp.route("/needs/<id:need_id>/close", methods=["GET", "POST"])
 def need_close(need_id: int):
-    need = owned_or_404(Need, need_id, "enterprise_id")
+    need = owned_or_404(Need, need_id)
     form = CloseNeedForm()
     if need.status == "closed":
         flash(_("This need is already closed."), "info")
@@ -277,7 +259,7 @@ def need_close(need_id: int):
 
 @bp.route("/needs/<id:need_id>/delete", methods=["POST"])
 def need_delete(need_id: int):
-    need = owned_or_404(Need, need_id, "enterprise_id")
+    need = owned_or_404(Need, need_id)
     try:
         lifecycle.delete_draft(acting_user(), need)
     except DomainError as err:
@@ -317,7 +299,7 @@ def sharing():
 
 @bp.route("/sharing/<id:rule_id>/delete", methods=["POST"])
 def sharing_delete(rule_id: int):
-    rule = owned_or_404(SharingRule, rule_id, "enterprise_id")
+    rule = owned_or_404(SharingRule, rule_id)
     profile.delete_sharing_rule(acting_user(), current_org(), rule.id)
     flash(_("Sharing rule removed."), "success")
     return redirect(url_for(".sharing"))

@@ -7,11 +7,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from techfin.errors import DomainError, Forbidden
-from techfin.extensions import db
 from techfin.models import Enterprise, Funder, Need, Product
 from techfin.services import events as svc
+from techfin.services import lookup, reports
 from techfin.services import recommendations as recs
-from techfin.services import reports
 from techfin.web.forms import options
 from techfin.web.operations_forms import (
     CheckinForm,
@@ -54,8 +53,8 @@ def rec_new():
     if request.method == "GET" and request.args.get("need_id", "").isdigit():
         form.need_id.data = int(request.args["need_id"])
     if form.validate_on_submit():
-        need = db.session.get(Need, form.need_id.data or 0)
-        product = db.session.get(Product, form.product_id.data or 0)
+        need = lookup.find(Need, form.need_id.data)
+        product = lookup.find(Product, form.product_id.data)
         try:
             recs.recommend(user, need, product, form.note.data)
         except DomainError as err:
@@ -345,9 +344,6 @@ def event_list_export(event_id: int, which: str, fmt: str):
 
 def init_app(app) -> None:  # noqa: ANN001
     from techfin.services import recommendations
-
-    app.register_blueprint(bp)
-    app.register_blueprint(rec_bp)
 
     def pending_recommendations() -> int:
         from flask import g

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from techfin import mail
 from techfin.errors import DomainError
-from techfin.extensions import db
 from techfin.models import Product
-from techfin.services import catalog, lifecycle, team
+from techfin.services import catalog, lifecycle, team, workspace
 from techfin.services import profile as profiles
 from techfin.web.util import (
     acting_user,
@@ -111,13 +109,10 @@ def member_remove(user_id: int):
 
 @bp.route("/products")
 def products():
-    rows = db.session.execute(
-        select(Product)
-        .where(Product.funder_id == current_org().id)
-        .order_by(Product.status, Product.created_at.desc(), Product.id.desc())
-    ).scalars()
     return render_template(
-        "institution/products.html", products=list(rows), status_form=ProductStatusForm()
+        "institution/products.html",
+        products=workspace.products(current_org()),
+        status_form=ProductStatusForm(),
     )
 
 
@@ -135,7 +130,7 @@ def product_new():
 
 @bp.route("/products/<id:product_id>/edit", methods=["GET", "POST"])
 def product_edit(product_id: int):
-    product = owned_or_404(Product, product_id, "funder_id")
+    product = owned_or_404(Product, product_id)
     if product.status == "retired":
         flash(_("A retired product cannot be changed."), "warning")
         return redirect(url_for(".products"))
@@ -151,7 +146,7 @@ def product_edit(product_id: int):
 
 @bp.route("/products/<id:product_id>/status", methods=["POST"])
 def product_status(product_id: int):
-    product = owned_or_404(Product, product_id, "funder_id")
+    product = owned_or_404(Product, product_id)
     form = ProductStatusForm()
     if not form.validate_on_submit():
         flash(_("Choose what to do with the product."), "danger")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from techfin.extensions import db
 from techfin.models import Enterprise, Funder
-from techfin.services import marketplace, recommendations, workspace
+from techfin.services import jobs, marketplace, recommendations, workspace
 
 bp = Blueprint("main", __name__)
 
@@ -21,7 +20,7 @@ def index():
 
 @bp.route("/healthz")
 def healthz():
-    db.session.execute(db.select(1))
+    jobs.check_database()
     return {"status": "ok"}
 
 

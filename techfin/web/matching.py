@@ -13,15 +13,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from techfin.errors import DomainError, NotFound
-from techfin.extensions import db
+from techfin.errors import DomainError
 from techfin.models import Funder, Need, Product
-from techfin.services import access, applications
+from techfin.services import access, applications, lookup, workspace
 from techfin.services import matching as service
 from techfin.services.matching.common import LOAN_KINDS
 from techfin.web.fields import CleanText, PositiveAmount, RateField, RegionField, WanField
@@ -146,10 +144,7 @@ class ReopenForm(FlaskForm):
 @bp.route("/matches")
 @only(is_enterprise_user)
 def overview():
-    needs = db.session.execute(
-        select(Need).where(Need.enterprise_id == current_org().id, Need.status != "closed")
-        .order_by(Need.created_at.desc(), Need.id.desc())
-    ).scalars()  # fmt: skip
+    needs = workspace.needs(current_org(), closed=False)
     items = [(n, service.need_match_count(n)) for n in needs]
     updating = service.is_stale([n.id for n, _count in items], current_org().id)
     return render_template("matching/overview.html", items=items, model=service.model_info(),
@@ -157,8 +152,8 @@ def overview():
 
 
 def _need_or_404(need_id: int) -> Need:
-    need = db.session.get(Need, need_id)
-    if need is None or not access.can_view_need(acting_user(), need):
+    need = lookup.visible_or_none(acting_user(), Need, need_id)
+    if need is None:
         abort(404)
     return need
 
@@ -186,8 +181,8 @@ def interest(need_id: int):
     if not form.validate_on_submit():
         flash(_("Choose a product or a fund."), "danger")
         return redirect(url_for(".need_matches", need_id=need.id))
-    product = db.session.get(Product, form.product_id.data) if form.product_id.data else None
-    funder = db.session.get(Funder, form.funder_id.data) if form.funder_id.data else None
+    product = lookup.find(Product, form.product_id.data)
+    funder = lookup.find(Funder, form.funder_id.data)
     try:
         sent = service.express_interest(acting_user(), need, product=product, funder=funder)
     except DomainError as err:
@@ -256,19 +251,15 @@ def move():
             return redirect(back + anchor)
         flash(_("Choose the next stage (and fill in the amounts for a funded step)."), "danger")
         return redirect(back)
-    need, product = (
-        db.session.get(Need, form.need_id.data),
-        db.session.get(Product, form.product_id.data),
-    )
     try:
-        if need is None or product is None:
-            raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
-        service.move_stage(acting_user(), need, product, form_values(form, MoveForm.FIELDS))
+        step = service.move_stage(acting_user(), form.need_id.data, form.product_id.data,
+                                  form_values(form, MoveForm.FIELDS))  # fmt: skip
     except DomainError as err:
-        db.session.rollback()
+        lookup.discard()
         _keep_refused_move(form, err.fields or {"_row": [err.message]})
         return redirect(back + anchor)
-    flash(_("Moved to “%(stage)s”.", stage=stage_label(form.stage.data, need.kind)), "success")
+    flash(_("Moved to “%(stage)s”.", stage=stage_label(form.stage.data, step.need.kind)),
+          "success")  # fmt: skip
     return redirect(back)
 
 
@@ -281,14 +272,9 @@ def reopen():
     if not form.validate_on_submit():
         flash(_("Give a reason for reopening the deal."), "danger")
         return redirect(back)
-    need, product = (
-        db.session.get(Need, form.need_id.data),
-        db.session.get(Product, form.product_id.data),
-    )
     try:
-        if need is None or product is None:
-            raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
-        service.reopen_deal(acting_user(), need, product, form.reason.data)
+        service.reopen_deal(acting_user(), form.need_id.data, form.product_id.data,
+                            form.reason.data)  # fmt: skip
     except DomainError as err:
         flash_domain_error(err)
     else:

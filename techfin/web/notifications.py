@@ -42,8 +42,6 @@ def read_all():
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-
     def unread_notifications() -> int:
         if not getattr(current_user, "is_authenticated", False):
             return 0

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 
 from techfin import reference
 from techfin.errors import DomainError
-from techfin.extensions import db
 from techfin.models import FUNDER_STATUSES, Funder, User
 from techfin.services import accounts, catalog, moderation
 from techfin.services.moderation import AuditFilters
@@ -16,6 +15,7 @@ from techfin.web.util import (
     acting_user,
     apply_domain_error,
     flash_domain_error,
+    found_or_404,
     guard,
     safe_next,
 )
@@ -23,13 +23,6 @@ from techfin.web.workspace_forms import AuditFilterForm, RejectForm, UserFilterF
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 bp.before_request(guard(lambda user: user.is_operator))
-
-
-def _get_or_404(model: type, object_id: int):  # noqa: ANN202
-    row = db.session.get(model, object_id)
-    if row is None:
-        abort(404)
-    return row
 
 
 def _valid(field):  # noqa: ANN001, ANN202
@@ -51,7 +44,7 @@ def institutions():
 
 @bp.route("/institutions/<id:funder_id>/verify", methods=["POST"])
 def verify(funder_id: int):
-    funder = _get_or_404(Funder, funder_id)
+    funder = found_or_404(Funder, funder_id)
     catalog.verify_funder(acting_user(), funder, approve=True)
     flash(_("%(name)s is verified.", name=funder.name), "success")
     return redirect(url_for(".institutions"))
@@ -59,7 +52,7 @@ def verify(funder_id: int):
 
 @bp.route("/institutions/<id:funder_id>/kind", methods=["POST"])
 def correct_kind(funder_id: int):
-    funder = _get_or_404(Funder, funder_id)
+    funder = found_or_404(Funder, funder_id)
     try:
         catalog.correct_funder_kind(acting_user(), funder, request.form.get("kind", ""))
     except DomainError as err:
@@ -74,7 +67,7 @@ def correct_kind(funder_id: int):
 
 @bp.route("/institutions/<id:funder_id>/reject", methods=["GET", "POST"])
 def reject(funder_id: int):
-    funder = _get_or_404(Funder, funder_id)
+    funder = found_or_404(Funder, funder_id)
     form = RejectForm()
     if form.validate_on_submit():
         try:
@@ -107,7 +100,7 @@ def users():
 
 
 def _set_active(user_id: int, active: bool):  # noqa: ANN202
-    target = _get_or_404(User, user_id)
+    target = found_or_404(User, user_id)
     try:
         moderation.set_user_active(acting_user(), target, active)
     except DomainError as err:

@@ -19,10 +19,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from techfin.errors import DomainError, Forbidden
-from techfin.extensions import db
 from techfin.models import Enterprise
 from techfin.money import wan_with_unit
-from techfin.services import dashboard, dashboard_reports, reports
+from techfin.services import dashboard, dashboard_reports, lookup, reports
 from techfin.services import pool as pools
 from techfin.web.operations_forms import (
     CompensationForm,
@@ -138,7 +137,7 @@ def pool_members(pool_id: int):
     if request.method == "GET":
         form.date.data = date.today()
     if form.validate_on_submit():
-        enterprise = db.session.get(Enterprise, form.enterprise_id.data or 0)
+        enterprise = lookup.find(Enterprise, form.enterprise_id.data)
         try:
             pools.add_member(acting_user(), pool, enterprise, form.date.data, form.note.data)
         except DomainError as err:
@@ -262,5 +261,4 @@ def dashboard_export(fmt: str, table: str):
 def init_app(app) -> None:  # noqa: ANN001
     from techfin.web.operations_forms import ops_label
 
-    app.register_blueprint(bp)
     app.jinja_env.globals["ops_label"] = ops_label

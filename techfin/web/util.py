@@ -14,9 +14,9 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField
 
-from techfin.errors import DomainError
-from techfin.extensions import db
+from techfin.errors import DomainError, NotFound
 from techfin.models import Enterprise, Funder
+from techfin.services import lookup
 from techfin.web.fields import RateField, WanField
 
 
@@ -37,7 +37,7 @@ def safe_next(target: str | None, default: str) -> str:
 
 def apply_domain_error(form: FlaskForm, err: DomainError) -> None:
     """Show a service's field errors on the form (unknown fields go to the form level)."""
-    db.session.rollback()
+    lookup.discard()
     for name, messages in err.fields.items():
         field = getattr(form, name, None)
         if field is not None and hasattr(field, "errors"):
@@ -50,7 +50,7 @@ def apply_domain_error(form: FlaskForm, err: DomainError) -> None:
 
 def flash_domain_error(err: DomainError) -> None:
     """Show a service's refusal as flash messages (for actions without a form page)."""
-    db.session.rollback()
+    lookup.discard()
     messages = [m for msgs in err.fields.values() for m in msgs] or [err.message]
     for message in dict.fromkeys(str(m) for m in messages):  # each once, in order
         flash(message, "danger")
@@ -92,14 +92,22 @@ def acting_user() -> Any:
     return current_user._get_current_object()
 
 
-def owned_or_404(model: type, object_id: int, owner_column: str) -> Any:
+def owned_or_404(model: type, object_id: int) -> Any:
     """A row of `model` belonging to the current organisation; 404 otherwise (never 403:
     another organisation's ids are not even confirmed to exist)."""
-    org = current_org()
-    row = db.session.get(model, object_id)
-    if row is None or org is None or getattr(row, owner_column) != org.id:
+    try:
+        return lookup.owned(acting_user(), model, object_id)
+    except NotFound:
         abort(404)
-    return row
+
+
+def found_or_404(model: type, object_id: int) -> Any:
+    """Any row of `model` (operators' and administrators' pages, whose guard checked the
+    role); 404 when there is none."""
+    try:
+        return lookup.get(model, object_id)
+    except NotFound:
+        abort(404)
 
 
 # ------------------------------------------------------------------ forms ↔ services

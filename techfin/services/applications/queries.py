@@ -44,12 +44,17 @@ _ROW_PARTS = (
 )
 
 
-def listing(user: User, status: str | None = None, *, history: bool = False) -> Select:
-    """The caller's applications; `history` also loads each one's transitions (the API
-    lists them) in one query for the page instead of one per application."""
+def listing(
+    user: User, status: str | None = None, ref: str | None = None, *, history: bool = False
+) -> Select:
+    """The caller's applications, by status; applications have no ref, so asking for one
+    finds none (the API's lists all take `ref`). `history` also loads each one's
+    transitions (the API lists them) in one query for the page instead of one per row."""
     stmt = select(Application).where(visible_filter(user))
     if status:
         stmt = stmt.where(Application.status == status)
+    if ref is not None:
+        stmt = stmt.where(false())
     if history:
         stmt = stmt.options(selectinload(Application.history))
     return stmt

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from techfin.errors import DomainError, Forbidden, NotFound
@@ -19,7 +20,7 @@ from techfin.models import (
     Product,
     User,
 )
-from techfin.services import access, pipeline
+from techfin.services import access, lookup, pipeline
 from techfin.services.matching.common import product_summary
 from techfin.services.matching.live import stored_need_entries
 from techfin.services.matching.snapshot import scorer, snapshot
@@ -112,13 +113,24 @@ def dealflow(
     return Dealflow(products, selected, rows, model)
 
 
-def move_stage(user: User, need: Need, product: Product, data: dict[str, Any]) -> Outcome:
+def _pair(need_id: int | None, product_id: int | None) -> tuple[Need, Product]:
+    """The need and product a dealflow row names by id (the page's hidden inputs)."""
+    need, product = lookup.find(Need, need_id), lookup.find(Product, product_id)
+    if need is None or product is None:
+        raise NotFound("no such pair", {"need_id": [_("No such need or product.")]})
+    return need, product
+
+
+def move_stage(
+    user: User, need_id: int | None, product_id: int | None, data: dict[str, Any]
+) -> Outcome:
     """The dealflow page's "move": one docking step through pipeline.advance, which owns the
     rules (the state machine, a funded step's terms, who may record what).
 
     `data` in interchange fields: stage, note, and for funded amount_cny, rate, issued,
     matures and repayment. The page only moves pairs of the institution's own products.
     """
+    need, product = _pair(need_id, product_id)
     if not (user.is_operator or access.can_edit_product(user, product)):
         raise Forbidden("Not your product / 非本机构产品")
     if not access.can_view_need(user, need):
@@ -130,6 +142,7 @@ def move_stage(user: User, need: Need, product: Product, data: dict[str, Any]) -
     return pipeline.advance(user, need, product, clean)
 
 
-def reopen_deal(user: User, need: Need, product: Product, reason: str) -> Outcome:
+def reopen_deal(user: User, need_id: int | None, product_id: int | None, reason: str) -> Outcome:
     """The dealflow page's "reopen" (operators): pipeline.reopen."""
+    need, product = _pair(need_id, product_id)
     return pipeline.reopen(user, need, product, reason)

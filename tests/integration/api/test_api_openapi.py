@@ -176,3 +176,58 @@ def test_match_entries_are_typed_objects(spec):
     assert {"name", "funder", "min_amount_cny"} <= set(product["properties"])
     assert {"name", "enterprise", "amount_cny"} <= set(need["properties"])
     assert "name" in target(need["properties"]["enterprise"])["properties"]
+
+
+# What /api/v1/copyrights and /api/v1/trademarks documented when each was written by hand;
+# one factory makes both now (techfin/api/ip_rights.py), and the document must not move.
+IP_OPERATIONS = {
+    # (path suffix, method): (answer, its schema, request schema, error codes)
+    ("", "get"): ("200", "{}Page", None, {"401", "422", "429"}),
+    ("", "post"): ("201", "{}Out", "{}Create", {"400", "401", "403", "409", "422", "429"}),
+    ("/{item_id}", "get"): ("200", "{}Out", None, {"401", "404", "429"}),
+    ("/{item_id}", "patch"): (
+        "200",
+        "{}Out",
+        "{}Update",
+        {"400", "401", "403", "404", "409", "422", "429"},
+    ),  # fmt: skip
+    ("/{item_id}", "delete"): ("204", None, None, {"401", "403", "404", "429"}),
+}
+IP_SUMMARIES = {
+    ("", "get"): "List the {}s the caller may see.",
+    ("", "post"): "Add a {} to the caller's enterprise (operators name the enterprise_ref).",
+    ("/{item_id}", "get"): "One {}.",
+    ("/{item_id}", "patch"): "Change some fields of a {}.",
+    ("/{item_id}", "delete"): "Delete a {}.",
+}
+
+
+@pytest.mark.parametrize(
+    ("plural", "name", "noun"),
+    [("copyrights", "Copyright", "software copyright"), ("trademarks", "Trademark", "trademark")],
+)
+def test_copyright_and_trademark_resources_keep_their_documented_shape(spec, plural, name, noun):
+    def ref(schema: str) -> dict:
+        return {"$ref": f"#/components/schemas/{schema.format(name)}"}
+
+    paths = {p: ops for p, ops in spec["paths"].items() if p.startswith(f"/api/v1/{plural}")}
+    assert set(paths) == {f"/api/v1/{plural}", f"/api/v1/{plural}/{{item_id}}"}
+    documented = {(p.removeprefix(f"/api/v1/{plural}"), m) for p, ops in paths.items()
+                  for m in ops if m != "parameters"}  # fmt: skip
+    assert documented == set(IP_OPERATIONS)
+    for (suffix, method), (status, answer, body, codes) in IP_OPERATIONS.items():
+        op = paths[f"/api/v1/{plural}{suffix}"][method]
+        assert op["tags"] == [plural]
+        assert op["summary"] == IP_SUMMARIES[suffix, method].format(noun)
+        assert set(op["responses"]) == {status} | codes
+        content = op["responses"][status].get("content")
+        assert (content["application/json"]["schema"] if content else None) == (
+            ref(answer) if answer else None
+        )
+        request_body = op.get("requestBody")
+        assert (request_body["content"]["application/json"]["schema"] if request_body
+                else None) == (ref(body) if body else None)  # fmt: skip
+    item_parameters = paths[f"/api/v1/{plural}/{{item_id}}"]["parameters"]
+    assert [(p["name"], p["in"]) for p in item_parameters] == [("item_id", "path")]
+    for suffix in ("Create", "Out", "Page", "Update"):
+        assert f"{name}{suffix}" in spec["components"]["schemas"]
