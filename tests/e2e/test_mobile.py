@@ -54,7 +54,7 @@ def test_no_page_is_wider_than_a_phone(browser, live_server, role) -> None:  # n
         for path in paths:
             page.goto(path)
             assert page.evaluate("document.documentElement.clientWidth") == 375
-            if (extra := _overflow(page)) > 0:
+            if _overflow(page) > 0:
                 wide[path] = page.evaluate("document.documentElement.scrollWidth")
         assert not wide, f"pages wider than 375 px: {wide}"
         # Names in a squeezed table keep several characters per line (not one per line).
@@ -88,11 +88,18 @@ def test_menu_bar_is_one_line_at_1366(browser, live_server, role) -> None:  # no
         login(page, EMAIL[role])
         # Chinese: every menu item in the bar, in one line, inside the page.
         page.goto("/dashboard?lang=zh_CN")
-        assert page.locator("#role-nav").is_visible() and not page.locator(".navbar-toggler").is_visible()
+        assert (
+            page.locator("#role-nav").is_visible()
+            and not page.locator(".navbar-toggler").is_visible()
+        )
         assert _nav_rows(page) == 1, "the menu bar wraps at 1366 px"
         assert _overflow(page) <= 0
-        right = page.evaluate("document.querySelector('#nav-account').getBoundingClientRect().right")
-        assert right <= page.evaluate("document.querySelector('.navbar .container').getBoundingClientRect().right")
+        right = page.evaluate(
+            "document.querySelector('#nav-account').getBoundingClientRect().right"
+        )
+        assert right <= page.evaluate(
+            "document.querySelector('.navbar .container').getBoundingClientRect().right"
+        )
         # A menu opens and lists its pages.
         page.locator("#role-nav .dropdown-toggle").first.click()
         assert page.locator("#role-nav .dropdown-menu.show a").first.is_visible()
@@ -134,7 +141,9 @@ def test_long_drop_downs_have_a_search_box(browser, live_server) -> None:  # noq
             "n => document.querySelectorAll('.ts-dropdown .option').length < n", arg=count - 1
         )
         page.keyboard.press("Enter")  # the first (and only) match
-        assert select.input_value() == select.locator("option").nth(count - 1).get_attribute("value")
+        assert select.input_value() == select.locator("option").nth(count - 1).get_attribute(
+            "value"
+        )
         page.locator("#enterprise_id-ts-control").locator("xpath=..").click()
         page.keyboard.type("不存在的企业名称XYZ")
         assert page.locator(".ts-dropdown .no-results").inner_text() == "没有匹配的条目"
