@@ -25,7 +25,7 @@ assets: $(VENDOR)/.stamp
 $(VENDOR)/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	mkdir -p $(VENDOR)/echarts $(VENDOR)/swagger-ui $(VENDOR)/tom-select
-	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts/
+	cp node_modules/echarts/dist/echarts.common.min.js $(VENDOR)/echarts/
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js $(VENDOR)/swagger-ui/
 	cp node_modules/tom-select/dist/js/tom-select.complete.min.js node_modules/tom-select/dist/css/tom-select.bootstrap5.min.css $(VENDOR)/tom-select/
 	touch $@

@@ -152,3 +152,34 @@ def test_long_drop_downs_have_a_search_box(browser, live_server) -> None:  # noq
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_dashboard_charts_load_when_scrolled_to(browser, live_server) -> None:  # noqa: ANN001
+    """On a phone the chart library is fetched only once a chart comes near the screen, and
+    then every chart is drawn (the funnel as bars)."""
+    context = _context(browser, live_server, 375)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "echarts" in r.url else None)
+    try:
+        login(page, "operator@demo.techfin.cn")
+        page.goto("/operations/dashboard")
+        page.wait_for_load_state("networkidle")
+        assert not fetched, "the chart library was fetched before any chart was in view"
+        assert page.locator("[data-chart] svg").count() == 0
+        page.locator("#section-funnel [data-chart]").scroll_into_view_if_needed()
+        page.wait_for_selector("#section-funnel [data-chart] svg")
+        assert len(fetched) == 1 and fetched[0].endswith("echarts.common.min.js")
+        # The funnel's stages are drawn as bars, with their counts as labels.
+        assert page.locator("#section-funnel [data-chart] svg path").count() >= 1
+        for section in page.locator("section [data-chart]").all():
+            section.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-chart]')].every(e => e.querySelector('svg'))"
+        )
+        assert _overflow(page) <= 0
+    finally:
+        context.close()
+    assert not errors, errors
