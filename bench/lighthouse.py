@@ -172,6 +172,8 @@ def main() -> int:
             b = row["baseline"]
             line += f"   | {b['performance']:>3} / {b['fcp']:.1f} / {b['lcp']:.1f} / {b['kib']:.0f}"
         print(line)
+        if len(o["performance_all"]) > 1:
+            print(f"{'':<22}performance of each run: {o['performance_all']}")
         if o["failed_a11y"]:
             print(f"{'':<22}accessibility audits not passed: {', '.join(o['failed_a11y'])}")
         if o["performance"] < TARGET_PERFORMANCE or o["accessibility"] < TARGET_ACCESSIBILITY:
@@ -187,8 +189,8 @@ def main() -> int:
 def _chromium_version() -> str:
     try:
         out = subprocess.run([CHROME, "--version"], capture_output=True, text=True, timeout=30)
-        return out.stdout.strip().split()[-1]
-    except (OSError, subprocess.SubprocessError, IndexError):
+        return next(w for w in out.stdout.split() if w[:1].isdigit() and "." in w)
+    except (OSError, subprocess.SubprocessError, StopIteration):
         return "?"
 
 
