@@ -116,7 +116,7 @@ format: install
 	$(BIN)/ruff format techfin tests bench
 
 # bench/scale.py (issue #12: 100 000 enterprises, about an hour) is run by hand.
-bench: install
+bench: install browser
 	$(BIN)/pip install -q -e '.[test,bench]'
 	@for b in bench/*.py; do [ $$b = bench/scale.py ] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
