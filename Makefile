@@ -25,7 +25,7 @@ assets: $(VENDOR)/.stamp
 $(VENDOR)/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	mkdir -p $(VENDOR)/echarts $(VENDOR)/swagger-ui $(VENDOR)/tom-select
-	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts/
+	cp node_modules/echarts/dist/echarts.common.min.js $(VENDOR)/echarts/
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js $(VENDOR)/swagger-ui/
 	cp node_modules/tom-select/dist/js/tom-select.complete.min.js node_modules/tom-select/dist/css/tom-select.bootstrap5.min.css $(VENDOR)/tom-select/
 	touch $@
@@ -118,7 +118,7 @@ format: install
 
 # bench/scale.py (issue #12: 100 000 enterprises, about an hour) and bench/applications.py
 # (issue #16: builds and keeps the 100 000-enterprise database scale_100k) are run by hand.
-bench: install
+bench: install browser
 	$(BIN)/pip install -q -e '.[test,bench]'
 	@for b in bench/*.py; do case $$b in bench/scale.py|bench/applications.py) continue;; esac; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

@@ -36,6 +36,7 @@ def test_documents_and_notifications_at_375px(browser, live_server) -> None:  # 
     try:
         login(page, "enterprise@demo.techfin.cn")
         page.click(".navbar-toggler")
+        page.click("#nav-company")  # 企业 ▾: profile, IP, documents, sharing
         page.click("#role-nav >> text=我的材料")
         page.wait_for_url("**/enterprise/documents")
         _fits(page)

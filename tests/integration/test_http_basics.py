@@ -84,7 +84,7 @@ def test_text_responses_are_compressed_and_decode_to_the_same_bytes(client):
     gets brotli (or zstd); the bytes decode to the file; tiny or unasked responses stay raw."""
     import brotli
 
-    path = "/static/vendor/echarts/echarts.min.js"
+    path = "/static/vendor/echarts/echarts.common.min.js"
     raw = client.get(path, headers={"Accept-Encoding": ""})
     original = raw.get_data()
     raw.close()
@@ -102,3 +102,25 @@ def test_text_responses_are_compressed_and_decode_to_the_same_bytes(client):
     assert b"<html" in gzip.decompress(page.get_data())
     health = client.get("/health", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in health.headers  # below COMPRESS_MIN_SIZE
+
+
+def test_static_files_carry_their_hash_and_are_cached_for_a_year(client):
+    """Issue #14 item 16: a returning visitor fetches no script or style sheet again until a
+    deployment changes it (its URL carries the file's hash)."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    import techfin
+
+    page = client.get("/auth/login").get_data(as_text=True)
+    url = re.search(r'href="(/static/css/app\.css\?v=([0-9a-f]{12}))"', page)
+    assert url, "the style sheet's URL carries no version"
+    css = Path(techfin.__file__).parent / "static" / "css" / "app.css"
+    assert url.group(2) == hashlib.sha256(css.read_bytes()).hexdigest()[:12]
+    with client.get(url.group(1)) as versioned:
+        assert versioned.status_code == 200
+        assert "max-age=31536000" in versioned.headers["Cache-Control"]
+    with client.get("/static/css/app.css") as plain:  # no version: revalidated as before
+        assert "max-age=31536000" not in plain.headers.get("Cache-Control", "")
+    assert re.search(r'src="/static/js/app\.js\?v=[0-9a-f]{12}"', page)

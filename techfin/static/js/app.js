@@ -27,3 +27,51 @@
     }
   });
 })();
+// Long drop-downs (enterprises, needs, products: 100+ entries on a real platform) get a search
+// box: Tom Select (static/vendor), fetched only by pages that have such a list. The page's
+// language supplies the "nothing found" text (<body data-no-results>).
+(function () {
+  "use strict";
+  var LONG = 25;
+  var selects = Array.prototype.filter.call(
+    document.querySelectorAll("select:not([multiple]):not([data-no-search])"),
+    function (select) { return select.options.length >= LONG; }
+  );
+  if (!selects.length) { return; }
+  var me = document.currentScript && document.currentScript.src;
+  var vendor = me ? me.replace(/js\/app\.js(\?.*)?$/, "vendor/tom-select/") : "/static/vendor/tom-select/";
+  var noResults = document.body.getAttribute("data-no-results") || "No results found";
+  var escape = function (text) {
+    var div = document.createElement("div");
+    div.textContent = text;
+    return div.innerHTML;
+  };
+  var enhance = function () {
+    selects.forEach(function (select) {
+      if (select.tomselect) { return; }
+      var picker = new window.TomSelect(select, {
+        create: false,
+        maxOptions: null,
+        allowEmptyOption: true,
+        render: {
+          no_results: function () { return '<div class="no-results">' + escape(noResults) + "</div>"; }
+        }
+      });
+      // Tom Select moves the <label for> to its own control: the hidden <select> keeps its name.
+      var labelledBy = picker.focus_node.getAttribute("aria-labelledby");
+      if (labelledBy) { select.setAttribute("aria-labelledby", labelledBy); }
+      select.setAttribute("data-searchable", "1");
+    });
+  };
+  if (typeof window.TomSelect === "function") { enhance(); return; }
+  if (!document.querySelector("link[href*='tom-select.bootstrap5']")) {
+    var css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = vendor + "tom-select.bootstrap5.min.css";
+    document.head.appendChild(css);
+  }
+  var script = document.createElement("script");
+  script.src = vendor + "tom-select.complete.min.js";
+  script.onload = enhance;
+  document.head.appendChild(script);
+})();

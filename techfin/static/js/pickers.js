@@ -18,7 +18,7 @@
     try { initial = JSON.parse(input.getAttribute("data-picker-options") || "[]"); } catch (e) { initial = []; }
     var url = input.getAttribute("data-picker-url");
     var multi = input.hasAttribute("data-picker-multi");
-    new window.TomSelect(input, {
+    var picker = new window.TomSelect(input, {
       valueField: "code",
       labelField: "label",
       searchField: ["label", "code"],
@@ -43,5 +43,9 @@
           .catch(function () { callback(); });
       }
     });
+    // Tom Select moves the <label for> to its own control; the original input (kept in the
+    // form, visually hidden) would be left without a name for screen readers and axe.
+    var labelledBy = picker.focus_node.getAttribute("aria-labelledby");
+    if (labelledBy) { input.setAttribute("aria-labelledby", labelledBy); }
   });
 })();
