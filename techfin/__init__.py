@@ -135,9 +135,10 @@ def register_matching(app: Flask) -> None:
 
 
 def register_operations(app: Flask) -> None:
-    from techfin.web import events, operator_reports
+    from techfin.web import events, league, operator_reports
 
     operator_reports.init_app(app)
+    app.register_blueprint(league.bp)
     events.init_app(app)
 
 
