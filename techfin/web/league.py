@@ -21,7 +21,7 @@ from techfin.web.labels import choices, label
 from techfin.web.operations_forms import Plausible
 from techfin.web.util import acting_user, guard
 
-bp = Blueprint("league", __name__, url_prefix="/operations/league")
+bp = Blueprint("league", __name__, url_prefix="/operations")
 bp.before_request(guard(lambda user: True))
 
 
@@ -66,7 +66,7 @@ def _kind(kind: str) -> str:
     return label("funder_kind", kind)
 
 
-@bp.route("")
+@bp.route("/league")
 def league_page():
     form = LeagueForm(formdata=request.args)
     valid = form.validate() if request.args else True
@@ -78,7 +78,7 @@ def league_page():
                            locale=_locale())  # fmt: skip
 
 
-@bp.route(".<any(csv, xlsx):fmt>")
+@bp.route("/league.<any(csv, xlsx):fmt>")
 def league_file(fmt: str):
     form = LeagueForm(formdata=request.args)
     if request.args and not form.validate():

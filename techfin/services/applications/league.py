@@ -392,7 +392,7 @@ def table(result: League, locale: str, kind_label: Any = None) -> Table:
           "spent waiting for more information. Amounts in 万元.")
     )  # fmt: skip
     columns = [
-        _("Institution"), _("Kind"), _("Applications received"), _("Picked up"),
+        _("Institution"), _("Institution kind"), _("Applications received"), _("Picked up"),
         _("Pick-up rate (%)"), _("Median working days to first response"),
         _("Median working days to decision"), _("Decisions"), _("Approved"),
         _("Approval rate (%)"), _("Overdue now"), _("Ever overdue"), _("Disbursed (万元)"),

@@ -208,6 +208,21 @@ def test_kind_and_date_range_filters(app, league_data, as_user, on_day):
         assert [(r.funder_id, r.received) for r in q3.rows] == [(league_data["guarantee"], 1)]
 
 
+@pytest.fixture
+def bearer(app) -> Any:
+    """Authorization headers of an API token for an account."""
+
+    def _headers(email: str) -> dict[str, str]:
+        from techfin.services import accounts
+
+        with app.app_context():
+            token = accounts.create_api_token(accounts.find_user(email), "test")
+            db.session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return _headers
+
+
 def _csv(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
@@ -251,7 +266,7 @@ def test_page_and_exports_show_the_same_figures(app, client, league_data, login,
         assert line[12] == row.disbursed_wan
 
 
-def test_access(app, client, league_data, login):
+def test_access(app, client, league_data, login, bearer):
     client.get("/operations/league")  # anonymous: to the login page
     assert client.get("/operations/league").status_code == 302
     assert client.get("/api/v1/applications/league").status_code == 401
@@ -259,15 +274,19 @@ def test_access(app, client, league_data, login):
         login(email)
         assert client.get("/operations/league").status_code == 403, email
         assert client.get("/operations/league.csv").status_code == 403, email
-        assert client.get("/api/v1/applications/league").status_code == 403, email
+        api = client.get("/api/v1/applications/league", headers=bearer(email))
+        assert api.status_code == 403, email
     login("op@x.cn")
-    answer = client.get("/api/v1/applications/league?quarter=2026Q4&kind=guarantee")
+    op = bearer("op@x.cn")
+    answer = client.get("/api/v1/applications/league?quarter=2026Q4&kind=guarantee", headers=op)
     assert answer.status_code == 200
     assert [i["funder_id"] for i in answer.json["items"]] == [league_data["guarantee"]]
     assert answer.json["items"][0]["refusals"]["insufficient_collateral"] == 2
-    bad = client.get("/api/v1/applications/league?date_from=2026-10-10&date_to=2026-10-01")
-    assert bad.status_code == 422 and "date_to" in bad.json["fields"]
-    assert client.get("/api/v1/applications/league?quarter=2026Q9").status_code == 422
+    bad = client.get(
+        "/api/v1/applications/league?date_from=2026-10-10&date_to=2026-10-01", headers=op
+    )
+    assert bad.status_code == 422 and "date_to" in bad.json["error"]["fields"]
+    assert client.get("/api/v1/applications/league?quarter=2026Q9", headers=op).status_code == 422
     page = client.get("/operations/league?date_from=2026-10-10&date_to=2026-10-01&lang=en")
     assert page.status_code == 200 and "The end is before the start." in page.get_data(as_text=True)
 
@@ -275,10 +294,10 @@ def test_access(app, client, league_data, login):
 @pytest.mark.app_config(APPLICATION_LEAGUE_FOR_ENTERPRISES=True,
                         APPLICATION_LEAGUE_MIN_APPLICATIONS=2)  # fmt: skip
 def test_enterprises_see_it_by_name_when_the_platform_says_so(app, client, league_data, login,
-                                                              on_day):  # fmt: skip
+                                                              on_day, bearer):  # fmt: skip
     on_day(TODAY)
     login("e1@x.cn")
-    answer = client.get("/api/v1/applications/league?quarter=2026Q4")
+    answer = client.get("/api/v1/applications/league?quarter=2026Q4", headers=bearer("e1@x.cn"))
     assert answer.status_code == 200
     # the micro-lender (one application) is below the threshold of 2
     assert {i["funder_id"] for i in answer.json["items"]} == {
