@@ -149,8 +149,10 @@ def make_filter(
     kind = kind if kind in FUNDER_KINDS else None
     today = today or clock.beijing_today()
     if not quarter and (date_from or date_to):
+        # One bound given: the other one is today, or a quarter before the end, and the range
+        # never longer than MAX_RANGE_DAYS.
         start = date_from or (date_to or today) - timedelta(days=90)
-        end = date_to or max(today, start)
+        end = date_to or min(max(today, start), start + timedelta(days=MAX_RANGE_DAYS))
         return LeagueFilter(start, end, kind)
     quarter = quarter or quarter_of(today)
     start, end = parse_quarter(quarter)
@@ -254,6 +256,11 @@ def _cohort(f: LeagueFilter, today: date) -> Any:
     return stmt.subquery("cohort")
 
 
+def _as_date(value: Any) -> date:
+    """A computed date column comes back as text from SQLite, as a date from PostgreSQL."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 def _median(histogram: list[tuple[int, int]]) -> float | None:
     """The median of a histogram [(value, count)], sorted by value."""
     total = sum(c for _v, c in histogram)
@@ -319,7 +326,13 @@ def league(user: User, f: LeagueFilter, today: date | None = None) -> League:
         rows[fid].refusals[code or "other"] = rows[fid].refusals.get(code or "other", 0) + count
 
     # Working-day durations, as a histogram per institution (see the module's docstring).
-    cal = _calendar(f.start - timedelta(days=1), max(today, f.end) + timedelta(days=1))
+    # The calendar runs from the period's start to the cohort's last answer or decision.
+    last = max(
+        (_as_date(d) for d in db.session.execute(
+            select(func.max(c.first_day), func.max(c.decision_day))).one() if d),
+        default=f.start,
+    )  # fmt: skip
+    cal = _calendar(f.start - timedelta(days=1), max(last, f.start) + timedelta(days=1))
     c_sub, c_first, c_dec, c_pause = (
         cal.alias(n) for n in ("c_sub", "c_first", "c_dec", "c_pause")
     )
