@@ -71,6 +71,8 @@ def league_page():
     form = LeagueForm(formdata=request.args)
     valid = form.validate() if request.args else True
     chosen = form.league_filter() if valid else leagues.make_filter()
+    if chosen.quarter and not form.date_from.data and not form.date_to.data:
+        form.quarter.data = chosen.quarter  # the default period shows as chosen
     result = leagues.league(acting_user(), chosen)
     table = leagues.table(result, _locale(), _kind)
     return render_template("league/index.html", form=form, result=result, table=table,

@@ -138,6 +138,13 @@ def test_application_to_disbursement_ends_in_the_quarterly_report(browser, live_
         assert "3,000,000" in text and issued.isoformat() in text and matures.isoformat() in text
         assert "4.15" in text and "等额分期" in text
         shot(page, "pool-quarterly-report")
+
+        # and the institutions' league table counts the bank's answered application
+        page.click("#role-nav >> text=响应排行榜")
+        page.wait_for_url("**/operations/league**")
+        bank_row = page.locator("#league-table tbody tr", has_text="中国银行中山分行")
+        assert bank_row.count() == 1 and "300.00" in bank_row.inner_text()
+        shot(page, "league-table")
     finally:
         context.close()
     assert not errors, errors

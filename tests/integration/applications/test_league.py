@@ -287,6 +287,12 @@ def test_access(app, client, league_data, login, bearer):
     )
     assert bad.status_code == 422 and "date_to" in bad.json["error"]["fields"]
     assert client.get("/api/v1/applications/league?quarter=2026Q9", headers=op).status_code == 422
+    from techfin.services.pool import quarter_of
+
+    with app.app_context():
+        current = quarter_of(clock.beijing_today())
+    default = client.get("/operations/league?lang=en").get_data(as_text=True)
+    assert f'<option selected value="{current}">' in default  # the period shown is chosen
     page = client.get("/operations/league?date_from=2026-10-10&date_to=2026-10-01&lang=en")
     assert page.status_code == 200 and "The end is before the start." in page.get_data(as_text=True)
 
