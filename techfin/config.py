@@ -155,6 +155,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # The application clock, in working days on China's official calendar.
         "APPLICATION_FIRST_RESPONSE_DAYS": max(1, _int_env("APPLICATION_FIRST_RESPONSE_DAYS", 3)),
         "APPLICATION_DECISION_DAYS": max(1, _int_env("APPLICATION_DECISION_DAYS", 10)),
+        # The institutions' league table is for operators; on, enterprises see it too (by
+        # name, institutions with at least APPLICATION_LEAGUE_MIN_APPLICATIONS in the period).
+        "APPLICATION_LEAGUE_FOR_ENTERPRISES": _bool("APPLICATION_LEAGUE_FOR_ENTERPRISES"),
+        "APPLICATION_LEAGUE_MIN_APPLICATIONS": max(
+            1, _int_env("APPLICATION_LEAGUE_MIN_APPLICATIONS", 5)
+        ),
         # Scheduled jobs, as crontab lines in Beijing time (minute hour day month weekday).
         "SCHEDULE": {
             "digests_daily": os.environ.get("SCHEDULE_DIGESTS_DAILY", "0 8 * * *"),

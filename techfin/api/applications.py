@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask.views import MethodView
 from flask_babel import get_locale
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from techfin.api.auth import caller
 from techfin.api.core import (
@@ -25,9 +27,9 @@ from techfin.api.schemas import (
     TransitionBody,
 )
 from techfin.errors import Forbidden
-from techfin.models import Application, Need, Product, User
+from techfin.models import FUNDER_KINDS, Application, Need, Product, User
 from techfin.services import applications, lookup
-from techfin.services.applications import reasons
+from techfin.services.applications import league, reasons
 
 bp = resource_blueprint("applications", "applications", "Financing applications / 融资申请")
 reference_bp = resource_blueprint("api_reference", "reference", "Reference lists / 参考代码")
@@ -126,6 +128,80 @@ class RevokeConsent(MethodView):
         app = applications.get_visible(user, application_id)
         note = parse_body(ConsentRevoke)["note"]
         return to_dict(applications.revoke_consent(user, app, note=note), user)
+
+
+class LeagueQuery(Schema):
+    quarter = fields.String(
+        validate=validate.Regexp(
+            r"^(20\d\d)Q[1-4]$", error="A quarter like 2026Q4 / 季度格式如 2026Q4"
+        )
+    )
+    date_from = fields.Date()
+    date_to = fields.Date()
+    kind = fields.String(validate=validate.OneOf(FUNDER_KINDS))
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            raise ValidationError(
+                {"date_to": ["The end is before the start / 结束日期早于开始日期"]}
+            )
+        if start and end and (end - start).days > league.MAX_RANGE_DAYS:
+            raise ValidationError({"date_to": ["At most three years / 最长三年"]})
+        for key in ("date_from", "date_to"):
+            if data.get(key) and not league.EARLIEST <= data[key] <= date(2100, 12, 31):
+                raise ValidationError({key: ["Between 2004 and 2100 / 须在 2004 至 2100 年之间"]})
+
+
+class LeagueRowOut(Schema):
+    funder_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    received = fields.Integer(required=True)
+    picked_up = fields.Integer(required=True)
+    pickup_rate = fields.Float(allow_none=True, metadata={"description": "percent"})
+    median_days_to_first_response = fields.Float(
+        allow_none=True, metadata={"description": "working days, China's official calendar"}
+    )
+    median_days_to_decision = fields.Float(
+        allow_none=True, metadata={"description": "working days, less the days paused"}
+    )
+    decided = fields.Integer(required=True)
+    approved = fields.Integer(required=True)
+    approval_rate = fields.Float(allow_none=True, metadata={"description": "percent"})
+    overdue_now = fields.Integer(required=True)
+    overdue_ever = fields.Integer(required=True)
+    disbursed_cny = fields.Integer(required=True, metadata={"description": "yuan"})
+    refusals = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                           metadata={"description": "refusal reason code → applications"})  # fmt: skip
+
+
+class LeaguePeriodOut(Schema):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    quarter = fields.String(allow_none=True)
+
+
+class LeagueOut(Schema):
+    period = fields.Nested(LeaguePeriodOut, required=True)
+    kind = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(LeagueRowOut), required=True)
+    hidden = fields.Integer(required=True)
+
+
+@bp.route("/league")
+class League(MethodView):
+    @bp.arguments(LeagueQuery, location="query")
+    @bp.response(200, LeagueOut)
+    @errors(bp, 403, 422)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The institutions' league table for a quarter (`quarter=2026Q4`) or a date range
+        (`date_from`, `date_to`; default the current quarter), optionally one institution
+        `kind`: operators (enterprises too when the platform shows it to them)."""
+        chosen = league.make_filter(quarter=args.get("quarter"), date_from=args.get("date_from"),
+                                    date_to=args.get("date_to"), kind=args.get("kind"))  # fmt: skip
+        return league.as_dict(league.league(caller(), chosen))
 
 
 @reference_bp.route("/refusal-reasons")

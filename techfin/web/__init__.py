@@ -42,6 +42,7 @@ def blueprints() -> list[Blueprint]:
         enterprise,
         events,
         institution,
+        league,
         main,
         marketplace,
         matching,
@@ -56,7 +57,7 @@ def blueprints() -> list[Blueprint]:
         auth.bp, main.bp, reference.bp, enterprise.bp, institution.bp, dealflow.bp,
         marketplace.bp, operator.bp, admin.bp, documents.bp, applications.bp,
         notifications.bp, search.bp, digests.bp, matching.bp, operator_reports.bp,
-        events.bp, events.rec_bp,
+        events.bp, events.rec_bp, league.bp,
     ]  # fmt: skip
 
 

@@ -80,6 +80,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _LIVE["app"] = app
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -87,6 +88,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         consumer.stop(graceful=True)
         with app.app_context():
             db.engine.dispose()
+
+
+_LIVE: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def live_app(live_server):  # noqa: ANN001, ANN201
+    """The live server's app: a journey sets up its own rows in its database with it."""
+    return _LIVE["app"]
 
 
 @pytest.fixture(scope="session")

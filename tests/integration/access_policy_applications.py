@@ -87,6 +87,7 @@ URLS: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/applications/<int:application_id>/consent/revoke"): _app(
         "/api/v1/applications", "/consent/revoke"
     ),
+    ("GET", "/operations/league.<any(csv, xlsx):fmt>"): lambda ctx: "/operations/league.xlsx",
 }
 
 PARTIES_PAGE = _s(LOGIN, 200, 403, 200, 200)
@@ -115,4 +116,9 @@ APPLICATIONS_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("POST", "/api/v1/needs/<int:need_id>/pickup"): _s(401, 403, 403, 422, 403),
     ("GET", "/api/v1/reference/refusal-reasons"): _s(401, 200, 200, 200, 200),
+    # the institutions' league table: operators (enterprises only when the platform setting
+    # APPLICATION_LEAGUE_FOR_ENTERPRISES is on; off here, as by default)
+    ("GET", "/operations/league"): _s(LOGIN, 403, 403, 403, 200),
+    ("GET", "/operations/league.<any(csv, xlsx):fmt>"): _s(LOGIN, 403, 403, 403, 200),
+    ("GET", "/api/v1/applications/league"): _s(401, 403, 403, 403, 200),
 }

@@ -24,7 +24,7 @@ from sqlalchemy import and_, or_, select
 from techfin import mail
 from techfin.extensions import db
 from techfin.models import STAFF_ROLES, Application, Funder, Membership, User
-from techfin.services.applications import clock
+from techfin.services.applications import clock, notices
 from techfin.services.applications.core import overdue_deadline
 from techfin.services.applications.queries import overdue_filter
 from techfin.urls import site_link
@@ -71,13 +71,14 @@ def _staff(funder: Funder) -> list[tuple[str, str, str]]:
     return list(out.values())
 
 
+def _operator_users() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.role.in_(STAFF_ROLES), User.active.is_(True)).order_by(User.id)
+    ))  # fmt: skip
+
+
 def _operators() -> list[tuple[str, str, str]]:
-    return [
-        (u.email, u.name or "", u.locale or "zh_CN")
-        for u in db.session.scalars(
-            select(User).where(User.role.in_(STAFF_ROLES), User.active.is_(True)).order_by(User.id)
-        )
-    ]
+    return [(u.email, u.name or "", u.locale or "zh_CN") for u in _operator_users()]
 
 
 def run(today: date | None = None) -> DeadlineRun:
@@ -118,6 +119,11 @@ def run(today: date | None = None) -> DeadlineRun:
         if app.reminded_for != mark:
             app.reminded_for = mark
             remind[app.funder_id].append((app, *found))
+    notices.deadlines_due(
+        [(a, a.decision_due if d == "decision" else a.first_response_due) for a, d in escalate],
+        _operator_users() if escalate else [],
+        {fid: [(a, due) for a, _k, due in items] for fid, items in remind.items()},
+    )
     db.session.commit()
 
     messages = []

@@ -5,6 +5,7 @@ transaction; their emails go through the queue once it commits."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -81,6 +82,21 @@ INSTITUTION_KINDS: dict[str, tuple[Any, Any]] = {
     ),
 }  # fmt: skip
 
+# The daily deadline job (deadlines.py): its emails' in-app counterparts, so an escalation or
+# a reminder also shows in the notification centre (unread badge) of each person mailed.
+notifications.register(
+    "application_escalation",
+    _l("%(n)s application(s) past their deadline"),
+    _l("Past a deadline without an answer from the institution: %(items)s. Follow them up "
+       "from the overdue list."),
+)  # fmt: skip
+notifications.register(
+    "application_reminder",
+    _l("Reminder: %(n)s application deadline(s) on the next working day"),
+    _l("Applications to %(funder)s with a deadline on the next working day: %(items)s. Answer "
+       "them in your application queue."),
+)  # fmt: skip
+
 for _status, (_title, _body) in ENTERPRISE_KINDS.items():
     notifications.register(f"application_{_status}", _title, _body)
 for _status, (_title, _body) in INSTITUTION_KINDS.items():
@@ -133,3 +149,31 @@ def status_changed(actor: User, app: Application, before: str, note: str = "") -
         extra = [(contact, app.funder.name, "zh_CN")] if contact and to == "submitted" else []
         notifications.notify(staff, f"application_institution_{to}", params, link,
                              also_email=extra)  # fmt: skip
+
+
+def _due_items(items: list[tuple[Application, date]]) -> str:
+    """ "#12 name (2026-10-10)" per application: data, the same in every language."""
+    return "; ".join(f"#{a.id} {a.enterprise.name} ({due.isoformat()})" for a, due in items)
+
+
+def deadlines_due(
+    escalated: list[tuple[Application, date]],
+    operators: list[User],
+    reminded: dict[int, list[tuple[Application, date]]],
+) -> None:
+    """In-app notices of one deadline run, in its transaction: the operators are told of the
+    escalated applications, each institution's staff of its coming deadlines. The run marks
+    each application in the same transaction, so a second run writes none again. No email:
+    the job sends its own (one per person, listing every application)."""
+    if escalated and operators:
+        link = site_path("application_pages.app_list", overdue=1)
+        notifications.notify(operators, "application_escalation",
+                             {"n": len(escalated), "items": _due_items(escalated)}, link,
+                             email=False)  # fmt: skip
+    link = site_path("application_pages.app_list")
+    for funder_id, items in reminded.items():
+        staff = _members(funder_id)
+        if staff:
+            notifications.notify(staff, "application_reminder",
+                                 {"n": len(items), "funder": items[0][0].funder.name,
+                                  "items": _due_items(items)}, link, email=False)  # fmt: skip

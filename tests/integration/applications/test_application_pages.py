@@ -314,3 +314,24 @@ def test_queue_and_api_cost_the_same_statements_for_2_or_14_rows(app, client, lo
     assert json.loads(body)["total"] == 14
     assert ops.count("队列企业") == 14
     assert (queue_14, api_14, ops_14) == (queue_2, api_2, ops_2)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_the_approve_and_disburse_forms_render_in_both_languages(
+    app, client, login, need_id, ids, lang
+):
+    """The rate label holds a percent sign: a bare one in a template string broke the
+    Chinese page as soon as approving (then disbursing) was offered."""
+    app_id = _submit(client, login, need_id, ids("product", "P-001"))
+    login("bank@x.cn")
+    assert _move(client, app_id, to="accepted").status_code == 200
+    page = client.get(f"/applications/{app_id}?lang={lang}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert (
+        'value="approved"' in html
+        and ("年利率（%）" if lang == "zh_CN" else "Annual rate (%)") in html
+    )
+    _move(client, app_id, to="approved", amount_cny="300", rate="4.1", term_months="12")
+    page = client.get(f"/applications/{app_id}?lang={lang}")
+    assert page.status_code == 200 and 'value="disbursed"' in page.get_data(as_text=True)

@@ -148,3 +148,50 @@ def test_disbursed_application_is_in_the_quarterly_table(app, users, need_id, id
         assert "按月等额" in "".join(str(c) for r in table.rows for c in r) or any(
             r[8] for r in table.rows if r[3] == 3_000_000
         )
+
+
+def test_escalation_and_reminder_also_reach_the_notification_centre_once(
+    app, due_apps, smtp_server, as_user
+):
+    from techfin.models import Notification
+    from techfin.services import notifications
+
+    late, soon = due_apps
+
+    def notices(email: str, kind: str) -> list[Notification]:
+        user = as_user(email)
+        return list(
+            db.session.scalars(db.select(Notification).filter_by(user_id=user.id, kind=kind))
+        )
+
+    with app.app_context():
+        badge_before = notifications.unread_count(as_user("op@x.cn"))
+    day = date(2026, 10, 13)
+    _run(app, day, datetime(2026, 10, 13, 1, 0))
+    _run(app, day, datetime(2026, 10, 13, 1, 0))  # the same slot again: skipped
+    _run(app, day, datetime(2026, 10, 13, 2, 0))  # another slot the same day: nothing new
+    with app.app_context():
+        [escalation] = notices("op@x.cn", "application_escalation")
+        assert escalation.params["n"] == 1 and f"#{late} " in escalation.params["items"]
+        assert escalation.link.startswith("/applications") and "overdue=1" in escalation.link
+        assert notifications.unread_count(as_user("op@x.cn")) == badge_before + 1
+        [reminder] = notices("bank@x.cn", "application_reminder")
+        assert f"#{soon} " in reminder.params["items"] and "2026-10-14" in reminder.params["items"]
+        # the enterprise is neither escalated to nor reminded
+        assert notices("e1@x.cn", "application_escalation") == []
+        assert notices("e1@x.cn", "application_reminder") == []
+        # rendered in the reader's language, with the applications named
+        from flask_babel import force_locale
+
+        with app.test_request_context(), force_locale("zh_CN"):
+            assert "截止" in notifications.title(reminder) or "提醒" in notifications.title(
+                reminder
+            )
+            assert f"#{soon}" in notifications.body(reminder)
+    # the next working day the other application's decision date has passed: one new
+    # escalation notice (the late one was escalated for its deadline already)
+    _run(app, date(2026, 10, 15), datetime(2026, 10, 15, 1, 0))
+    with app.app_context():
+        escalations = notices("op@x.cn", "application_escalation")
+        assert len(escalations) == 2 and f"#{soon} " in escalations[-1].params["items"]
+        assert f"#{late} " not in escalations[-1].params["items"]
