@@ -52,6 +52,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from techfin.errors import Forbidden
 from techfin.extensions import db
 from techfin.models import FUNDER_KINDS, Application, ApplicationEvent, Funder, User
+from techfin.money import chart_value
 from techfin.services.applications import clock, reasons
 from techfin.services.reports import Table
 
@@ -109,7 +110,7 @@ class LeagueRow:
 
     @property
     def disbursed_wan(self) -> float:
-        return round(self.disbursed_cny / 10_000, 2)
+        return chart_value(self.disbursed_cny)
 
 
 @dataclass

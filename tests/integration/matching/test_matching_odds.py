@@ -184,7 +184,10 @@ def test_dealflow_shows_bands_from_stored_learned_scores(app, client, ctx, learn
                                               Match.product_id.is_not(None)).limit(1)
         )  # fmt: skip
         session_id = _operator().get_id()
-        kind = db.session.scalar(db.select(Match.model_kind).where(Match.product_id == product_id))
+        # (the active rows: a pair the new model no longer ranks keeps its old row, inactive)
+        kind = db.session.scalar(
+            db.select(Match.model_kind).where(Match.product_id == product_id, Match.active)
+        )
         assert kind == "learned"
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = session_id, True
