@@ -11,6 +11,7 @@ from techfin.api import (
     documents,
     enterprises,
     funders,
+    imports,
     ip_rights,
     needs,
     notifications,
@@ -22,7 +23,7 @@ from techfin.api import (
 from techfin.api.core import TechfinApi
 
 RESOURCES = (enterprises, patents, needs, funders, products, outcomes, users, documents,
-             notifications, applications)  # fmt: skip
+             notifications, applications, imports)  # fmt: skip
 
 
 def init_app(app: Flask) -> TechfinApi:
