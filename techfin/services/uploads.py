@@ -80,7 +80,7 @@ RATIO_FLOOR = 1 * MB
 class UploadRefused(DomainError):
     """The file cannot be taken or read; the message says why and what to do."""
 
-    code = "upload_refused"
+    code = "invalid"
 
 
 class TooLarge(UploadRefused):

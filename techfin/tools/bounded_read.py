@@ -43,7 +43,8 @@ def ratio_text(ratio: int) -> str:
 
 
 def entries_text(entries: int) -> str:
-    return f"The archive holds more than {entries} files / 压缩包内文件超过 {entries} 个"
+    return (f"The archive holds more than {entries} files: too complex to accept / "
+            f"压缩包内文件超过 {entries} 个，过于复杂，无法接收")  # fmt: skip
 
 
 DAMAGED = "The archive is damaged or too complex to accept / 压缩结构损坏或过于复杂，无法接收"
