@@ -268,7 +268,7 @@ def _reconciliation_labels() -> tuple[dict[str, str], list[str]]:
         "amount_cny": _("Amount (yuan)"),
         "issued": _("Issued"),
         "matures": _("Matures"),
-        "rate": _("Rate (%%)"),
+        "rate": _("Rate (%%)") % {},  # the catalogue's msgid is a format string
     }
     headers = [_("Finding"), _("Row"), _("Enterprise"), _("Unified social credit code"),
                _("Amount (yuan)"), _("Issued"), _("Differences (bank / records)")]  # fmt: skip
