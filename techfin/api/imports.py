@@ -39,7 +39,7 @@ class Imports(MethodView):
                      "content": {"multipart/form-data": {"schema": ImportUpload}}}
     )  # fmt: skip
     @bp.response(202, ImportAccepted)
-    @errors(bp, 403, 413, 422)
+    @errors(bp, 400, 403, 413, 422)
     def post(self) -> dict[str, Any]:
         """Upload an interchange file to import (operators): 202 with the job's id; the file
         is read and imported off the request (all-or-nothing unless skip_invalid)."""

@@ -150,8 +150,8 @@ def test_fuzz_api(role: str, app, tokens) -> None:  # noqa: ANN001
         print(f"  {n:4d}  {label:45s} {dict(sorted(statuses[label].items()))}")
     # 35 + PATCH /api/v1/users/{user_id} (accounts) + POST /api/v1/outcomes/reopen (pipeline)
     # + 4 documents + 2 notifications + 6 applications operations + the refusal-reason list
-    # + 2 × 5 copyrights / trademarks (#15)
-    assert len(operations) == 60
+    # + 2 × 5 copyrights / trademarks (#15) + 2 imports (upload, status; #13)
+    assert len(operations) == 62
     assert not failures, "\n\n".join(f"{op}: {kind}\n{msg}" for (op, kind), msg in failures.items())
 
 
