@@ -150,12 +150,22 @@ def claim(job_id: int) -> UploadJob | None:
     return db.session.get(UploadJob, job_id) if won else None
 
 
+def _discard_file(job: UploadJob) -> None:
+    """A finished job keeps its result, not the file: the bank's table and imported data
+    are not left lying on disk once read."""
+    try:
+        file_of(job).unlink(missing_ok=True)
+    except OSError:  # the result is what matters; a stray file is only disk
+        log.warning("could not remove the upload of job %s", job.id, exc_info=True)
+
+
 def finish(
     job: UploadJob, result: dict[str, Any], *, failed: bool = False, error: str = ""
 ) -> None:
     job.status = "failed" if failed else "done"
     job.result, job.error, job.finished_at = result, error, utcnow()
     db.session.commit()
+    _discard_file(job)
 
 
 def fail(job_id: int, error: str) -> None:
@@ -165,6 +175,7 @@ def fail(job_id: int, error: str) -> None:
         return
     job.status, job.error, job.finished_at = "failed", error[:4000], utcnow()
     db.session.commit()
+    _discard_file(job)
 
 
 RUNNERS: dict[str, Callable[[UploadJob], None]] = {}
@@ -231,6 +242,7 @@ def requeue_stale() -> list[int]:
             job.status, job.finished_at = "failed", now
             job.error = ("The file could not be processed after several attempts / "
                          "多次尝试后仍无法处理该文件")  # fmt: skip
+            _discard_file(job)
             continue
         # A fresh created_at keeps a requeued job from being requeued again every minute.
         job.status, job.created_at = "queued", now

@@ -284,6 +284,7 @@ def test_the_result_is_kept_and_downloads_as_xlsx_and_csv(app, client, users, lo
     job_url = resp.headers["Location"]
     job = _job(app, int(job_url.rsplit("/", 1)[1]))
     assert job.status == "done"
+    assert stored_uploads(app) == []  # the result is kept, the bank's file is not
     assert job.result == _expected(app, pool_id, data, "q3.xlsx")
     kinds = sorted(d["kind"] for d in job.result["discrepancies"])
     assert kinds == ["differs", "missing_in_bank"] and len(job.result["errors"]) >= 3
