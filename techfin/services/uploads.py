@@ -286,8 +286,12 @@ def run_bounded(parser: str, *args: Any, seconds: int | None = None,
     try:
         answer = json.loads(done.stdout, object_hook=_decode)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        # A child that died before answering: out of memory while starting or writing.
-        if b"MemoryError" in done.stderr or done.returncode:
+        # A child that died before answering: out of memory while starting or writing, or
+        # broken in a way it could not report (logged for the operators).
+        log.warning("bounded parse %s: the child ended %s without an answer: %s", parser,
+                    done.returncode, done.stderr[-2000:].decode(errors="replace"))  # fmt: skip
+        said = done.stderr.lower()
+        if b"memoryerror" in said or b"memory" in said and b"alloc" in said:
             raise refused(memory_text(memory_mb)) from None
         raise refused(UNREADABLE) from None
     if answer.get("memory"):
