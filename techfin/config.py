@@ -120,6 +120,18 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DOCUMENT_MAX_BYTES": max(1, _int_env("DOCUMENT_MAX_BYTES", 20 * 1024 * 1024)),
         "DOCUMENT_ZIP_MAX_ENTRIES": 5000,
         "DOCUMENT_ZIP_MAX_UNCOMPRESSED": 256 * 1024 * 1024,
+        # Uploads of spreadsheets (services/uploads.py): size cap, what an XLSX may expand
+        # to, the rows and columns a table may have, and the child process that parses it.
+        "UPLOAD_MAX_BYTES": max(1, _int_env("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)),
+        "UPLOAD_ZIP_MAX_ENTRIES": 5000,
+        "UPLOAD_ZIP_MAX_UNCOMPRESSED": 200 * 1024 * 1024,
+        "UPLOAD_ZIP_MAX_RATIO": 200,
+        "UPLOAD_MAX_ROWS": max(1, _int_env("UPLOAD_MAX_ROWS", 20_000)),
+        "UPLOAD_MAX_COLUMNS": 200,
+        "UPLOAD_PARSE_SECONDS": max(1, _int_env("UPLOAD_PARSE_SECONDS", 20)),
+        "UPLOAD_PARSE_MEMORY_MB": max(64, _int_env("UPLOAD_PARSE_MEMORY_MB", 512)),
+        # A queued upload job whose wake-up was lost is queued again after this long.
+        "UPLOAD_JOB_STALE_SECONDS": 120,
         "API_TITLE": "techfin API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -11,6 +11,7 @@ from techfin.api import (
     documents,
     enterprises,
     funders,
+    imports,
     ip_rights,
     needs,
     notifications,
@@ -25,7 +26,7 @@ from techfin.api.core import TechfinApi
 BLUEPRINTS = (
     enterprises.bp, patents.bp, needs.bp, funders.bp, products.bp, outcomes.bp, users.bp,
     documents.bp, notifications.bp, applications.bp, applications.reference_bp,
-    ip_rights.copyrights_bp, ip_rights.trademarks_bp,
+    imports.bp, ip_rights.copyrights_bp, ip_rights.trademarks_bp,
     discovery.search_bp, discovery.matches_bp, discovery.me_bp,
 )  # fmt: skip
 

@@ -653,3 +653,54 @@ class NotificationOut(Schema):
 class NotificationPage(Page):
     items = fields.List(fields.Nested(NotificationOut), required=True)
     unread = fields.Integer(required=True, metadata={"description": "Unread notices in all"})
+
+
+class ImportUpload(Schema):
+    """The multipart form of POST /api/v1/imports (documentation; the view parses it)."""
+
+    file = fields.Raw(
+        required=True,
+        metadata={"type": "string", "format": "binary",
+                  "description": "An interchange file: .jsonl, .csv or .xlsx (one sheet per "
+                                 "type), at most 20 MB / 交换格式文件"},
+    )  # fmt: skip
+    skip_invalid = fields.Boolean(
+        metadata={"description": "Import the valid records and report the rest"}
+    )
+
+
+class ImportProblem(Schema):
+    location = fields.String(required=True, metadata={"description": "line N or Sheet!N"})
+    field = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class ImportResult(Schema):
+    committed = fields.Boolean(required=True)
+    summary = fields.String(required=True)
+    records = fields.Integer(required=True)
+    created = fields.Dict(keys=fields.String(), values=fields.Integer())
+    updated = fields.Dict(keys=fields.String(), values=fields.Integer())
+    unchanged = fields.Dict(keys=fields.String(), values=fields.Integer())
+    error_count = fields.Integer(required=True)
+    errors = fields.List(fields.Nested(ImportProblem), required=True,
+                         metadata={"description": "the first 1000"})  # fmt: skip
+
+
+class ImportJobOut(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(
+        required=True, metadata={"description": "queued | running | done | failed"}
+    )
+    filename = fields.String(required=True)
+    size = fields.Integer(required=True)
+    skip_invalid = fields.Boolean(required=True)
+    created_at = UtcDateTime(required=True)
+    finished_at = UtcDateTime(allow_none=True)
+    error = fields.String(required=True, metadata={"description": "why the file failed"})
+    result = fields.Nested(ImportResult, allow_none=True)
+
+
+class ImportAccepted(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True)

@@ -148,6 +148,10 @@ __all__ += [
 ]
 
 # ------------------------------------------------------------------ ids are never reused
+from techfin.models.uploads import UPLOAD_KINDS, UPLOAD_STATUSES, UploadJob  # noqa: E402
+
+__all__ += ["UPLOAD_KINDS", "UPLOAD_STATUSES", "UploadJob"]
+
 # SQLite hands out max(id) + 1, so deleting the newest row gives its id to the next insert:
 # a new need would inherit the deleted one's audit history, bookmarks and cached matches.
 # AUTOINCREMENT makes SQLite remember the highest id ever used (PostgreSQL sequences never
@@ -173,6 +177,8 @@ NEVER_REUSED_IDS = (
     "copyrights", "trademarks",
     # Since migration 0017: a period's stored dashboard is one row, asked for by pages.
     "dashboard_reports",
+    # Since migration 0013: an upload job's id is in its page's URL and the task's argument.
+    "upload_jobs",
 )  # fmt: skip
 
 

@@ -18,11 +18,9 @@ Rules in one place:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
-import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -44,7 +42,7 @@ from techfin.models import (
     User,
 )
 from techfin.models.base import utcnow
-from techfin.services import access, audit
+from techfin.services import access, audit, uploads
 from techfin.services.paging import Page, paginate
 
 log = logging.getLogger(__name__)
@@ -67,11 +65,7 @@ NOT_FOUND = "Document not found / 材料不存在"
 ACCEPTED = "PDF, PNG, JPEG or XLSX / 仅支持 PDF、PNG、JPEG 或 XLSX"
 
 
-class TooLarge(DomainError):
-    """The upload is over the size limit: HTTP 413 with a message saying the limit."""
-
-    status = 413
-    code = "too_large"
+TooLarge = uploads.TooLarge  # HTTP 413 with a message saying the limit
 
 
 def max_bytes() -> int:
@@ -79,9 +73,7 @@ def max_bytes() -> int:
 
 
 def too_large_error() -> TooLarge:
-    mb = max_bytes() / (1024 * 1024)
-    text = f"The file is larger than {mb:g} MB / 文件超过 {mb:g} MB 上限"
-    return TooLarge(text, {"file": [text]})
+    return uploads.refused(uploads.too_large_text(max_bytes()), uploads.TooLarge)  # type: ignore[return-value]
 
 
 def storage_dir() -> Path:
@@ -125,59 +117,15 @@ def _extension(name: str) -> str:
     return f".{ext.lower()}" if dot else ""
 
 
-def _zip_directory(path: Path) -> tuple[int, int, list[str]] | None:
-    """(entries, declared uncompressed total, names) from the zip's central directory, or
-    None when it cannot be read within bounds. Reads the end record and the directory only:
-    at most 64 KiB + the directory (itself capped), whatever the archive claims."""
-    cfg = current_app.config
-    max_entries = int(cfg.get("DOCUMENT_ZIP_MAX_ENTRIES", 5000))
-    max_dir = int(cfg.get("DOCUMENT_ZIP_MAX_DIRECTORY", 2 * 1024 * 1024))
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        tail_len = min(size, 65_557)  # end record (22) + the longest comment (65 535)
-        fh.seek(size - tail_len)
-        tail = fh.read(tail_len)
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0 or len(tail) - at < 22:
-            return None
-        (_sig, disk, cd_disk, _here, entries, cd_size, cd_offset, _clen) = struct.unpack(
-            "<IHHHHIIH", tail[at : at + 22]
-        )
-        # ZIP64 markers or a multi-disk archive: no spreadsheet of ≤ 20 MB needs either.
-        if disk or cd_disk or entries == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
-            return None
-        if entries > max_entries or cd_size > max_dir or cd_offset + cd_size > size:
-            return None
-        fh.seek(cd_offset)
-        directory = fh.read(cd_size)
-    names: list[str] = []
-    total = 0
-    pos = 0
-    for _ in range(entries):
-        if directory[pos : pos + 4] != b"PK\x01\x02" or pos + 46 > len(directory):
-            return None
-        (usize, nlen, elen, clen) = struct.unpack("<I HHH", directory[pos + 24 : pos + 34])
-        raw = directory[pos + 46 : pos + 46 + nlen]
-        names.append(raw.decode("utf-8", "replace"))
-        total += usize
-        pos += 46 + nlen + elen + clen
-    return entries, total, names
-
-
 def _check_xlsx(path: Path) -> None:
-    """A zip is accepted only as an OOXML spreadsheet within the decompression limits."""
-    limit = int(current_app.config.get("DOCUMENT_ZIP_MAX_UNCOMPRESSED", 256 * 1024 * 1024))
-    listing = _zip_directory(path)
-    if listing is None:
-        raise _refuse("file", "The archive is damaged or too complex to accept / "
-                              "压缩结构损坏或过于复杂，无法接收")  # fmt: skip
-    _entries, total, names = listing
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise _refuse("file", "The file is a ZIP archive, not an Excel workbook (XLSX) / "
-                              "文件为 ZIP 压缩包，不是 Excel 工作簿（XLSX）")  # fmt: skip
-    if total > limit:
-        raise _refuse("file", "The workbook expands to more than the allowed size "
-                              "(a compressed 'zip bomb'?) / 工作簿解压后超出允许大小，疑似压缩炸弹")  # fmt: skip
+    """A zip is accepted only as an OOXML spreadsheet within the decompression limits (the
+    one zip inspection of every upload, services/uploads.py, with the documents' limits)."""
+    cfg = current_app.config
+    uploads.check_xlsx(
+        path,
+        max_entries=int(cfg.get("DOCUMENT_ZIP_MAX_ENTRIES", 5000)),
+        max_uncompressed=int(cfg.get("DOCUMENT_ZIP_MAX_UNCOMPRESSED", 256 * 1024 * 1024)),
+    )
 
 
 def sniff(path: Path, filename: str) -> str:
@@ -224,24 +172,7 @@ def _enterprise_of(user: User) -> Enterprise:
 
 def _copy(stream: BinaryIO, target: Path) -> tuple[int, str]:
     """Stream into `target` in chunks; (size, sha256). Over the limit: nothing kept."""
-    limit = max_bytes()
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with target.open("xb") as out:
-            while True:
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limit:
-                    raise too_large_error()
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return size, digest.hexdigest()
+    return uploads.copy_capped(stream, target, max_bytes())
 
 
 def upload(user: User, stream: BinaryIO, filename: str | None, kind: str | None) -> Document:

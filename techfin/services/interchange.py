@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -89,10 +89,11 @@ class InterchangeFormatError(ValueError):
 # ---------------------------------------------------------------- reading files
 
 
-def read_file(path: str | Path) -> list[tuple[Location, dict[str, Any]]]:
-    """Parse a .jsonl/.json, .csv or .xlsx file into (location, raw record) pairs."""
+def read_file(path: str | Path, suffix: str | None = None) -> list[tuple[Location, dict[str, Any]]]:
+    """Parse a .jsonl/.json, .csv or .xlsx file into (location, raw record) pairs (`suffix`
+    names the format of a file stored without one, as uploads are)."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = (suffix or path.suffix).lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         return list(_read_jsonl(path))
     if suffix == ".csv":
@@ -151,8 +152,22 @@ def _read_xlsx(path: Path) -> Iterator[tuple[Location, dict[str, Any]]]:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a non-workbook
         raise InterchangeFormatError(f"{path.name} is not a readable XLSX workbook") from exc
-    for sheet in book.worksheets:
-        rows = sheet.iter_rows(values_only=True)
+    try:
+        yield from records_from_sheets(
+            (sheet.title, sheet.iter_rows(values_only=True)) for sheet in book.worksheets
+        )
+    finally:
+        book.close()
+
+
+def records_from_sheets(
+    sheets: Iterable[tuple[str, Iterable[Sequence[Any]]]],
+) -> Iterator[tuple[Location, dict[str, Any]]]:
+    """(location, record) pairs of a workbook's sheets, each (title, rows): the first row
+    names the columns, the title is the default type. The CLI reads the rows with openpyxl
+    here; an uploaded workbook's rows come from the bounded parse (services/uploads.py)."""
+    for title, sheet_rows in sheets:
+        rows = iter(sheet_rows)
         header = next(rows, None)
         if not header:
             continue
@@ -165,9 +180,8 @@ def _read_xlsx(path: Path) -> Iterator[tuple[Location, dict[str, Any]]]:
             }
             if not record:
                 continue
-            record.setdefault("type", sheet.title)
-            yield f"{sheet.title}!{number}", _coerce_tabular(record)
-    book.close()
+            record.setdefault("type", title)
+            yield f"{title}!{number}", _coerce_tabular(record)
 
 
 _TRUE = {"true", "1", "yes", "y", "是", "t"}

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _
@@ -41,10 +42,11 @@ from techfin.models import (
     PoolEnterprise,
     Product,
     RiskPool,
+    UploadJob,
     User,
 )
 from techfin.money import wan_text
-from techfin.services import access, audit
+from techfin.services import access, audit, uploads
 from techfin.services.reports import Table
 
 LOAN_KINDS = ("loan", "ip_pledge")
@@ -514,8 +516,30 @@ def _locale() -> str:
 
 
 def _raw_rows(filename: str, data: bytes) -> list[tuple[int, list[Any]]]:
-    if data[:2] == b"PK" or filename.lower().endswith(".xlsx"):
-        return _xlsx_rows(data)
+    """The rows of the bank's file given as bytes (kept for callers holding the bytes): an
+    XLSX is written to a temporary file and read like a stored upload."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".upload") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        return stored_rows(Path(tmp.name), filename)
+
+
+def stored_rows(path: Path, filename: str) -> list[tuple[int, list[Any]]]:
+    """(row number, cells) of the first sheet of the bank's file. An XLSX goes through the
+    upload checks and the bounded parse (services/uploads.py) — time, memory, rows and
+    columns capped; a CSV is decoded in time linear in its capped size."""
+    if uploads.is_zip(path) or filename.lower().endswith(".xlsx"):
+        if not uploads.is_zip(path):
+            raise UploadError("xlsx", {"file": [_("The file is not a readable XLSX workbook.")]})
+        uploads.check_xlsx(path)
+        sheets = uploads.parse_xlsx(path, first_only=True)
+        rows = sheets[0][1] if sheets else []
+        return [(n, list(cells)) for n, cells in enumerate(rows, start=1)]
+    lim = uploads.limits()
+    uploads.check_text_shape(path, lim["UPLOAD_MAX_ROWS"])
+    data = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -528,27 +552,12 @@ def _raw_rows(filename: str, data: bytes) -> list[tuple[int, list[Any]]]:
         raise UploadError("binary", {"file": [_("Upload an XLSX or CSV file.")]})
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        return [(n, row) for n, row in enumerate(reader, start=1)]
+        rows = [(n, row) for n, row in enumerate(reader, start=1)]
     except csv.Error as exc:
         raise UploadError("csv", {"file": [_("The CSV file is malformed: %(e)s", e=exc)]}) from None
-
-
-def _xlsx_rows(data: bytes) -> list[tuple[int, list[Any]]]:
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError):
-        raise UploadError(
-            "xlsx", {"file": [_("The file is not a readable XLSX workbook.")]}
-        ) from None
-    try:
-        sheet = book.worksheets[0]
-        return [(n, list(row)) for n, row in enumerate(sheet.iter_rows(values_only=True), 1)]
-    finally:
-        book.close()
+    if any(len(cells) > lim["UPLOAD_MAX_COLUMNS"] for _n, cells in rows):
+        raise uploads.refused(uploads.columns_text(lim["UPLOAD_MAX_COLUMNS"]))
+    return rows
 
 
 def _header(rows: list[tuple[int, list[Any]]]) -> tuple[int, dict[str, int]]:
@@ -605,14 +614,14 @@ def _parse_repayment(value: Any) -> str | None | bool:
     return False
 
 
-def read_bank_table(filename: str, data: bytes, quarter: str | None = None) -> tuple[
-    list[BankRow], list[RowError]
-]:  # fmt: skip
-    """Rows of the bank's quarterly table, and a message for every cell that is wrong."""
-    rows = _raw_rows(filename, data)
+def read_bank_table(
+    filename: str, data: bytes | None, quarter: str | None = None, path: Path | None = None
+) -> tuple[list[BankRow], list[RowError]]:
+    """Rows of the bank's quarterly table, and a message for every cell that is wrong
+    (the file as bytes, or the stored upload at `path`)."""
+    rows = stored_rows(path, filename) if path is not None else _raw_rows(filename, data or b"")
     header_index, columns = _header(rows)
     bounds = parse_quarter(quarter) if quarter else None
-    locale = _locale()
     good: list[BankRow] = []
     errors: list[RowError] = []
     seen: dict[tuple[str, date, int], int] = {}
@@ -634,7 +643,8 @@ def read_bank_table(filename: str, data: bytes, quarter: str | None = None) -> t
             uscc = reference.validate_uscc(str(cell(cells, "uscc") or ""))
         except reference.ReferenceValidationError as exc:
             uscc = ""
-            problems.append(("统一社会信用代码", exc.message(locale)))
+            # Both languages: the result is stored and read later by whoever opens it.
+            problems.append(("统一社会信用代码", f"{exc.message_en} / {exc.message_zh}"))
         wan = "amount" not in columns
         amount = _parse_amount(cell(cells, "amount_wan" if wan else "amount"), wan)
         if amount is None or not 0 < amount <= MAX_AMOUNT_CNY:
@@ -768,22 +778,133 @@ def reconcile(
 
 
 def reconcile_upload(
-    user: User, pool: RiskPool, quarter: str, filename: str, data: bytes
-) -> Reconciliation:
-    """Read the bank's file and reconcile it (operators and the partner bank)."""
+    user: User, pool: RiskPool, quarter: str, filename: str | None, stream: BinaryIO
+) -> UploadJob:
+    """Take the bank's file for reconciliation (operators and the partner bank): checked
+    for size and, for an XLSX, its zip directory, stored, and queued; the task
+    (`run_reconciliation`) reads and reconciles it. Returns the committed job."""
+    from techfin.services import upload_jobs
+
     if not can_view(user, pool):
         raise _forbidden()
     try:
         parse_quarter(quarter)
     except ValueError:
         raise DomainError("quarter", {"quarter": [_("Choose a quarter such as 2026Q4.")]}) from None
-    rows, errors = read_bank_table(filename, data, quarter)
+    return upload_jobs.create(user, "reconcile", stream, filename, (".xlsx", ".csv"),
+                              {"quarter": quarter}, pool_id=pool.id)  # fmt: skip
+
+
+def reconciliation_job(user: User, pool: RiskPool, job_id: int) -> UploadJob:
+    """A reconciliation of this pool: whoever may view the pool (operators, the partner
+    bank's staff) may see its reconciliations; a job of another pool does not exist here."""
+    from techfin.services import upload_jobs
+
+    if not can_view(user, pool):
+        raise _forbidden()
+    job = db.session.get(UploadJob, job_id)
+    if job is None or job.kind != "reconcile" or job.pool_id != pool.id:
+        raise NotFound(upload_jobs.NOT_FOUND)
+    return job
+
+
+def reconciliations(user: User, pool: RiskPool, limit: int = 10) -> list[UploadJob]:
+    """The pool's latest reconciliations, newest first."""
+    if not can_view(user, pool):
+        raise _forbidden()
+    return list(db.session.scalars(
+        select(UploadJob).where(UploadJob.kind == "reconcile", UploadJob.pool_id == pool.id)
+        .order_by(UploadJob.id.desc()).limit(limit)
+    ))  # fmt: skip
+
+
+def run_reconciliation(job: UploadJob) -> None:
+    """The queued half: read the stored file (bounded), reconcile, keep the result."""
+    from techfin.services import upload_jobs
+
+    pool = db.session.get(RiskPool, job.pool_id)
+    if pool is None:
+        upload_jobs.fail(job.id, "The pool no longer exists / 该风险准备金已不存在")
+        return
+    quarter = str((job.params or {}).get("quarter", ""))
+    path = upload_jobs.file_of(job)
+    rows, errors = read_bank_table(job.filename, None, quarter, path=path)
     result = reconcile(pool, quarter, rows, errors)
-    audit.record("reconcile", pool, object_type="risk_pool",
+    audit.record("reconcile", pool, object_type="risk_pool", user=job.owner,
                  detail={"quarter": quarter, "rows": len(rows), "errors": len(errors),
-                         "discrepancies": len(result.discrepancies)})  # fmt: skip
-    db.session.commit()
-    return result
+                         "discrepancies": len(result.discrepancies), "job": job.id})  # fmt: skip
+    upload_jobs.finish(job, result_record(result, len(rows)))
+
+
+def _day_text(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _plain_pair(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def result_record(result: Reconciliation, rows: int) -> dict[str, Any]:
+    """The reconciliation as JSON for the job row: what the page and the download show."""
+    from techfin.services.upload_jobs import bilingual
+
+    discrepancies = []
+    for d in result.discrepancies:
+        src_bank, loan = d.bank, d.loan
+        discrepancies.append({
+            "kind": d.kind,
+            "row": d.row,
+            "name": src_bank.name if src_bank else (loan.enterprise_name if loan else ""),
+            "uscc": src_bank.uscc if src_bank else (loan.uscc if loan else ""),
+            "amount_cny": src_bank.amount_cny if src_bank else (loan.amount_cny if loan else 0),
+            "issued": _day_text(src_bank.issued if src_bank else (loan.issued if loan else None)),
+            "fields": {k: [_plain_pair(a), _plain_pair(b)] for k, (a, b) in d.fields.items()},
+        })  # fmt: skip
+    return {
+        "quarter": result.quarter,
+        "rows": rows,
+        "matched": len(result.matched),
+        "clean": result.clean,
+        "errors": [{"row": e.row, "column": e.column, "message": bilingual(e.message)}
+                   for e in result.errors],
+        "discrepancies": discrepancies,
+    }  # fmt: skip
+
+
+DISCREPANCY_KINDS = ("not_recommended", "missing_in_records", "missing_in_bank", "differs")
+
+
+def result_table(job: UploadJob, labels: dict[str, str], headers: list[str]) -> Table:
+    """The stored result as one table for the CSV / XLSX download: every discrepancy, then
+    every row with errors (`labels` names the kinds and the fields, `headers` the columns,
+    both in the reader's language)."""
+    data = job.result or {}
+    pool = job.pool
+    rows: list[list[Any]] = []
+    for kind in DISCREPANCY_KINDS:
+        for d in data.get("discrepancies", []):
+            if d["kind"] != kind:
+                continue
+            diffs = "; ".join(
+                f"{labels.get(name, name)}: {'—' if a is None else a} / {'—' if b is None else b}"
+                for name, (a, b) in d["fields"].items()
+            )
+            issued = date.fromisoformat(d["issued"]) if d.get("issued") else None
+            rows.append([labels.get(kind, kind), d["row"] or "", d["name"], d["uscc"],
+                         d["amount_cny"], issued, diffs])  # fmt: skip
+    from techfin.i18n import localized
+
+    for e in data.get("errors", []):
+        rows.append([labels.get("error", "error"), e["row"], "", "", None, None,
+                     f"{e['column']}: {localized(e['message'])}"])  # fmt: skip
+    quarter = data.get("quarter", "")
+    return Table(
+        name=f"reconciliation-{quarter}",
+        title=f"{labels.get('title', 'Reconciliation')} {quarter}",
+        columns=headers,
+        rows=rows,
+        preamble=[f"{pool.name if pool else ''} · {job.filename}"],
+    )
 
 
 def compensation_candidates(pool: RiskPool) -> list[Loan]:
@@ -852,3 +973,12 @@ def loan_product_choices() -> list[tuple[int, str]]:
 
 def pool_count() -> int:
     return int(db.session.scalar(select(func.count(RiskPool.id))) or 0)
+
+
+def _register_runner() -> None:
+    from techfin.services import upload_jobs
+
+    upload_jobs.runner("reconcile")(run_reconciliation)
+
+
+_register_runner()

@@ -71,6 +71,15 @@ def compute_dashboard(start: str, end: str, days: int) -> str:
     )
 
 
+@task(retries=0)
+def process_upload(job_id: int) -> str:
+    """Read and act on an uploaded file (reconciliation, import): the parse runs in a
+    bounded child process (services/uploads.py), the outcome is written on the job row."""
+    from techfin.services import upload_jobs
+
+    return upload_jobs.process(job_id)
+
+
 # ------------------------------------------------------------------ the schedule
 
 
@@ -162,7 +171,11 @@ def sweep() -> str:
     lost = notifications.lost_email_ids()
     if lost:
         wake(send_notification_emails, lost)
-    return f"{waiting} mark(s) waiting; {len(lost)} email(s) re-queued"
+    from techfin.services import upload_jobs
+
+    uploads = upload_jobs.requeue_stale()
+    return (f"{waiting} mark(s) waiting; {len(lost)} email(s) re-queued; "
+            f"{len(uploads)} upload(s) re-queued")  # fmt: skip
 
 
 @_scheduled("application_deadlines")

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     DateTimeLocalField,
     DecimalField,
@@ -163,6 +164,21 @@ class ReconcileForm(FlaskForm):
         ],
     )
     submit = SubmitField(_l("Reconcile"))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("Interchange file (JSONL, CSV or XLSX)"),
+        validators=[
+            FileRequired(message=_l("Choose a file.")),
+            FileAllowed(
+                ["jsonl", "json", "ndjson", "csv", "xlsx"],
+                message=_l("Upload a JSONL, CSV or XLSX file."),
+            ),  # fmt: skip
+        ],
+    )
+    skip_invalid = BooleanField(_l("Import the valid records and list the rest"))
+    submit = SubmitField(_l("Import"))
 
 
 # ------------------------------------------------------------------ dashboard

@@ -17,15 +17,17 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from techfin.errors import DomainError, Forbidden
 from techfin.models import Enterprise
 from techfin.money import wan_with_unit
-from techfin.services import dashboard, dashboard_reports, lookup, reports
+from techfin.services import dashboard, dashboard_reports, lookup, reports, upload_jobs, uploads
 from techfin.services import pool as pools
 from techfin.web.operations_forms import (
     CompensationForm,
     ContributionForm,
+    ImportForm,
     MemberForm,
     PeriodForm,
     PoolForm,
@@ -208,20 +210,106 @@ def pool_report_file(pool_id: int, fmt: str):
     return _download(pools.quarter_table(pool, quarter), fmt)
 
 
+FORM_OVERHEAD = 64 * 1024
+
+
+def _allow_upload() -> str | None:
+    """Raise this request's body limit to the upload cap (the app-wide one stays small);
+    an over-large body is a field message, not an error page."""
+    limit = uploads.limits()["UPLOAD_MAX_BYTES"]
+    request.max_content_length = limit + FORM_OVERHEAD
+    try:
+        request.files  # noqa: B018 - parse now, under the raised limit
+    except RequestEntityTooLarge:
+        return uploads.too_large_text(limit)
+    return None
+
+
 @bp.route("/pools/<id:pool_id>/reconcile", methods=["GET", "POST"])
 def pool_reconcile(pool_id: int):
     pool = _pool(pool_id)
-    form = ReconcileForm()
+    too_large = _allow_upload() if request.method == "POST" else None
+    form = ReconcileForm(formdata=None) if too_large else ReconcileForm()
     form.quarter.choices = _quarters()
-    result = None
-    if form.validate_on_submit():
+    if too_large:
+        form.file.errors = [too_large]
+    elif form.validate_on_submit():
         upload = form.file.data
         try:
-            result = pools.reconcile_upload(acting_user(), pool, form.quarter.data,
-                                            upload.filename or "", upload.read())  # fmt: skip
+            job = pools.reconcile_upload(acting_user(), pool, form.quarter.data,
+                                         upload.filename, upload.stream)  # fmt: skip
         except DomainError as err:
             apply_domain_error(form, err)
-    return render_template("pool/reconcile.html", pool=pool, form=form, result=result)
+        else:
+            return redirect(url_for(".pool_reconciliation", pool_id=pool.id, job_id=job.id))
+    jobs = pools.reconciliations(acting_user(), pool)
+    status = 413 if too_large else 200
+    return render_template("pool/reconcile.html", pool=pool, form=form, jobs=jobs), status
+
+
+@bp.route("/pools/<id:pool_id>/reconcile/<id:job_id>")
+def pool_reconciliation(pool_id: int, job_id: int):
+    pool = _pool(pool_id)
+    job = pools.reconciliation_job(acting_user(), pool, job_id)
+    return render_template("pool/reconciliation.html", pool=pool, job=job, result=job.result)
+
+
+def _reconciliation_labels() -> tuple[dict[str, str], list[str]]:
+    labels = {
+        "title": _("Reconciliation"),
+        "not_recommended": _("Not on the recommended list"),
+        "missing_in_records": _("Not in the platform's records"),
+        "missing_in_bank": _("Missing from the bank's table"),
+        "differs": _("Amounts or dates differ"),
+        "error": _("Row with errors"),
+        "amount_cny": _("Amount (yuan)"),
+        "issued": _("Issued"),
+        "matures": _("Matures"),
+        "rate": _("Rate (%%)") % {},  # the catalogue's msgid is a format string
+    }
+    headers = [_("Finding"), _("Row"), _("Enterprise"), _("Unified social credit code"),
+               _("Amount (yuan)"), _("Issued"), _("Differences (bank / records)")]  # fmt: skip
+    return labels, headers
+
+
+@bp.route("/pools/<id:pool_id>/reconcile/<id:job_id>.<any(csv, xlsx):fmt>")
+def pool_reconciliation_file(pool_id: int, job_id: int, fmt: str):
+    pool = _pool(pool_id)
+    job = pools.reconciliation_job(acting_user(), pool, job_id)
+    if job.status != "done":
+        abort(404)
+    labels, headers = _reconciliation_labels()
+    return _download(pools.result_table(job, labels, headers), fmt)
+
+
+# ------------------------------------------------------------------ imports
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+def imports():
+    user = acting_user()
+    jobs = upload_jobs.import_jobs(user)  # operators only (403 for anyone else)
+    too_large = _allow_upload() if request.method == "POST" else None
+    form = ImportForm(formdata=None) if too_large else ImportForm()
+    if too_large:
+        form.file.errors = [too_large]
+    elif form.validate_on_submit():
+        upload = form.file.data
+        try:
+            job = upload_jobs.submit_import(user, upload.stream, upload.filename,
+                                            bool(form.skip_invalid.data))  # fmt: skip
+        except DomainError as err:
+            apply_domain_error(form, err)
+        else:
+            return redirect(url_for(".import_job", job_id=job.id))
+    status = 413 if too_large else (422 if form.errors else 200)
+    return render_template("operator/imports.html", form=form, jobs=jobs), status
+
+
+@bp.route("/imports/<id:job_id>")
+def import_job(job_id: int):
+    job = upload_jobs.import_job(acting_user(), job_id)
+    return render_template("operator/import_job.html", job=job, result=job.result)
 
 
 # ------------------------------------------------------------------ dashboard

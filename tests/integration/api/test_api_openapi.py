@@ -15,7 +15,7 @@ UNDOCUMENTED = {"/api/v1/openapi.json", "/api/v1/docs"}  # the documentation its
 AUTOMATIC = {"HEAD", "OPTIONS"}
 # The exceptions to "JSON in, JSON out", each for a reason: a file upload is multipart, a
 # download is the file itself, and marking a notice read needs no body.
-MULTIPART_BODIES = {("post", "/api/v1/documents")}
+MULTIPART_BODIES = {("post", "/api/v1/documents"), ("post", "/api/v1/imports")}
 BINARY_ANSWERS = {("get", "/api/v1/documents/{document_id}")}
 BODYLESS_ACTIONS = {("post", "/api/v1/notifications/{notification_id}/read")}
 

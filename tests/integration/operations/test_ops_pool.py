@@ -220,6 +220,11 @@ def test_reconciliation_finds_every_planted_discrepancy_and_nothing_else(
         data={"quarter": "2026Q3", "file": (io.BytesIO(_bank_file(data_rows, fmt)), f"q3.{fmt}")},
         content_type="multipart/form-data",
     )
+    # The POST stores the file and queues the check (run inline by the test queue), then
+    # shows the job's page, where the stored result is.
+    assert resp.status_code == 302
+    assert f"/operations/pools/{pool_id}/reconcile/" in resp.headers["Location"]
+    resp = client.get(resp.headers["Location"])
     assert resp.status_code == 200
     with app.app_context():
         pool = db.session.get(RiskPool, pool_id)
@@ -250,13 +255,22 @@ def test_reconcile_rejects_unreadable_files_with_a_field_message(app, client, us
         user = db.session.execute(db.select(User).filter_by(email="op@ops.cn")).scalar_one()
         pool_id = _make_pool(user).id
     login("bank@ops.cn")  # the partner bank may upload its own table
-    for name, data in (("x.xlsx", b"PK\x03\x04garbage"), ("x.csv", b"a,b\n1,2\n"),
-                       ("x.txt", b"hello")):  # fmt: skip
+    # Refused before anything is stored: a damaged zip, a name that is not XLSX or CSV.
+    for name, data in (("x.xlsx", b"PK\x03\x04garbage"), ("x.txt", b"hello")):
         resp = client.post(f"/operations/pools/{pool_id}/reconcile",
                            data={"quarter": "2026Q3", "file": (io.BytesIO(data), name)},
                            content_type="multipart/form-data")  # fmt: skip
         assert resp.status_code == 200, name
         assert "is-invalid" in resp.get_data(as_text=True), name
+    # A CSV without the table's header is only found out by reading it: the job fails and
+    # its page says why.
+    resp = client.post(f"/operations/pools/{pool_id}/reconcile",
+                       data={"quarter": "2026Q3", "file": (io.BytesIO(b"a,b\n1,2\n"), "x.csv")},
+                       content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'data-status="failed"' in html and 'id="job-error"' in html
+    assert "企业名称" in html  # the message names the columns the table needs
     login("vc@ops.cn")
     assert client.get(f"/operations/pools/{pool_id}").status_code == 404
     login("e1@ops.cn")
