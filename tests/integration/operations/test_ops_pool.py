@@ -10,13 +10,13 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from conftest import valid_uscc
 from openpyxl import Workbook, load_workbook
 
 from techfin.errors import DomainError, Forbidden
 from techfin.extensions import db
 from techfin.models import Enterprise, Funder, Outcome, Product, RiskPool
 from techfin.services import pool as pools
+from tests.integration.operations.conftest import valid_uscc
 
 
 def _make_pool(user, members=("E-001",), products=("P-001",)) -> RiskPool:
