@@ -117,7 +117,9 @@ def can_see(user: User, job: UploadJob) -> bool:
 
 
 def get_visible(user: User, job_id: int, kind: str | None = None) -> UploadJob:
-    job = db.session.get(UploadJob, job_id)
+    from techfin.services.lookup import find
+
+    job = find(UploadJob, job_id)  # bounded: an id past the column's range is simply absent
     if job is None or (kind and job.kind != kind) or not can_see(user, job):
         raise NotFound(NOT_FOUND)
     return job

@@ -472,3 +472,19 @@ def test_imports_are_the_operators(app, client, users, login):
     assert stored_uploads(app) == []
     resp = _post(client, "/api/v1/imports", b"x", "notes.txt", headers=_token(app, "op@ops.cn"))
     assert resp.status_code == 422 and "jsonl" in resp.get_json()["error"]["fields"]["file"][0]
+
+
+def test_a_hostile_file_name_is_shown_escaped_and_a_huge_id_is_absent(app, client, add_user, login):
+    """The uploaded file's name is the one text an uploader types into a job: the job pages
+    and the list show it escaped (it has no place in the canary world of test_xss_canaries)."""
+    add_user("op@imports.cn", "operator")
+    login("op@imports.cn")
+    name = "<img src=x onerror=alert(7)>.jsonl"  # no "/": a path part would be cut off
+    resp = _post(client, "/operations/imports", SAMPLE.read_bytes(), name)
+    for url in (resp.headers["Location"], "/operations/imports"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<img src=x onerror=alert(7)>" not in html, url
+        assert "&lt;img src=x onerror=alert(7)&gt;" in html, url
+    token = _token(app, "op@imports.cn")
+    for job_id in (2**31, 2**63, 10**30):  # past the column: absent, not a server error
+        assert client.get(f"/api/v1/imports/{job_id}", headers=token).status_code == 404

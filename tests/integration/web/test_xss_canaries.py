@@ -59,7 +59,7 @@ CANARY_COLUMNS: frozenset[tuple[str, str]] = frozenset({
     ("risk_pool_enterprises", "note"), ("risk_pool_compensations", "note"),
     ("applications", "reason_note"), ("application_events", "note"),
     ("application_events", "actor"),
-    ("documents", "filename"),
+    ("documents", "filename"), ("upload_jobs", "filename"),
 })  # fmt: skip
 URL_COLUMNS: frozenset[tuple[str, str]] = frozenset({("docking_events", "link")})
 # Codes, enumerations, validated identifiers and secrets: never free text.
@@ -96,11 +96,17 @@ NOT_USER_TEXT: frozenset[tuple[str, str]] = frozenset({
     ("notification_emails", "last_error"), ("notification_emails", "link"),
     ("notification_emails", "locale"), ("notification_emails", "status"),
     ("notification_emails", "to_email"), ("notification_emails", "to_name"),
+    # Upload jobs: kinds, statuses, generated names, and messages the platform wrote.
+    ("upload_jobs", "kind"), ("upload_jobs", "status"), ("upload_jobs", "stored_name"),
+    ("upload_jobs", "error"),
 })  # fmt: skip
 # Kept but shown on no page today (still canaried: if one starts being shown, it is checked).
 NOT_SHOWN: frozenset[tuple[str, str]] = frozenset({
     ("api_tokens", "name"), ("risk_pool_contributions", "note"), ("risk_pool_enterprises", "note"),
     ("outcomes", "reopen_reason"),  # the API answers it with the outcome; no page shows it yet
+    # The canary world holds no upload job; test_ops_uploads.py checks a hostile file name is
+    # shown escaped on the job pages.
+    ("upload_jobs", "filename"),
 })  # fmt: skip
 
 ROLES = ("anonymous", "enterprise", "unverified_institution", "verified_institution", "operator")
