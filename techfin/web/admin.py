@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from techfin.errors import DomainError
 from techfin.models import User
 from techfin.services import accounts, administration
-from techfin.web.forms import AccountCreateForm, AdminPasswordForm, RoleForm
+from techfin.web.admin_forms import AccountCreateForm, AdminPasswordForm, RoleForm
 from techfin.web.labels import label
 from techfin.web.util import acting_user, apply_domain_error, found_or_404, guard
 

@@ -21,7 +21,7 @@ from techfin.extensions import limiter
 from techfin.i18n import current_locale
 from techfin.models import User
 from techfin.services import accounts, team
-from techfin.web.forms import (
+from techfin.web.auth_forms import (
     ChangePasswordForm,
     ForgotForm,
     LocaleForm,

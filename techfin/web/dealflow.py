@@ -6,8 +6,8 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from techfin.errors import NotFound
 from techfin.services import marketplace, reports
+from techfin.web.dealflow_forms import NeedFilterForm
 from techfin.web.util import acting_user, guard, is_institution_user
-from techfin.web.workspace_forms import NeedFilterForm
 
 bp = Blueprint("dealflow", __name__, url_prefix="/dealflow")
 bp.before_request(guard(lambda u: u.is_operator or is_institution_user(u)))

@@ -9,6 +9,15 @@ from flask_babel import gettext as _
 from techfin.errors import DomainError
 from techfin.models import Copyright, Need, Patent, SharingRule, Trademark
 from techfin.services import catalog, lifecycle, profile, workspace
+from techfin.web.enterprise_forms import (
+    CloseNeedForm,
+    CopyrightForm,
+    EnterpriseProfileForm,
+    NeedForm,
+    PatentForm,
+    SharingForm,
+    TrademarkForm,
+)
 from techfin.web.util import (
     acting_user,
     apply_domain_error,
@@ -18,15 +27,6 @@ from techfin.web.util import (
     is_enterprise_user,
     owned_or_404,
     submit_form,
-)
-from techfin.web.workspace_forms import (
-    CloseNeedForm,
-    CopyrightForm,
-    EnterpriseProfileForm,
-    NeedForm,
-    PatentForm,
-    SharingForm,
-    TrademarkForm,
 )
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")

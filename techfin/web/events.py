@@ -11,17 +11,16 @@ from techfin.models import Enterprise, Funder, Need, Product
 from techfin.services import events as svc
 from techfin.services import lookup, reports
 from techfin.services import recommendations as recs
-from techfin.web.forms import options
-from techfin.web.operations_forms import (
+from techfin.web.events_forms import (
     CheckinForm,
     DeclineForm,
     EventForm,
     MeetingOutcomeForm,
     MeetingRequestForm,
     RecommendForm,
-    ops_choices,
-    ops_label,
 )
+from techfin.web.forms import options
+from techfin.web.operations_form_parts import ops_choices, ops_label
 from techfin.web.util import acting_user, apply_domain_error, flash_domain_error, guard
 
 bp = Blueprint("events", __name__, url_prefix="/events")

@@ -10,6 +10,12 @@ from techfin.errors import DomainError
 from techfin.models import Product
 from techfin.services import catalog, lifecycle, team, workspace
 from techfin.services import profile as profiles
+from techfin.web.institution_forms import (
+    FunderProfileForm,
+    InviteForm,
+    ProductForm,
+    ProductStatusForm,
+)
 from techfin.web.util import (
     acting_user,
     apply_domain_error,
@@ -19,12 +25,6 @@ from techfin.web.util import (
     is_institution_user,
     owned_or_404,
     submit_form,
-)
-from techfin.web.workspace_forms import (
-    FunderProfileForm,
-    InviteForm,
-    ProductForm,
-    ProductStatusForm,
 )
 
 bp = Blueprint("institution", __name__, url_prefix="/institution")

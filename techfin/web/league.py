@@ -18,7 +18,7 @@ from techfin.services.applications import league as leagues
 from techfin.services.applications import reasons
 from techfin.services.pool import recent_quarters
 from techfin.web.labels import choices, label
-from techfin.web.operations_forms import Plausible
+from techfin.web.operations_form_parts import Plausible
 from techfin.web.util import acting_user, guard
 
 bp = Blueprint("league", __name__, url_prefix="/operations")

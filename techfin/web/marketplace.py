@@ -7,8 +7,8 @@ from flask import Blueprint, abort, render_template, request
 from techfin.errors import NotFound
 from techfin.services import marketplace
 from techfin.services.marketplace import ProductFilters
+from techfin.web.marketplace_forms import MarketplaceFilterForm
 from techfin.web.util import acting_user, guard
-from techfin.web.workspace_forms import MarketplaceFilterForm
 
 bp = Blueprint("marketplace", __name__, url_prefix="/marketplace")
 bp.before_request(guard(lambda user: True))

@@ -23,6 +23,7 @@ from techfin.services import access, applications, lookup, workspace
 from techfin.services import matching as service
 from techfin.services.matching.common import LOAN_KINDS
 from techfin.web.fields import CleanText, PositiveAmount, RateField, RegionField, WanField
+from techfin.web.form_parts import FilterForm
 from techfin.web.forms import options
 from techfin.web.labels import choices, label, stage_label
 from techfin.web.util import (
@@ -35,7 +36,6 @@ from techfin.web.util import (
     is_institution_user,
     safe_next,
 )
-from techfin.web.workspace_forms import FilterForm
 
 bp = Blueprint("matching", __name__)
 bp.before_request(guard(lambda _u: True))  # logged in; each view checks the role

@@ -11,6 +11,7 @@ from techfin.models import FUNDER_STATUSES, Funder, User
 from techfin.services import accounts, catalog, moderation
 from techfin.services.moderation import AuditFilters
 from techfin.web.labels import LABELS, label
+from techfin.web.operator_forms import AuditFilterForm, RejectForm, UserFilterForm
 from techfin.web.util import (
     acting_user,
     apply_domain_error,
@@ -19,7 +20,6 @@ from techfin.web.util import (
     guard,
     safe_next,
 )
-from techfin.web.workspace_forms import AuditFilterForm, RejectForm, UserFilterForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 bp.before_request(guard(lambda user: user.is_operator))

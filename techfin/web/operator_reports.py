@@ -24,7 +24,7 @@ from techfin.models import Enterprise
 from techfin.money import wan_with_unit
 from techfin.services import dashboard, dashboard_reports, lookup, reports, upload_jobs, uploads
 from techfin.services import pool as pools
-from techfin.web.operations_forms import (
+from techfin.web.operator_reports_forms import (
     CompensationForm,
     ContributionForm,
     ImportForm,
@@ -347,6 +347,6 @@ def dashboard_export(fmt: str, table: str):
 
 
 def init_app(app) -> None:  # noqa: ANN001
-    from techfin.web.operations_forms import ops_label
+    from techfin.web.operations_form_parts import ops_label
 
     app.jinja_env.globals["ops_label"] = ops_label

@@ -163,3 +163,38 @@ def test_blueprints_are_registered_from_one_list() -> None:
         if "register_blueprint(" in path.read_text(encoding="utf-8")
     ]
     assert registering == ["web/__init__.py"], registering
+
+
+# Modules of form parts several blueprints share: field builders, validators, the filter base.
+SHARED_FORM_MODULES = {"forms.py", "form_parts.py", "operations_form_parts.py", "fields.py"}
+
+
+def _form_classes(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(_name(base) in {"FlaskForm", "FilterForm"} for base in node.bases)
+    ]
+
+
+def test_forms_sit_next_to_their_blueprint() -> None:
+    """A blueprint's forms are in its own module or in `<blueprint>_forms.py` beside it, and
+    only that blueprint imports them; shared modules hold parts, not forms (bar the filter
+    base)."""
+    web = ROOT / "web"
+    for path in sorted(web.glob("*_forms.py")):
+        owner = path.name.removesuffix("_forms.py")
+        assert (web / f"{owner}.py").exists(), f"{path.name} has no blueprint module {owner}.py"
+        module = f"techfin.web.{path.stem}"
+        for other in _sources("web", "api"):
+            if other.name in {path.name, f"{owner}.py"}:
+                continue
+            tree = ast.parse(other.read_text(encoding="utf-8"))
+            users = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                     and n.module == module]  # fmt: skip
+            assert not users, f"{other.name} uses {path.name}: forms belong to one blueprint"
+    for name in SHARED_FORM_MODULES:
+        if (web / name).exists():
+            assert set(_form_classes(web / name)) <= {"FilterForm"}, name
