@@ -77,7 +77,7 @@ test-sqlite: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --durations=15 --ignore=tests/e2e
 	@echo "== browser journeys (their own run: the live server's in-process task consumer"
 	@echo "   works the process-wide queue, which other tests point at queues of their own)"
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/e2e
 
 test-postgres: install
 	@if $(BIN)/python -m techfin.tools.pg_ready "$(PG_URL)"; then \

@@ -96,6 +96,29 @@ def read(user: User, p: Period, locale: str) -> Reading:
     return Reading(decode(row.payload, locale), row.computed_at, refreshing)
 
 
+def status(user: User, p: Period) -> dict[str, Any]:
+    """What the page polls while newer figures are computed: when the stored ones are from
+    and whether a computation is still asked for. One row read; asks for nothing."""
+    if not user.is_operator:
+        raise Forbidden(_("Only operators see the dashboard."))
+    row = _row(p)
+    computed = row.computed_at if row is not None and row.payload is not None else None
+    waiting = row is None or row.computed_at is None or row.requested_at > row.computed_at
+    return {"computed_at": computed.isoformat() if computed else None, "refreshing": waiting}
+
+
+def refresh_now(user: User, p: Period) -> None:
+    """An operator asks for the period's figures to be computed again now (after recording
+    something they want to see counted), whatever the age of the stored ones."""
+    if not user.is_operator:
+        raise Forbidden(_("Only operators see the dashboard."))
+    now = utcnow()
+    row = _row(p)
+    if row is not None and row.computed_at is not None and row.requested_at <= row.computed_at:
+        row.requested_at = now - REQUEST_RETRY  # served: _request treats it as a new ask
+    _request(p, row, now)
+
+
 def _request(p: Period, row: DashboardReport | None, now: datetime) -> None:
     from techfin.tasks import jobs, wake
 

@@ -10,6 +10,7 @@ from flask import (
     Response,
     abort,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -330,6 +331,19 @@ def dashboard_page():
     reading = dashboard_reports.read(acting_user(), period, str(get_locale()))
     return render_template("dashboard/index.html", form=form, d=reading.dashboard,
                            reading=reading, period=period)  # fmt: skip
+
+
+@bp.route("/dashboard/status")
+def dashboard_status():
+    period = _period(PeriodForm(formdata=request.args))
+    return jsonify(dashboard_reports.status(acting_user(), period))
+
+
+@bp.route("/dashboard/refresh", methods=["POST"])
+def dashboard_refresh():
+    period = _period(PeriodForm(formdata=request.args))
+    dashboard_reports.refresh_now(acting_user(), period)
+    return redirect(url_for("operations.dashboard_page", **period.query()))
 
 
 @bp.route("/dashboard/export/<any(csv, xlsx):fmt>/<table>")

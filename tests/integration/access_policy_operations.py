@@ -173,6 +173,8 @@ OPERATIONS_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     # the operator dashboard
     ("GET", "/operations/dashboard"): OPERATOR,
     ("GET", "/operations/dashboard/export/<any(csv, xlsx):fmt>/<table>"): OPERATOR,
+    ("GET", "/operations/dashboard/status"): OPERATOR,
+    ("POST", "/operations/dashboard/refresh"): _s(LOGIN, 403, 403, 403, 302),
     # recommendations
     ("GET", "/recommendations"): REC_LIST,
     ("GET", "/recommendations/new"): OPERATOR,

@@ -75,3 +75,28 @@
   script.onload = enhance;
   document.head.appendChild(script);
 })();
+
+// A status that is being recomputed in the background (the operator dashboard): poll its
+// JSON every few seconds and, once newer figures are stored, reveal the link to them. The
+// page never reloads by itself (a timed refresh takes the page away from a reader).
+(function () {
+  var box = document.querySelector("[data-poll]");
+  if (!box || !window.fetch) return;
+  var since = box.getAttribute("data-computed") || "";
+  var tries = 0;
+  function check() {
+    tries += 1;
+    fetch(box.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (s) {
+        if (s && s.computed_at && s.computed_at !== since && !s.refreshing) {
+          var link = document.getElementById("dashboard-ready");
+          if (link) { link.hidden = false; }
+          return;
+        }
+        if (tries < 200) { window.setTimeout(check, 3000); }
+      })
+      .catch(function () { if (tries < 200) { window.setTimeout(check, 3000); } });
+  }
+  window.setTimeout(check, 1500);
+})();

@@ -80,7 +80,8 @@ def test_with_the_queue_down_the_page_says_the_figures_are_being_computed(app, c
         resp = client.get(f"/operations/dashboard?{QUERY}")
         html = resp.get_data(as_text=True)
         assert resp.status_code == 200 and 'class="alert alert-info"' in html
-        assert 'http-equiv="refresh"' in html and 'data-kpi="funded"' not in html
+        assert "data-poll=" in html and 'data-kpi="funded"' not in html
+        assert "http-equiv" not in html  # no timed reload: the page offers the figures
         row = _row(app)
         assert row.payload is None and row.computed_at is None
         resp = client.get(f"/operations/dashboard/export/csv/funnel?{QUERY}")
@@ -93,7 +94,7 @@ def test_with_the_queue_down_the_page_says_the_figures_are_being_computed(app, c
     # The wake-up was lost: after REQUEST_RETRY the next visit asks again.
     _age(app, requested_at=timedelta(minutes=2))
     html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
-    assert 'data-kpi="funded"' in html and "http-equiv" not in html
+    assert 'data-kpi="funded"' in html and "data-poll=" not in html
     csv = client.get(f"/operations/dashboard/export/csv/funnel?{QUERY}")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
 
@@ -171,3 +172,27 @@ def test_stored_figures_equal_a_direct_computation(app, users):
         unattended = stored.tables["unattended"].rows
         assert unattended and isinstance(unattended[0][3], date)
         assert stored.period == p
+
+
+def test_count_again_now_and_the_status_the_page_polls(app, client, op):
+    html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+    funded = int(_kpi(html, "funded"))
+    first = _row(app)
+    status = client.get(f"/operations/dashboard/status?{QUERY}").get_json()
+    assert status == {"computed_at": first.computed_at.isoformat(), "refreshing": False}
+    _fund_one(app)
+    # "Count again now" recomputes at once, however fresh the stored figures are.
+    resp = client.post(f"/operations/dashboard/refresh?{QUERY}")
+    assert resp.status_code == 302
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert int(_kpi(html, "funded")) == funded + 1
+    assert _row(app).computed_at > first.computed_at
+
+
+def test_only_operators_see_the_dashboard_status_or_recount(app, client, users, login):
+    for email in ("bank@ops.cn", "e1@ops.cn"):
+        login(email)
+        assert client.get(f"/operations/dashboard/status?{QUERY}").status_code in (302, 403)
+        assert client.post(f"/operations/dashboard/refresh?{QUERY}").status_code in (302, 403)
+    with app.app_context():
+        assert db.session.execute(db.select(DashboardReport)).first() is None
