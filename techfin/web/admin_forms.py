@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import EmailField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, Length
 
 from techfin.web.fields import CleanText
-from techfin.web.forms import NEW_PASSWORD_HINT
+from techfin.web.forms import new_password, repeated_password
 from techfin.web.labels import choices
 
 
@@ -21,11 +21,7 @@ class AccountCreateForm(FlaskForm):
         validators=[Length(max=64), CleanText()],
         description=_l("E.g. E-001 or F-001; empty for operators and administrators."),
     )
-    password = PasswordField(
-        _l("Initial password"),
-        validators=[DataRequired(), Length(max=256)],
-        description=NEW_PASSWORD_HINT,
-    )
+    password = new_password(_l("Initial password"))
     submit = SubmitField(_l("Create account"))
 
 
@@ -35,13 +31,6 @@ class RoleForm(FlaskForm):
 
 
 class AdminPasswordForm(FlaskForm):
-    password = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(), Length(max=256)],
-        description=NEW_PASSWORD_HINT,
-    )
-    confirm = PasswordField(
-        _l("Repeat password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
-    )
+    password = new_password(_l("New password"))
+    confirm = repeated_password()
     submit = SubmitField(_l("Reset password"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, Length
 
 from techfin.web.fields import CleanText, PickerWidget
-from techfin.web.forms import NEW_PASSWORD_HINT, options
+from techfin.web.forms import new_password, options, repeated_password
 from techfin.web.labels import choices
 
 # The rule itself lives in services.accounts (every way of setting a password shares it).
@@ -54,13 +54,8 @@ class RegisterForm(FlaskForm):
     )
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(1, 100), CleanText()])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(
-        _l("Password"), validators=[DataRequired(), Length(max=256)], description=NEW_PASSWORD_HINT
-    )
-    confirm = PasswordField(
-        _l("Repeat password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
-    )
+    password = new_password(_l("Password"))
+    confirm = repeated_password()
     submit = SubmitField(_l("Register"))
 
 
@@ -70,29 +65,15 @@ class ForgotForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(), Length(max=256)],
-        description=NEW_PASSWORD_HINT,
-    )
-    confirm = PasswordField(
-        _l("Repeat password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
-    )
+    password = new_password(_l("New password"))
+    confirm = repeated_password()
     submit = SubmitField(_l("Set password"))
 
 
 class ChangePasswordForm(FlaskForm):
     old_password = PasswordField(_l("Current password"), validators=[DataRequired()])
-    password = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(), Length(max=256)],
-        description=NEW_PASSWORD_HINT,
-    )
-    confirm = PasswordField(
-        _l("Repeat password"),
-        validators=[DataRequired(), EqualTo("password", message=_l("Passwords differ."))],
-    )
+    password = new_password(_l("New password"))
+    confirm = repeated_password()
     submit = SubmitField(_l("Change password"))
 
 
