@@ -367,3 +367,37 @@ def test_pages_in_english_then_back_to_chinese(page, browser, live_server) -> No
     finally:
         ctx.close()
     assert not errors, errors
+
+
+def test_event_dating_rules_are_said_at_the_fields(page) -> None:  # noqa: ANN001
+    """An event dated in the past, or ending before it starts, is refused with the reason
+    at its field, in the reader's language, and nothing is created."""
+    login(page, "operator@demo.techfin.cn")
+    page.goto("/events/new")
+    page.fill("input[name=title]", "过期的对接会")
+    page.select_option("select[name=kind]", "bank_meeting")
+    page.fill("input[name=starts_at]", "2020-05-10T09:00")
+    page.fill("input[name=ends_at]", "2020-05-10T12:00")
+    page.fill("input[name=place]", "中山市火炬开发区")
+    page.fill("input[name=capacity]", "50")
+    page.click("#submit")
+    page.wait_for_load_state()
+    assert re.search(r"/events/new$", page.url)
+    starts = page.locator("input[name=starts_at]")
+    assert "is-invalid" in (starts.get_attribute("class") or "")
+    message = page.locator("input[name=starts_at] ~ .invalid-feedback").inner_text()
+    assert (
+        message
+        and re.search(r"[\u4e00-\u9fff]", message)
+        and not re.search(r"[A-Za-z]{4}", message)
+    )
+    # ending before it starts: the end field says so
+    later = (date.today() + timedelta(days=30)).isoformat()
+    page.fill("input[name=starts_at]", f"{later}T15:00")
+    page.fill("input[name=ends_at]", f"{later}T09:00")
+    page.click("#submit")
+    page.wait_for_load_state()
+    assert re.search(r"/events/new$", page.url)
+    assert "is-invalid" in (page.locator("input[name=ends_at]").get_attribute("class") or "")
+    page.goto("/events")
+    assert "过期的对接会" not in page.content()
