@@ -255,6 +255,13 @@ def pool_reconciliation(pool_id: int, job_id: int):
     return render_template("pool/reconciliation.html", pool=pool, job=job, result=job.result)
 
 
+@bp.route("/pools/<id:pool_id>/reconcile/<id:job_id>/status")
+def pool_reconciliation_status(pool_id: int, job_id: int):
+    """What the job page polls while the file is checked (no timed reload)."""
+    job = pools.reconciliation_job(acting_user(), _pool(pool_id), job_id)
+    return jsonify({"status": job.status, "finished": job.finished})
+
+
 def _reconciliation_labels() -> tuple[dict[str, str], list[str]]:
     labels = {
         "title": _("Reconciliation"),
@@ -311,6 +318,12 @@ def imports():
 def import_job(job_id: int):
     job = upload_jobs.import_job(acting_user(), job_id)
     return render_template("operator/import_job.html", job=job, result=job.result)
+
+
+@bp.route("/imports/<id:job_id>/status")
+def import_job_status(job_id: int):
+    job = upload_jobs.import_job(acting_user(), job_id)
+    return jsonify({"status": job.status, "finished": job.finished})
 
 
 # ------------------------------------------------------------------ dashboard

@@ -56,6 +56,12 @@ URLS: dict[tuple[str, str], Any] = {
         lambda m: f"/operations/pools/{m.pool_id}/reconcile/{m.reconcile_id}.xlsx"
     ),
     ("GET", "/operations/imports/<id:job_id>"): lambda m: f"/operations/imports/{m.import_id}",
+    ("GET", "/operations/imports/<id:job_id>/status"): (
+        lambda m: f"/operations/imports/{m.import_id}/status"
+    ),
+    ("GET", "/operations/pools/<id:pool_id>/reconcile/<id:job_id>/status"): (
+        lambda m: f"/operations/pools/{m.pool_id}/reconcile/{m.reconcile_id}/status"
+    ),
     ("GET", "/api/v1/imports/<int:job_id>"): lambda m: f"/api/v1/imports/{m.import_id}",
 }
 
@@ -67,6 +73,8 @@ UPLOADS_POLICY: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/operations/imports"): _s(LOGIN, 403, 403, 403, 200),
     ("POST", "/operations/imports"): _s(LOGIN, 403, 403, 403, 422),
     ("GET", "/operations/imports/<id:job_id>"): _s(LOGIN, 403, 403, 403, 200),
+    ("GET", "/operations/imports/<id:job_id>/status"): _s(LOGIN, 403, 403, 403, 200),
+    ("GET", "/operations/pools/<id:pool_id>/reconcile/<id:job_id>/status"): POOL_VIEW,
     ("POST", "/api/v1/imports"): _s(401, 403, 403, 403, 422),
     ("GET", "/api/v1/imports/<int:job_id>"): _s(401, 403, 403, 403, 200),
 }

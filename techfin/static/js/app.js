@@ -76,9 +76,10 @@
   document.head.appendChild(script);
 })();
 
-// A status that is being recomputed in the background (the operator dashboard): poll its
-// JSON every few seconds and, once newer figures are stored, reveal the link to them. The
-// page never reloads by itself (a timed refresh takes the page away from a reader).
+// Something computed in the background (the operator dashboard, an uploaded file being
+// checked): poll its status JSON every few seconds and, once the result is there, reveal
+// the link to it. The page never reloads by itself (a timed refresh takes the page away
+// from a reader, and axe counts it as a critical violation).
 (function () {
   var box = document.querySelector("[data-poll]");
   if (!box || !window.fetch) return;
@@ -89,8 +90,11 @@
     fetch(box.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (s) {
-        if (s && s.computed_at && s.computed_at !== since && !s.refreshing) {
-          var link = document.getElementById("dashboard-ready");
+        // An upload job says "finished"; the dashboard, newer figures than the page's.
+        var ready = s && (s.finished === true ||
+          (s.computed_at && s.computed_at !== since && !s.refreshing));
+        if (ready) {
+          var link = box.querySelector("[data-ready-link]");
           if (link) { link.hidden = false; }
           return;
         }

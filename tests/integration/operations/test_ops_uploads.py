@@ -185,7 +185,9 @@ def test_a_50000_row_sheet_is_answered_within_two_seconds_then_refused_with_a_cl
     assert resp.status_code == 302
     page = client.get(resp.headers["Location"])
     html = page.get_data(as_text=True)
-    assert 'data-status="queued"' in html and 'http-equiv="refresh"' in html
+    assert 'data-status="queued"' in html and "data-poll=" in html and "http-equiv" not in html
+    status_url = f"{page.request.path}/status"
+    assert client.get(status_url).get_json() == {"status": "queued", "finished": False}
     started = time.monotonic()
     resp = _post(
         client, "/api/v1/imports", sheet, "enterprises.xlsx", headers=_token(app, "op@ops.cn")
@@ -200,7 +202,8 @@ def test_a_50000_row_sheet_is_answered_within_two_seconds_then_refused_with_a_cl
     assert _work_queue().count("process_upload") == 2
     assert time.monotonic() - started < 2 * app.config["UPLOAD_PARSE_SECONDS"]
     html = client.get(page.request.path).get_data(as_text=True)
-    assert 'data-status="failed"' in html and 'http-equiv="refresh"' not in html
+    assert 'data-status="failed"' in html and "data-poll=" not in html
+    assert client.get(status_url).get_json() == {"status": "failed", "finished": True}
     assert "文件超过 20,000 行，请拆分后分别上传" in html
     body = client.get(f"/api/v1/imports/{import_id}", headers=_token(app, "op@ops.cn")).get_json()
     assert body["status"] == "failed" and body["result"] is None
