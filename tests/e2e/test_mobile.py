@@ -135,6 +135,10 @@ def test_long_drop_downs_have_a_search_box(browser, live_server) -> None:  # noq
         assert control.get_attribute("aria-labelledby") == select.get_attribute("aria-labelledby")
         name = select.locator("option").nth(count - 1).inner_text().split("·")[1].strip()
         page.locator("#need_id-ts-control").locator("xpath=..").click()
+        # tom-select moves the focus into its input as it opens: type once it is there
+        page.wait_for_function(
+            "document.activeElement && document.activeElement.id === 'need_id-ts-control'"
+        )
         control.press_sequentially(name, delay=30)  # keystroke by keystroke, as a person types
         assert control.input_value() == name
         page.wait_for_function(
