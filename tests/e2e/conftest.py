@@ -30,6 +30,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+            # The journeys' werkzeug dev server sometimes leaves a static file (the lazily
+            # fetched chart script) to the garbage collector when the browser navigates away
+            # mid-fetch; the ResourceWarning then lands in whichever test runs. Not seen under
+            # gunicorn or in the integration tests, which keep warnings as errors; open in the
+            # issue #12 note.
+            item.add_marker(
+                pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+            )
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,11 @@ def _register(page, account_type: str, org: str, email: str, **codes: str) -> No
 
 
 def _flash_ok(page) -> None:  # noqa: ANN001
-    assert page.locator(".alert-success").first.is_visible()
+    # Waits (up to 10 s) for the page the POST redirected to: is_visible() would answer at
+    # once, while the redirect may still be loading (two journeys failed that way once).
+    from playwright.sync_api import expect
+
+    expect(page.locator(".alert-success").first).to_be_visible(timeout=10_000)
 
 
 def test_enterprise_registers_profiles_and_expresses_interest(page) -> None:  # noqa: ANN001
