@@ -6,9 +6,12 @@ SQLite by default or on the PostgreSQL named by TEST_DATABASE_URL.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -99,16 +102,68 @@ def _truncate(db) -> None:  # noqa: ANN001
     empty_tables(db)
 
 
+# One app per xdist worker and configuration, not one per test: create_app registers about
+# 1 700 URL rules and the OpenAPI document (~0.13 s, a third of a typical test's time). What
+# a test may change is put back before the next one: the config (paths under the test's own
+# tmp_path), the per-app caches, and the process-wide bindings (the task queue, the rate
+# limiter), which another app created meanwhile may have taken. `@pytest.mark.fresh_app`
+# asks for an app of the test's own.
+@dataclass
+class _Cached:
+    app: Any
+    config: dict[str, Any]
+    tmp: str
+    limiter: dict[str, Any]
+
+
+_APPS: dict[str, _Cached] = {}
+_PER_APP_STATE = ("techfin_matching", "search_engines")  # rebuilt on first use
+
+
+def _retarget(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str) and value.startswith(old):
+        return new + value[len(old) :]
+    if isinstance(value, Path) and str(value).startswith(old):
+        return Path(new + str(value)[len(old) :])
+    return copy.deepcopy(value)
+
+
+def _reuse(cached: _Cached, tmp_path: Path) -> Any:
+    from techfin.extensions import limiter
+    from techfin.tasks import init_app as init_tasks
+
+    application = cached.app
+    application.config.clear()
+    application.config.update(
+        {k: _retarget(v, cached.tmp, str(tmp_path)) for k, v in cached.config.items()}
+    )
+    for name in _PER_APP_STATE:
+        application.extensions.pop(name, None)
+    limiter.__dict__.update(cached.limiter)
+    if cached.limiter.get("_storage") is not None:  # none when the limits are off
+        limiter.reset()  # the counts of the tests before
+    init_tasks(application)  # the queue's app and store (a fresh in-memory one when immediate)
+    return application
+
+
 @pytest.fixture
 def app(migrated: str, tmp_path: Path, request: pytest.FixtureRequest):
     from techfin import create_app
-    from techfin.extensions import db
+    from techfin.extensions import db, limiter
 
     extra = getattr(request, "param", None) or {}
     marker = request.node.get_closest_marker("app_config")
     if marker:
         extra = {**extra, **marker.kwargs}
-    application = create_app(make_config(migrated, tmp_path, **extra))
+    key = repr(sorted(extra.items()))
+    cached = None if request.node.get_closest_marker("fresh_app") else _APPS.get(key)
+    if cached is not None:
+        application = _reuse(cached, tmp_path)
+    else:
+        application = create_app(make_config(migrated, tmp_path, **extra))
+        if not request.node.get_closest_marker("fresh_app"):
+            _APPS[key] = _Cached(application, copy.deepcopy(dict(application.config)),
+                                 str(tmp_path), dict(limiter.__dict__))  # fmt: skip
     with application.app_context():
         _truncate(db)
     yield application
@@ -179,6 +234,7 @@ def sample_data(app) -> Iterator[Path]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "app_config(**kw): extra config for the app fixture")
+    config.addinivalue_line("markers", "fresh_app: an app of the test's own, not the shared one")
 
 
 class RecordingHandler:
