@@ -98,6 +98,7 @@ class History:
         self.n_decisions = n
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._memo: dict[tuple, tuple[float, float]] = {}
+        self._stats: dict[tuple, tuple[int, int, int]] = {}
 
     @classmethod
     def empty(cls) -> History:
@@ -141,7 +142,15 @@ class History:
         track = self._tracks.get((funder_id, section))
         if track is None or funder_id is None or section is None:
             return 0, 0, 0
-        return track.stats(as_of.toordinal())
+        # Memoised: every stored match's reasons ask it again for the same few funders, and
+        # the distinct-firm count scans the year's approvals (a tenth of a full recompute).
+        key = (funder_id, section, as_of)
+        hit = self._stats.get(key)
+        if hit is None:
+            if len(self._stats) > 200_000:
+                self._stats.clear()
+            hit = self._stats[key] = track.stats(as_of.toordinal())
+        return hit
 
     def features(self, funder_id: Any, section: str | None, as_of: date) -> tuple[float, float]:
         """(funder_approval_rate, funder_recent_approvals) feature values (memoised: the

@@ -9,12 +9,12 @@ by the insert and never touched again, so a pair that comes back is not "new" ag
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
@@ -80,8 +80,10 @@ _STAGE = "match_stage"
 
 
 def _dumps(value: Any) -> str:
-    # numpy numbers in reason parameters become plain JSON numbers (as _jsonable did)
-    return json.dumps(value, ensure_ascii=False, default=float)
+    """JSON for COPY. orjson: a full recompute serialises about six million lists of reasons
+    and gaps, a tenth of its time with the json module. numpy numbers in reason parameters
+    become plain JSON numbers (as _jsonable does)."""
+    return orjson.dumps(value, default=float, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def _upsert_copy(products: list[dict[str, Any]], mandates: list[dict[str, Any]]) -> None:
