@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-
 
 def empty_tables(db: Any) -> None:
     """Delete all rows, children first; on PostgreSQL the id sequences restart at 1.
@@ -16,12 +14,14 @@ def empty_tables(db: Any) -> None:
     """
     tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:
-        for table in tables:
-            conn.execute(table.delete())
-        if conn.dialect.name == "postgresql":
-            conn.execute(
-                text(
-                    "SELECT setval(c.oid, 1, false) FROM pg_class c "
-                    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
-                )
-            )
+        if conn.dialect.name != "postgresql":
+            for table in tables:
+                conn.execute(table.delete())
+            return
+        # One round trip for the ~40 statements (psycopg sends a parameterless string as is).
+        quote = conn.dialect.identifier_preparer.format_table
+        conn.exec_driver_sql(
+            "".join(f"DELETE FROM {quote(table)}; " for table in tables)
+            + "SELECT setval(c.oid, 1, false) FROM pg_class c "
+            "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+        )
