@@ -200,7 +200,7 @@ def search_sync_cmd() -> None:
     from techfin.services import search_sync
 
     with _search_errors_as_messages():
-        applied = search_sync.sync()
+        applied = search_sync.sync(background=True)
     click.echo(f"applied {applied} change(s)")
 
 

@@ -383,8 +383,11 @@ def max_seq() -> int:
     return db.session.scalar(select(db.func.max(SearchOutbox.seq))) or 0
 
 
-def sync() -> int:
-    """Apply what this index has not seen yet; returns the number of changes applied."""
+def sync(*, background: bool = False) -> int:
+    """Apply what this index has not seen yet; returns the number of changes applied.
+
+    `background` (the worker's scheduled check, `flask search sync`): Whoosh may merge
+    large segments and the writer lock is awaited longer; a request's sync does neither."""
     eng = engine()
     path = current_app.config["INDEX_DIR"]
     known = _GAPS.get(path)
@@ -401,7 +404,7 @@ def sync() -> int:
     late = [c for c in changes if c["seq"] <= applied]
     top = max([applied, *(c["seq"] for c in fresh)])
     if fresh:
-        eng.apply(fresh, upto_seq=top)
+        eng.apply(fresh, upto_seq=top, background=background)
     if late:
         done = {(c["type"], c["id"]) for c in fresh}
         _apply_late(eng, [c for c in late if (c["type"], c["id"]) not in done])
@@ -501,8 +504,13 @@ def sync_quietly(rollback: bool = False) -> None:
             # rollback itself fails, and that must not turn the answer into a 500.)
             db.session.rollback()
         sync()
-    except Exception:  # the index must never break a write that already committed
-        log.exception("search sync failed; `flask search sync` will catch up")
+    except Exception as exc:  # the index must never break a write that already committed
+        from techfin.search import IndexBusy
+
+        if isinstance(exc, IndexBusy):  # another process is writing (or merging) it
+            log.warning("search index busy (%s); the next sync applies this change", exc)
+        else:
+            log.exception("search sync failed; `flask search sync` will catch up")
 
 
 def init_app(app: Flask) -> None:

@@ -152,7 +152,7 @@ def search_check() -> str:
     drift = search_sync.check()
     if not any(drift.values()):
         return "index consistent"
-    applied = search_sync.sync()
+    applied = search_sync.sync(background=True)
     left = search_sync.check()
     counts = {k: len(v) for k, v in drift.items()}
     if any(left.values()):

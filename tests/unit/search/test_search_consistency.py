@@ -381,3 +381,45 @@ def test_every_committed_segment_carries_a_digest(fresh: SearchEngine, how: str)
         assert segment.is_compound()
         path = Path(ix.storage.folder) / segment.make_filename(segment.COMPOUND_EXT)
         assert segment.digest == engine_module._file_digest(path)
+
+
+def _segments(eng: SearchEngine) -> list[int]:
+    """Document counts of the current generation's segments."""
+    from whoosh import index as whoosh_index
+
+    gen = (eng.root / "CURRENT").read_text(encoding="utf-8").strip()
+    ix = whoosh_index.open_dir(str(eng.root / gen))
+    try:
+        return sorted(seg.doc_count_all() for seg in ix._segments())
+    finally:
+        ix.close()
+
+
+def test_a_write_in_a_request_never_merges_the_index_s_big_segments(tmp_path: Path) -> None:
+    """At 100 000 enterprises a request's sync merged a rebuilt index's segments (tens of
+    MB, over gunicorn's 30 s): a request only merges tiny segments, a background sync may
+    merge anything."""
+    from techfin.search.engine import TINY_SEGMENT_DOCS, TINY_SEGMENTS
+
+    eng = SearchEngine(tmp_path / "ix", writer_timeout=20)
+    # Eight passes of two processes: sixteen segments of 256 documents, enough for Whoosh's
+    # MERGE_SMALL to merge fourteen of them at the next commit (a region's rebuild left 24
+    # of about 20 000 documents, and the first write merged them all).
+    eng.build_pass_docs = 512
+    eng.rebuild(corpus(4096), upto_seq=0)
+    big = [n for n in _segments(eng) if n > TINY_SEGMENT_DOCS]
+    assert len(big) >= 14
+    seq = 0
+    for i in range(1, 3 * TINY_SEGMENTS):  # one request, one change, one new segment
+        seq += 1
+        eng.apply([upsert(seq, need(i, version=f"v{seq}"))], seq)
+        now = _segments(eng)
+        kept = [n for n in now if n > TINY_SEGMENT_DOCS]
+        assert kept == big, "a request merged a big segment"
+        assert len(now) - len(kept) < TINY_SEGMENTS + 1  # the tiny ones are folded together
+    assert eng.search("融资", OPERATOR)["total"] == 4096
+    before = _segments(eng)
+    seq += 1
+    eng.apply([upsert(seq, need(1, version="last"))], seq, background=True)
+    assert len(_segments(eng)) < len(before)  # Whoosh's own policy ran, in the background
+    assert eng.search("融资", OPERATOR)["total"] == 4096
