@@ -28,14 +28,9 @@ class Match(db.Model):
 
     __tablename__ = "matches"
     __table_args__ = (
-        Index(
-            "uq_matches_need_product",
-            "need_id",
-            "product_id",
-            unique=True,
-            sqlite_where=text("product_id IS NOT NULL"),
-            postgresql_where=text("product_id IS NOT NULL"),
-        ),
+        # Without a condition: NULL product ids (mandate rows) are distinct in a unique index,
+        # and need_id leading it serves the look-ups by need (no index of its own; 0018).
+        Index("uq_matches_need_product", "need_id", "product_id", unique=True),
         Index(
             "uq_matches_need_mandate",
             "need_id",
@@ -50,7 +45,7 @@ class Match(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"), index=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"))
     # No index of its own: ix_matches_product_active_score leads with it (every index is
     # written for each of the ~3 million rows a full recompute upserts at region scale).
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))

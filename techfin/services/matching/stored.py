@@ -107,11 +107,13 @@ def _upsert_copy(products: list[dict[str, Any]], mandates: list[dict[str, Any]])
                 )
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED)
         cols = ", ".join(_COLUMNS)
-        for keys, where in (("need_id, product_id", "product_id IS NOT NULL"),
-                            ("need_id, funder_id", "product_id IS NULL")):  # fmt: skip
+        for keys, where, index_where in (
+            ("need_id, product_id", "product_id IS NOT NULL", ""),
+            ("need_id, funder_id", "product_id IS NULL", " WHERE product_id IS NULL"),
+        ):
             cur.execute(
                 f"INSERT INTO matches ({cols}) SELECT {cols} FROM {_STAGE} WHERE {where} "
-                f"ON CONFLICT ({keys}) WHERE {where} DO UPDATE SET {updates}"
+                f"ON CONFLICT ({keys}){index_where} DO UPDATE SET {updates}"
             )
         cur.execute(f"TRUNCATE {_STAGE}")  # several chunks may share one transaction
 
@@ -122,10 +124,10 @@ def _upsert(rows: list[dict[str, Any]], mandate: bool) -> None:
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(Match.__table__)  # Core, not the ORM's bulk path: 1/3 of the time
-    where = text("product_id IS NULL") if mandate else text("product_id IS NOT NULL")
     stmt = stmt.on_conflict_do_update(
         index_elements=["need_id", "funder_id"] if mandate else ["need_id", "product_id"],
-        index_where=where,
+        # uq_matches_need_mandate is partial; uq_matches_need_product is not (0018)
+        index_where=text("product_id IS NULL") if mandate else None,
         set_={name: getattr(stmt.excluded, name) for name in _UPDATED},
     )
     db.session.execute(stmt, rows)
