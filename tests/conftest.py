@@ -173,7 +173,8 @@ def app(migrated: str, tmp_path: Path, request: pytest.FixtureRequest):
     yield application
     with application.app_context():
         db.session.remove()
-        db.engine.dispose()
+        if cached is None:  # a shared app keeps its pool: a new connection costs ms on PG
+            db.engine.dispose()
 
 
 @pytest.fixture
