@@ -40,13 +40,15 @@ class Match(db.Model):
             postgresql_where=text("product_id IS NULL"),
         ),
         Index("ix_matches_funder_first_seen", "funder_id", "first_seen_at"),
-        # A product's dealflow: its active pairs, best first (a few rows per page).
-        Index("ix_matches_product_active_score", "product_id", "active", "score"),
+        # A product's, and an institution's, dealflow: best eligible pairs, then near misses,
+        # each a walk down one index (a few rows per page).
+        Index("ix_matches_product_ranked", "product_id", "active", "eligible", "score"),
+        Index("ix_matches_funder_ranked", "funder_id", "active", "eligible", "score"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"))
-    # No index of its own: ix_matches_product_active_score leads with it (every index is
+    # No index of its own: ix_matches_product_ranked leads with it (every index is
     # written for each of the ~3 million rows a full recompute upserts at region scale).
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     funder_id: Mapped[int] = mapped_column(ForeignKey("funders.id", ondelete="CASCADE"))

@@ -96,8 +96,11 @@ def dealflow(
     chosen = [p for p in chosen if not kind or p.kind == kind]
     snap = snapshot()
     summaries = {p.id: product_summary(snap.product_by_id[p.id]) for p in chosen}
+    funders = {p.funder_id for p in chosen}
+    whole = chosen == products and len(funders) == 1  # an institution's every product
     entries = stored_need_entries(user, list(summaries), limit=limit, locale=locale,
-                                  region=region, min_score=min_score)  # fmt: skip
+                                  region=region, min_score=min_score,
+                                  funder_id=funders.pop() if whole else None)  # fmt: skip
     rows = [
         DealflowRow(m["need"], summaries[pid], m["score"], m["eligible"], m["reasons"],
                     m["missing"], probability=m["probability"], band=m["band"])

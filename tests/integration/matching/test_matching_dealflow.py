@@ -124,3 +124,34 @@ def test_move_never_redirects_off_site(client, users, login, back):
     login("bank@x.cn")
     resp = client.post("/dealflow/matches/move", data={"back": back})
     assert resp.status_code == 302 and "evil" not in resp.headers["Location"]
+
+
+def test_the_dealflow_reads_each_of_its_queries_from_one_index(app, sample_data):
+    """At 100 000 enterprises an institution's dealflow read and sorted every stored pair
+    of its ~70 products (1.2 s a page). With sorts and other scans made costly, the
+    PostgreSQL planner must read a product's page from ix_matches_product_ranked and an
+    institution's from ix_matches_funder_ranked, eligible pairs and near misses alike."""
+    from sqlalchemy import select as sa_select
+    from sqlalchemy import text
+
+    from techfin.models import Product
+    from techfin.services.matching.live import ranked_statement
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the planner under test is PostgreSQL's")
+        # The statement's shape is what is planned: one institution, several product ids.
+        rows = list(db.session.execute(sa_select(Product.id, Product.funder_id)))
+        products, funder_id = [pid for pid, _ in rows], rows[0][1]
+        assert len(products) > 1
+        cases = [(products[:1], None, "ix_matches_product_ranked"),
+                 (products, funder_id, "ix_matches_funder_ranked")]  # fmt: skip
+        for ids, funder, index in cases:
+            for eligible in (True, False):
+                stmt = ranked_statement(ids, eligible, 50, funder_id=funder)
+                sql = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
+                for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                    db.session.execute(text(f"SET LOCAL {setting} = off"))
+                plan = "\n".join(db.session.execute(text(f"EXPLAIN {sql}")).scalars())
+                db.session.rollback()
+                assert index in plan, plan
