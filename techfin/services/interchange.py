@@ -39,6 +39,7 @@ from techfin.models import (
 from techfin.models.base import utcnow
 from techfin.services import audit
 from techfin.services.records import SCHEMAS, TYPE_ORDER, copyright_number
+from techfin.tools.planner_stats import analyze_after_bulk
 
 Location = str
 Progress = Callable[[int], None]
@@ -806,7 +807,8 @@ def import_records(
         step.flush()
         return report
     # Records that will not be written (unchanged or refused) count as done now.
-    step(step.total - sum(len(c.inserts) + len(c.updates) for c in changes.values()))
+    written = sum(len(c.inserts) + len(c.updates) for c in changes.values())
+    step(step.total - written)
     try:
         _write(idx, changes, step)
         if report.changed:
@@ -820,6 +822,7 @@ def import_records(
         db.session.rollback()
         raise
     report.committed = True
+    analyze_after_bulk(db.session, rows=written)  # a region's file: fresh planner statistics
     return report
 
 

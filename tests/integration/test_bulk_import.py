@@ -230,3 +230,22 @@ def test_demo_data_is_the_same_for_a_seed(runner, app):
     assert {r["type"] for r in first} == {
         "enterprise", "funder", "patent", "copyright", "trademark", "need", "product", "outcome"
     }  # fmt: skip
+
+
+def test_a_bulk_import_leaves_the_planner_statistics_fresh(app, monkeypatch):
+    """PostgreSQL: after a region's import the tables are ANALYZEd (autovacuum may be late,
+    or off); without statistics the planner joined every need for one dealflow page."""
+    from techfin.services.interchange import import_file
+    from techfin.tools import planner_stats
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("planner statistics are PostgreSQL's")
+        monkeypatch.setattr(planner_stats, "BULK_ROWS", 1)  # the sample stands for a region
+        db.session.execute(text("SELECT pg_stat_reset()"))
+        db.session.commit()
+        assert import_file(Path(__file__).parent.parent / "data" / "sample.jsonl").committed
+        analysed = db.session.execute(
+            text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'needs'")
+        ).scalar()
+    assert analysed

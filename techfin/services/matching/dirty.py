@@ -40,6 +40,7 @@ from techfin.models import (
 from techfin.models.base import utcnow
 from techfin.services.matching.common import MANDATE_FUNDER_KINDS
 from techfin.services.matching.stored import RefreshReport, refresh_all, refresh_needs
+from techfin.tools.planner_stats import analyze_after_bulk
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,7 @@ def refresh_everything(
         db.session.execute(delete(DirtyMark).where(DirtyMark.id.in_(seen[start : start + 5000])))
     db.session.commit()
     report.cleared = len(seen)
+    analyze_after_bulk(db.session, ("matches",), rows=report.inserted + report.updated)
     return report
 
 
