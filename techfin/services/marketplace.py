@@ -52,12 +52,14 @@ def find_products(
     `max_rate` keeps products whose lowest rate is at most that.
     """
     f = filters
+    # The columns the filters and sorts read, for every candidate; whole products (and their
+    # institutions) only for the page shown: a region lists a few thousand products.
     stmt = (
-        select(Product)
+        select(Product.id, Product.created_at, Product.rate_min, Product.max_amount_cny,
+               Product.regions, Product.industries)
         .join(Funder, Product.funder_id == Funder.id)
         .where(Product.status == "active", Funder.status == "verified", access.product_filter(user))
-        .options(selectinload(Product.funder))
-    )
+    )  # fmt: skip
     if f.kind:
         stmt = stmt.where(Product.kind == f.kind)
     if f.amount_cny is not None:
@@ -72,14 +74,21 @@ def find_products(
         )
     if f.max_rate is not None:
         stmt = stmt.where(Product.rate_min.is_not(None), Product.rate_min <= f.max_rate)
-    rows = list(db.session.execute(stmt).scalars())
+    rows = list(db.session.execute(stmt))
     # Prefix lists are JSON: matched here, the same way matching does, not in dialect SQL.
     if f.region:
         rows = [p for p in rows if reference.region_matches(f.region, p.regions)]
     if f.industry:
         rows = [p for p in rows if reference.industry_matches(f.industry, p.industries)]
     rows.sort(key=_sort_key(f.sort if f.sort in SORTS else "newest"))
-    return paginate_list(rows, page, per_page)
+    shown = paginate_list([r.id for r in rows], page, per_page)
+    loaded = {
+        p.id: p
+        for p in db.session.execute(
+            select(Product).where(Product.id.in_(shown.items)).options(selectinload(Product.funder))
+        ).scalars()
+    }
+    return Page([loaded[i] for i in shown.items], shown.page, shown.per_page, shown.total)
 
 
 def visible_product(user: User, product_id: int) -> Product:
