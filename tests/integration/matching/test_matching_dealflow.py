@@ -44,6 +44,29 @@ def test_dealflow_filters(client, users, login, get, ctx, page):
     assert page("/dealflow/matches?min_score=abc")
 
 
+def test_dealflow_pages_its_rows_and_offers_more(client, users, login, get, ctx, page,
+                                                monkeypatch):  # fmt: skip
+    """A page shows DEALFLOW_PAGE eligible rows (each with its step form: 55 of them were
+    most of a loaded server's time at 100 000 enterprises) and a link for more."""
+    import importlib
+    import re
+
+    # the module, not the package's re-exported function of the same name
+    dealflow_module = importlib.import_module("techfin.services.matching.dealflow")
+
+    _need(ctx, get)  # a second published need, so one page of one row leaves one out
+    monkeypatch.setattr(dealflow_module, "DEALFLOW_PAGE", 1)
+    login("bank@x.cn")
+    html = page("/dealflow/matches")
+    assert len(re.findall(r'class="dealflow-row', html)) == 1
+    more = re.search(r'id="dealflow-more" href="([^"]+)"', html)
+    assert more and "limit=31" in more.group(1)
+    html = page(more.group(1).replace("&amp;", "&"))
+    assert len(re.findall(r'class="dealflow-row', html)) >= 2
+    assert 'id="dealflow-more"' not in html
+    assert page("/dealflow/matches?limit=abc")  # a bad limit is the default page
+
+
 def test_unverified_institutions_and_enterprises_get_no_dealflow(client, users, login):
     login("vc@x.cn")
     resp = client.get("/dealflow/matches")
