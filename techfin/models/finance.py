@@ -114,6 +114,9 @@ class Trademark(TimestampMixin, db.Model):
 
 class Need(TimestampMixin, db.Model):
     __tablename__ = "needs"
+    # The institutions' list of published needs, newest first, is a walk down this index
+    # (0019), not a sort of every need.
+    __table_args__ = (Index("ix_needs_status_created", "status", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)

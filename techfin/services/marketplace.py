@@ -19,6 +19,8 @@ from techfin.services.paging import Page, paginate, paginate_list
 from techfin.services.reports import Table
 
 SORTS = ("newest", "rate", "amount")
+# A region publishes about 90 000 needs: the list counts up to this many ("more than …").
+LIST_COUNT_LIMIT = 10_000
 
 
 @dataclass
@@ -42,6 +44,15 @@ def _sort_key(sort: str):  # noqa: ANN202 - a key function for sorted()
     return lambda p: (-p.created_at.timestamp(), -p.id)
 
 
+def _sql_order(sort: str) -> tuple:
+    """_sort_key in SQL (NULLS LAST: an unknown rate or ceiling sorts after the known)."""
+    if sort == "rate":
+        return (Product.rate_min.asc().nulls_last(), Product.id.desc())
+    if sort == "amount":
+        return (Product.max_amount_cny.desc().nulls_last(), Product.id.desc())
+    return (Product.created_at.desc(), Product.id.desc())
+
+
 def find_products(
     user: User, filters: ProductFilters, page: Any = 1, per_page: Any = 20
 ) -> Page[Product]:
@@ -52,11 +63,14 @@ def find_products(
     `max_rate` keeps products whose lowest rate is at most that.
     """
     f = filters
-    # The columns the filters and sorts read, for every candidate; whole products (and their
+    # The columns the sorts read, for every candidate; whole products (and their
     # institutions) only for the page shown: a region lists a few thousand products.
+    cols = [Product.id, Product.created_at, Product.rate_min, Product.max_amount_cny]
+    prefixes = bool(f.region or f.industry)
+    if prefixes:  # JSON lists, decoded for each candidate only when a filter reads them
+        cols += [Product.regions, Product.industries]
     stmt = (
-        select(Product.id, Product.created_at, Product.rate_min, Product.max_amount_cny,
-               Product.regions, Product.industries)
+        select(*cols)
         .join(Funder, Product.funder_id == Funder.id)
         .where(Product.status == "active", Funder.status == "verified", access.product_filter(user))
     )  # fmt: skip
@@ -74,14 +88,22 @@ def find_products(
         )
     if f.max_rate is not None:
         stmt = stmt.where(Product.rate_min.is_not(None), Product.rate_min <= f.max_rate)
-    rows = list(db.session.execute(stmt))
-    # Prefix lists are JSON: matched here, the same way matching does, not in dialect SQL.
-    if f.region:
-        rows = [p for p in rows if reference.region_matches(f.region, p.regions)]
-    if f.industry:
-        rows = [p for p in rows if reference.industry_matches(f.industry, p.industries)]
-    rows.sort(key=_sort_key(f.sort if f.sort in SORTS else "newest"))
-    shown = paginate_list([r.id for r in rows], page, per_page)
+    sort = f.sort if f.sort in SORTS else "newest"
+    if prefixes:
+        rows = list(db.session.execute(stmt))
+        # Prefix lists are JSON: matched here, the same way matching does, not in dialect SQL.
+        if f.region:
+            rows = [p for p in rows if reference.region_matches(f.region, p.regions)]
+        if f.industry:
+            rows = [p for p in rows if reference.industry_matches(f.industry, p.industries)]
+        rows.sort(key=_sort_key(sort))
+        shown = paginate_list([r.id for r in rows], page, per_page)
+    else:
+        # Without a prefix filter the database sorts and counts (the order of _sort_key),
+        # and only the page's ids come back: the plain marketplace read every active
+        # product's JSON lists (2 000 products at region scale) on each visit.
+        shown = paginate(stmt.with_only_columns(Product.id).order_by(*_sql_order(sort)),
+                         page, per_page)  # fmt: skip
     loaded = {
         p.id: p
         for p in db.session.execute(
@@ -119,7 +141,7 @@ def published_needs(
     )
     if kind:
         stmt = stmt.where(Need.kind == kind)
-    return paginate(stmt, page, per_page)
+    return paginate(stmt, page, per_page, count_limit=LIST_COUNT_LIMIT)
 
 
 @dataclass

@@ -35,6 +35,7 @@ class Page(Generic[T]):
     page: int
     per_page: int
     total: int
+    capped: bool = False  # there are more than `total` (a count that stopped there)
 
     @property
     def pages(self) -> int:
@@ -54,12 +55,25 @@ class Page(Generic[T]):
         return sorted({1, self.pages, *near})
 
 
-def paginate(stmt: Select, page: Any = 1, per_page: Any = 20) -> Page:
-    """Run a SELECT of one entity for one page; the count ignores ORDER BY."""
+def paginate(
+    stmt: Select, page: Any = 1, per_page: Any = 20, count_limit: int | None = None
+) -> Page:
+    """Run a SELECT of one entity for one page; the count ignores ORDER BY.
+
+    `count_limit`: count at most that many rows and say "more than" beyond it (`capped`),
+    so a list over a region's catalogue does not count every row on each visit; pages
+    then go up to the limit's."""
     number, size = clamp(page, per_page)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    counted = stmt.order_by(None)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = int(db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+    capped = count_limit is not None and total > count_limit
+    if capped:
+        total = count_limit
+        number = min(number, -(-total // size))
     rows = db.session.execute(stmt.limit(size).offset((number - 1) * size)).scalars().all()
-    return Page(list(rows), number, size, int(total or 0))
+    return Page(list(rows), number, size, total, capped)
 
 
 def paginate_list(items: Sequence[T], page: Any = 1, per_page: Any = 20) -> Page[T]:

@@ -72,6 +72,7 @@ def init_app(app: Flask) -> None:
         rate_name,
         span,
         stage_label,
+        stage_labels,
     )
     from techfin.web.util import with_query
 
@@ -84,6 +85,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         label=label,
         stage_label=stage_label,
+        stage_labels=stage_labels,
         rate_name=rate_name,
         span=span,
         completeness_text=COMPLETENESS,

@@ -402,13 +402,14 @@ def test_a_write_in_a_request_never_merges_the_index_s_big_segments(tmp_path: Pa
     from techfin.search.engine import TINY_SEGMENT_DOCS, TINY_SEGMENTS
 
     eng = SearchEngine(tmp_path / "ix", writer_timeout=20)
-    # Eight passes of two processes: sixteen segments of 256 documents, enough for Whoosh's
-    # MERGE_SMALL to merge fourteen of them at the next commit (a region's rebuild left 24
-    # of about 20 000 documents, and the first write merged them all).
+    # Eight passes of two processes: up to sixteen segments of 256 documents (a pass one
+    # process took alone on a busy machine makes one of 512), enough for Whoosh's
+    # MERGE_SMALL to merge most of them at the next commit (a region's rebuild left 24 of
+    # about 20 000 documents, and the first write merged them all).
     eng.build_pass_docs = 512
     eng.rebuild(corpus(4096), upto_seq=0)
     big = [n for n in _segments(eng) if n > TINY_SEGMENT_DOCS]
-    assert len(big) >= 14
+    assert len(big) >= 8
     seq = 0
     for i in range(1, 3 * TINY_SEGMENTS):  # one request, one change, one new segment
         seq += 1
