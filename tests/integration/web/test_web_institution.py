@@ -218,3 +218,67 @@ def test_verified_institution_sees_published_needs_only(client, users, login, id
         "中山市明辉照明科技有限公司" in text and "成都云图软件有限公司" not in text
     )  # N-002 is a draft
     assert client.get(f"/dealflow/enterprises/{ids('enterprise', 'E-002')}").status_code == 404
+
+
+def test_published_needs_count_stops_at_the_list_limit(app, client, users, login, ids, body,
+                                                      monkeypatch):  # fmt: skip
+    """At region scale the list counted every published need on each visit: it counts at
+    most LIST_COUNT_LIMIT and says "more than" (pages go up to the limit's), newest first."""
+    from datetime import datetime, timedelta
+
+    from techfin.models import Need
+    from techfin.services import marketplace
+
+    with app.app_context():
+        eid = ids("enterprise", "E-001")
+        start = datetime.now() + timedelta(days=1)  # newer than the sample's needs
+        for i in range(7):
+            db.session.add(Need(ref=f"N-CAP-{i}", enterprise_id=eid, kind="loan",
+                                amount_cny=1_000_000, purpose=f"扩产{i}", status="published",
+                                created_at=start + timedelta(days=i)))  # fmt: skip
+        db.session.commit()
+        published = db.session.scalar(
+            db.select(db.func.count()).select_from(Need).where(Need.status == "published")
+        )
+    assert published > 6
+    login("bank@x.cn")
+    exact = body(client.get("/dealflow/needs?per_page=20"))
+    assert f"共 {published} 条" in exact
+    monkeypatch.setattr(marketplace, "LIST_COUNT_LIMIT", 4)
+    page = marketplace.published_needs
+    with app.test_request_context():
+        from techfin.services import accounts
+
+        bank = accounts.find_user("bank@x.cn")
+        first = page(bank, page=1, per_page=2)
+        assert (first.total, first.capped, first.pages) == (4, True, 2)
+        assert [n.ref for n in first.items] == ["N-CAP-6", "N-CAP-5"]  # newest first
+        beyond = page(bank, page=9, per_page=2)  # past the counted pages: the last of them
+        assert beyond.page == 2 and [n.ref for n in beyond.items] == ["N-CAP-4", "N-CAP-3"]
+        assert page(bank, page=1, per_page=20).capped  # 7+ published, counted to 4
+    html = body(client.get("/dealflow/needs"))
+    assert "超过 4 条" in html and "共 " not in html.split("超过 4 条")[0][-40:]
+
+
+def test_published_needs_are_read_from_their_index(app, sample_data):
+    """The list of published needs, newest first, is a walk down ix_needs_status_created
+    (0019) on PostgreSQL and SQLite alike, not a sort of every need."""
+    from sqlalchemy import select as sa_select
+    from sqlalchemy import text
+
+    from techfin.models import Need
+
+    stmt = (sa_select(Need.id).where(Need.status == "published")
+            .order_by(Need.created_at.desc(), Need.id.desc()).limit(20))  # fmt: skip
+    with app.app_context():
+        sql = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
+        if db.engine.dialect.name == "postgresql":
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                db.session.execute(text(f"SET LOCAL {setting} = off"))
+            plan = "\n".join(db.session.execute(text(f"EXPLAIN {sql}")).scalars())
+        else:
+            found = db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}")).all()
+            plan = "\n".join(str(row[-1]) for row in found)
+        db.session.rollback()
+    assert "ix_needs_status_created" in plan, plan
+    assert "TEMP B-TREE" not in plan.upper() and "Sort" not in plan, plan

@@ -151,3 +151,23 @@ def test_product_page_and_unknown_products(client, catalogue, login, body, ids):
 def test_anonymous_visitors_are_sent_to_log_in(client, catalogue):
     resp = client.get("/marketplace")
     assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+
+
+@pytest.mark.parametrize("sort", ["newest", "rate", "amount"])
+def test_the_database_sorts_as_the_prefix_filters_do(app, client, catalogue, login, sort):
+    """Without a region or industry filter the database sorts and pages; with one, the
+    products are sorted in Python (_sort_key). Both orders are the same, unknown rates and
+    ceilings last and ties newest id first."""
+    with app.app_context():
+        bank = db.session.execute(db.select(Funder).filter_by(ref="F-001")).scalar_one()
+        for i in range(3):  # no rate, no ceiling, the same creation time: ties
+            db.session.add(Product(ref=f"M-OPEN-{i}", funder_id=bank.id, name=f"开放{i}",
+                                   kind="loan", created_at=datetime(2026, 2, 1)))  # fmt: skip
+        db.session.commit()
+    login("e1@x.cn")
+    in_sql = _all_refs(client, f"sort={sort}")
+    everywhere = _all_refs(client, f"sort={sort}&region=442000")  # every product but "51" ones
+    assert [r for r in in_sql if r in everywhere] == everywhere
+    assert len(everywhere) >= 20 and {"M-OPEN-0", "M-OPEN-2"} <= set(everywhere)
+    if sort != "newest":
+        assert in_sql[-3:] == ["M-OPEN-2", "M-OPEN-1", "M-OPEN-0"]
