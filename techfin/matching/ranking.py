@@ -603,7 +603,9 @@ def _match(
         missing=[render_gap(g, locale, names) for g in gaps] if locale else [],
         reason_codes=reasons,
         gaps=gaps,
-        features=dict(zip(FEATURES, x.tolist(), strict=True)),
+        # locale None (stored matches) keeps no features: nothing reads them there, and a
+        # full recompute built about three million of these dicts.
+        features=dict(zip(FEATURES, x.tolist(), strict=True)) if locale else {},
         probability=float(score) if calibrated else None,
         score_if_fixed=score_if_fixed,
     )

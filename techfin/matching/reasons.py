@@ -104,10 +104,11 @@ class Gap:
     code: str
     rule: str
     params: dict[str, Any] = field(default_factory=dict)
+    # A field (derived, not passed), so orjson writes a stored gap as to_dict() does.
+    fixable: bool = field(init=False, default=False)
 
-    @property
-    def fixable(self) -> bool:
-        return self.rule in FIXABLE_RULES
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fixable", self.rule in FIXABLE_RULES)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -81,8 +81,10 @@ _STAGE = "match_stage"
 
 def _dumps(value: Any) -> str:
     """JSON for COPY. orjson: a full recompute serialises about six million lists of reasons
-    and gaps, a tenth of its time with the json module. numpy numbers in reason parameters
-    become plain JSON numbers (as _jsonable does)."""
+    and gaps, a tenth of its time with the json module. Reasons and gaps go in as the
+    dataclasses they are (the keys of their to_dict(); a reason's weight unrounded), not
+    through a dict each. numpy numbers in reason parameters become plain JSON numbers (as
+    _jsonable does)."""
     return orjson.dumps(value, default=float, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
@@ -171,10 +173,11 @@ def _refresh_chunk(
         report.needs += 1
         seen = set()
         ranked = _rank_for_storage(snap, current, record)
-        codes = [([r.to_dict() for r in m.reason_codes], [g.to_dict() for g in m.gaps])
-                 for m in ranked]  # fmt: skip
-        if not copy:  # one JSON round trip per need (numpy numbers → plain), not two per match
-            codes = _jsonable(codes)
+        if copy:  # Reason and Gap are dataclasses: orjson writes them in C (see _dumps)
+            codes = [(m.reason_codes, m.gaps) for m in ranked]
+        else:  # one JSON round trip per need (numpy numbers → plain), not two per match
+            codes = _jsonable([([r.to_dict() for r in m.reason_codes],
+                                [g.to_dict() for g in m.gaps]) for m in ranked])  # fmt: skip
         for position, (m, (reasons, gaps)) in enumerate(zip(ranked, codes, strict=True), 1):
             if m.type == "mandate":
                 product_id, funder_id = None, m.id
@@ -267,7 +270,10 @@ def refresh_all(progress: Callable[[int], None] | None = None, *, jobs: int = 1)
     db.engine.dispose()  # no connection may be shared across the fork
     ctx = mp.get_context("fork")
     done = ctx.Queue()
-    parts = [ids[i::jobs] for i in range(jobs)]
+    # Contiguous runs of ids, not every jobs-th one: an enterprise's needs, created together,
+    # then fall to one process, whose cache cuts the enterprise's text once for all of them.
+    size = -(-len(ids) // jobs)
+    parts = [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
     children = [ctx.Process(target=_refresh_part, args=(app, part, done)) for part in parts]
     for child in children:
         child.start()

@@ -171,3 +171,54 @@ def test_every_gap_renders_in_both_languages(code: str) -> None:
     assert zh and en and zh != en
     assert "{" not in zh + en and "None" not in zh + en
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in en.replace("万元", "")), en
+
+
+def test_tokens_of_a_record_are_its_parts_tokens():
+    """_tokens cuts each newline-separated part alone (the enterprise's text is cached across
+    its needs): the tokens are exactly jieba's for the whole text, stopwords, full-width
+    characters, English words and blank parts included."""
+    from techfin.matching.profiles import text_of
+    from techfin.matching.text import _tokens
+    from techfin.search.analysis import segment
+
+    records = [
+        (
+            "中山市明辉照明科技有限公司",
+            "购置LED生产线，扩大产能",
+            "专注于智能照明与物联网控制系统的研发",
+        ),
+        (
+            "成都云图软件有限公司",
+            "研发投入 R&D 5G模组",
+            "SaaS platform for 中小企业 accounting。\n第二段：知识产权质押",
+        ),
+        ("Ａｂｃ科技", "", "全角ＡＢＣ１２３与半角abc123混排\r\n换行"),
+        ("单一部分", None, None),
+    ]
+    for parts in records:
+        text = text_of(*parts)
+        assert _tokens(text) == segment(text), text
+
+
+def test_stored_reasons_and_gaps_are_written_as_their_to_dict():
+    """A full recompute hands Reason and Gap dataclasses to orjson (stored._dumps), not a
+    dict each: the stored JSON has to_dict()'s keys, in its order, numpy numbers as plain
+    numbers, and a gap's derived `fixable` (a field now, so orjson sees it)."""
+    import json
+
+    import numpy as np
+
+    from techfin.matching.reasons import Gap, Reason
+    from techfin.services.matching.stored import _dumps
+
+    gaps = [Gap("amount_above_max", "amount", {"max": np.int64(5_000_000), "ratio": 1.5}),
+            Gap("region_outside", "region", {"regions": ["4420"]})]  # fmt: skip
+    reasons = [Reason("patent_coverage", {"n": np.int64(2), "ratio": 1.2, "kinds": ["invention"]},
+                      np.float64(0.123456789))]  # fmt: skip
+    assert _dumps(gaps) == _dumps([g.to_dict() for g in gaps])
+    assert [g.fixable for g in gaps] == [True, False]
+    assert Gap("x", "amount") == Gap("x", "amount") and Gap("x", "amount").fixable
+    stored, shown = json.loads(_dumps(reasons)), [r.to_dict() for r in reasons]
+    assert [list(r) for r in stored] == [list(r) for r in shown] == [["code", "params", "weight"]]
+    assert stored[0]["params"] == {"n": 2, "ratio": 1.2, "kinds": ["invention"]}
+    assert round(stored[0]["weight"], 4) == shown[0]["weight"]  # kept unrounded; shown to 4
