@@ -52,3 +52,51 @@ def test_preloaded_sharing_rules_agree_with_access_sharing(ctx, users, get):
                 assert batched.hidden(eid) == one.hidden(eid), eid
             assert access.sharing(ent.id, funder.id) == (financials, patents)
         assert batched.hidden(ent.id) == matching.FINANCIAL_REASONS
+
+
+def test_track_records_collapsed_by_the_database_equal_the_library_s(app, demo):
+    """load_history collapses each pair's steps in one grouped query (a web worker re-reads
+    the track records as outcomes move): the same decisions as history.pair_labels over
+    every step, on PostgreSQL and SQLite alike, a reopened ending, a pair approved after a
+    decline and a step on a pair without a decision included."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from techfin.extensions import db
+    from techfin.matching import History, pair_labels
+    from techfin.models import Enterprise, Need, Outcome
+    from techfin.models.base import utcnow
+    from techfin.services.matching.snapshot import load_history, load_outcomes, snapshot
+
+    with app.app_context():
+        decided = (
+            db.session.execute(select(Outcome).where(Outcome.stage == "declined").limit(2))
+            .scalars()
+            .all()
+        )
+        assert len(decided) == 2
+        decided[0].reopened_at = utcnow()  # its ending no longer counts
+        later = Outcome(need_id=decided[1].need_id, product_id=decided[1].product_id,
+                        stage="approved", date=decided[1].date + timedelta(days=3))  # fmt: skip
+        db.session.add(later)
+        db.session.commit()
+        products = snapshot().product_by_id
+        needs = {
+            nid: {"id": nid, "enterprise": {"id": eid, "industry": industry}}
+            for nid, eid, industry in db.session.execute(
+                select(Need.id, Enterprise.id, Enterprise.industry).join(
+                    Enterprise, Need.enterprise_id == Enterprise.id
+                )
+            )
+        }
+        expected = History.from_labels(pair_labels(load_outcomes()), needs, products)
+        got = load_history(products)
+        assert got.n_decisions == expected.n_decisions > 50
+        assert set(got._tracks) == set(expected._tracks)
+        days = sorted({o.date for o in db.session.execute(select(Outcome)).scalars()})
+        for as_of in [*days[:: max(1, len(days) // 12)], date.today() + timedelta(days=1)]:
+            for funder_id, section in expected._tracks:
+                assert got.stats(funder_id, section, as_of) == expected.stats(
+                    funder_id, section, as_of
+                ), (funder_id, section, as_of)
