@@ -39,7 +39,13 @@ from techfin.models import (
 )
 from techfin.models.base import utcnow
 from techfin.services.matching.common import MANDATE_FUNDER_KINDS
-from techfin.services.matching.stored import RefreshReport, refresh_all, refresh_needs
+from techfin.services.matching.stored import (
+    RefreshReport,
+    ensure_indexes,
+    indexes_built_after,
+    refresh_all,
+    refresh_needs,
+)
 from techfin.tools.planner_stats import analyze_after_bulk
 
 log = logging.getLogger(__name__)
@@ -260,9 +266,12 @@ def refresh_everything(
     every need is ranked after that, from state that includes their change. A mark
     committed later may name a change the refresh did not see, so it stays for a worker.
     """
+    if db.session.get_bind().dialect.name == "postgresql":
+        ensure_indexes()  # an earlier recompute may have died before building them
     seen = list(db.session.execute(select(DirtyMark.id)).scalars())
     db.session.rollback()  # end the read: the refresh ranks from what is committed later
-    report = refresh_all(progress, jobs=jobs)
+    with indexes_built_after():
+        report = refresh_all(progress, jobs=jobs)
     for start in range(0, len(seen), 5000):
         db.session.execute(delete(DirtyMark).where(DirtyMark.id.in_(seen[start : start + 5000])))
     db.session.commit()

@@ -10,7 +10,8 @@ by the insert and never touched again, so a pair that comes back is not "new" ag
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -294,6 +295,54 @@ def refresh_all(progress: Callable[[int], None] | None = None, *, jobs: int = 1)
     if any(child.exitcode for child in children):
         raise RuntimeError("a refresh process failed; run `flask matching refresh` again")
     return report
+
+
+# The dealflow's two ranked indexes: keyed by product / institution and score, so rows
+# written need by need land all over them. Into an empty table they are built afterwards.
+DEFERRED_INDEXES = ("ix_matches_product_ranked", "ix_matches_funder_ranked")
+
+
+def ensure_indexes() -> list[str]:
+    """Create any of DEFERRED_INDEXES that is missing (a full recompute killed between
+    dropping and building them); returns the names created."""
+    made = []
+    for index in Match.__table__.indexes:
+        if index.name in DEFERRED_INDEXES and not _index_exists(index.name):
+            index.create(db.session.connection())
+            made.append(index.name)
+    db.session.commit()
+    if made:
+        log.warning("stored matches: rebuilt missing index(es) %s", ", ".join(made))
+    return made
+
+
+def _index_exists(name: str) -> bool:
+    return bool(
+        db.session.scalar(text("SELECT 1 FROM pg_indexes WHERE indexname = :n"), {"n": name})
+    )
+
+
+@contextmanager
+def indexes_built_after() -> Iterator[bool]:
+    """Around a full recompute: on PostgreSQL, into an empty matches table (the first one
+    after a region's import), DEFERRED_INDEXES are dropped while the rows go in and built
+    once afterwards (a sort each), as a bulk load does; every row written into them in
+    random order made the recompute write each index page again and again. A table with
+    rows keeps them: its dealflow is being read. Yields whether they were deferred."""
+    deferred = (
+        db.session.get_bind().dialect.name == "postgresql"
+        and db.session.scalar(select(Match.id).limit(1)) is None
+    )
+    if deferred:
+        for name in DEFERRED_INDEXES:
+            db.session.execute(text(f"DROP INDEX IF EXISTS {name}"))
+        db.session.commit()
+    try:
+        yield deferred
+    finally:
+        if deferred:
+            db.session.rollback()
+            ensure_indexes()
 
 
 def _refresh_part(app: Any, ids: list[int], done: Any) -> None:
