@@ -140,6 +140,11 @@ def _refresh_chunk(
     ids: list[int], snap: Snapshot, current: Scorer, info: dict, report: RefreshReport
 ) -> None:
     if db.session.get_bind().dialect.name == "postgresql":
+        # Derived rows: this transaction's commit need not wait for the disk. A crash loses
+        # at most the last few commits whole (rows and the marks they settle together), and
+        # what is lost is recomputed. (The first full recompute after a region's import,
+        # while the disk still writes the import back: 229 s with, 205 s without the wait.)
+        db.session.execute(text("SET LOCAL synchronous_commit TO off"))
         # Two workers may hold marks for the same need (it changed twice): the second waits
         # here for the first to commit, then reads the newer rows, so an older ranking can
         # never be committed after a newer one. (Ordered by id: no deadlock between them.)
