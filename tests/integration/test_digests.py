@@ -445,17 +445,22 @@ def test_real_matches_reach_the_right_people_and_nothing_older(
                                           "min_amount_cny": 1000000, "max_amount_cny": 9000000,
                                           "requires_patent": True, "status": "active"})  # fmt: skip
         matching.refresh_all()
-        # The new product "appears" next week: move its first sighting into that window.
+        # The new product "appears" next week: move its first sighting into the middle of
+        # the week the second digest covers (ISO weeks in Beijing time: "now + 8 days" fell
+        # outside it when the test ran late on a Saturday, UTC).
         from techfin.models import Product
         from techfin.models.matching import Match
 
+        second = digests.utcnow() + timedelta(days=14)
+        start, end = digests.window_for("weekly", second)
+        seen = start + (end - start) / 2
         new_id = db.session.execute(db.select(Product.id).filter_by(ref="P-NEW")).scalar_one()
         for row in db.session.execute(db.select(Match).filter_by(product_id=new_id)).scalars():
-            row.first_seen_at = digests.utcnow() + timedelta(days=8)
-        db.session.get(Product, new_id).created_at = digests.utcnow() + timedelta(days=8)
+            row.first_seen_at = seen
+        db.session.get(Product, new_id).created_at = seen
         db.session.commit()
         smtp_server.messages.clear()
-        digests.send_due("weekly", now=digests.utcnow() + timedelta(days=14))
+        digests.send_due("weekly", now=second)
     e1 = [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "e1@x.cn"]
     text = e1[0].get_body(("plain",)).get_content()
     assert "石墨烯专利快贷" in text and "知识产权质押贷 ·" not in text
