@@ -62,8 +62,12 @@ class Period:
 
 
 def period(start: date | None, end: date | None, days: int | None = None) -> Period:
-    """Default: the twelve months up to today."""
-    today = date.today()
+    """Default: the twelve months up to today, Beijing's date: the dates the platform records
+    are Beijing's (an event's day, a step recorded at it), and the server's own date is a
+    day behind from 16:00 UTC."""
+    from techfin.services.applications.clock import beijing_today
+
+    today = beijing_today()
     end = end or today
     if start is None:
         first = date(end.year, end.month, 1)

@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from techfin.extensions import db
 from techfin.models import DashboardReport, Enterprise, Need, Outcome, Product
+from techfin.services.applications.clock import beijing_today
 
 START, END = date(2026, 1, 1), date(2026, 12, 31)
 QUERY = f"date_from={START}&date_to={END}&days=30"
@@ -153,7 +154,7 @@ def test_the_schedule_keeps_the_default_period_ready_and_drops_forgotten_ones(ap
         assert [(r.start, r.end, r.days) for r in rows] == [
             (default.start, default.end, default.days)
         ]
-        assert rows[0].payload and rows[0].computed_on == date.today()
+        assert rows[0].payload and rows[0].computed_on == beijing_today()
 
 
 def test_stored_figures_equal_a_direct_computation(app, users):
