@@ -7,7 +7,6 @@ turn into form errors or JSON 4xx answers.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from marshmallow import ValidationError
@@ -15,6 +14,7 @@ from marshmallow import ValidationError
 from techfin import reference
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
+from techfin.localtime import beijing_today
 from techfin.models import (
     Copyright,
     Enterprise,
@@ -294,7 +294,7 @@ def create_need(user: User, enterprise: Enterprise, data: dict[str, Any]) -> Nee
     if not access.can_edit_need(user, enterprise_id=enterprise.id):
         raise Forbidden(_FORBIDDEN)
     payload = {"ref": data.get("ref") or _unique_ref("N", Need), "status": "draft",
-               "created": date.today().isoformat(), **data, "enterprise_ref": enterprise.ref}  # fmt: skip
+               "created": beijing_today().isoformat(), **data, "enterprise_ref": enterprise.ref}  # fmt: skip
     clean = _load(NeedRecord, payload)
     if clean.get("status") == "closed":
         raise DomainError(

@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select
 from techfin import reference
 from techfin.errors import Forbidden
 from techfin.extensions import db
+from techfin.localtime import beijing_today
 from techfin.models import (
     DataAccess,
     Enterprise,
@@ -65,8 +66,6 @@ def period(start: date | None, end: date | None, days: int | None = None) -> Per
     """Default: the twelve months up to today, Beijing's date: the dates the platform records
     are Beijing's (an event's day, a step recorded at it), and the server's own date is a
     day behind from 16:00 UTC."""
-    from techfin.services.applications.clock import beijing_today
-
     today = beijing_today()
     end = end or today
     if start is None:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
+from techfin.localtime import beijing_today
 from techfin.models import (
     EVENT_KINDS,
     MEETING_RESULTS,
@@ -568,7 +569,7 @@ def record_result(
     need, product = _result_pair(user, meeting, need_id, product_id)
     day = event_day(meeting.event)
     label = f"{meeting.event.title}: {result}"
-    today = max(date.today(), day)
+    today = max(beijing_today(), day)
     state = pipeline.current_states([(need.id, product.id)]).get((need.id, product.id))
     past_meeting = (
         state is not None

@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
+from techfin.localtime import beijing_today
 from techfin.models import Need, Outcome, Product, User
 from techfin.models.base import utcnow
 from techfin.services import access, audit
@@ -162,7 +163,7 @@ def advance(
     the product moves the rest of the pipeline; operators may record anything. The step
     must follow the pair's current stage (module docstring); with commit=False the caller
     commits it with its own changes (an event's meeting result)."""
-    payload = {"date": date.today().isoformat(), **data, "need_ref": need.ref,
+    payload = {"date": beijing_today().isoformat(), **data, "need_ref": need.ref,
                "product_ref": product.ref}  # fmt: skip
     clean = _load(OutcomeRecord, payload)
     stage = clean["stage"]

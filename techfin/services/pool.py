@@ -31,6 +31,7 @@ from sqlalchemy import func, or_, select
 from techfin import reference
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
+from techfin.localtime import beijing_today
 from techfin.models import (
     REPAYMENTS,
     Enterprise,
@@ -332,7 +333,7 @@ class PoolSummary:
 
 
 def summary(pool: RiskPool, as_of: date | None = None) -> PoolSummary:
-    day = as_of or date.today()
+    day = as_of or beijing_today()
     contributed = sum(c.amount_cny for c in pool.contributions if c.date <= day)
     paid = [c for c in pool.compensations if c.paid_on <= day]
     compensated = sum(c.amount_cny for c in paid)
@@ -430,7 +431,7 @@ def quarter_of(day: date) -> str:
 
 
 def recent_quarters(today: date | None = None, count: int = 8) -> list[str]:
-    day = today or date.today()
+    day = today or beijing_today()
     out = []
     for _i in range(count):
         out.append(quarter_of(day))

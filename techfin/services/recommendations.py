@@ -4,7 +4,6 @@ reason (→ outcome `declined`). Every step is an outcome record, so the funnel 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _
@@ -12,6 +11,7 @@ from sqlalchemy import Select, func, select
 
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
+from techfin.localtime import beijing_today
 from techfin.models import Funder, Need, Outcome, Product, Recommendation, User
 from techfin.models.base import utcnow
 from techfin.money import wan_with_unit
@@ -20,7 +20,7 @@ from techfin.services import access, audit
 
 def _step(need_id: int, product_id: int, stage: str, user: User, note: str = "") -> Outcome:
     """Today's outcome at `stage` for the pair (the existing one when already recorded)."""
-    today = date.today()
+    today = beijing_today()
     existing = db.session.execute(
         select(Outcome).filter_by(need_id=need_id, product_id=product_id, stage=stage, date=today)
     ).scalar_one_or_none()

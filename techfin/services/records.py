@@ -22,6 +22,7 @@ from marshmallow import (
 )
 
 from techfin import reference
+from techfin.localtime import beijing_today
 from techfin.models import (
     ENTERPRISE_STAGES,
     FUNDER_KINDS,
@@ -119,7 +120,7 @@ EARLIEST_FOUNDED = date(1900, 1, 1)  # as the profile page's date fields
 
 def _past_date(value: date | None, earliest: date) -> None:
     """A founding or creation date: a real past day, as the pages' date fields require."""
-    if value is not None and not earliest <= value <= date.today():
+    if value is not None and not earliest <= value <= beijing_today():
         raise ValidationError(
             f"Between {earliest.isoformat()} and today / 日期须在 {earliest.isoformat()} 至今天之间"
         )
@@ -343,7 +344,7 @@ MSG_DEAL_DATE = "Between 2000-01-01 and one year from today / 日期须在 2000-
 def _deal_date(value: date | None) -> None:
     """A step, issue date or creation date: not before 2000, at most a year ahead (a meeting
     or a loan may be agreed for a coming date; a later one is a typo)."""
-    if value is not None and not EARLIEST_DEAL <= value <= date.today() + timedelta(days=366):
+    if value is not None and not EARLIEST_DEAL <= value <= beijing_today() + timedelta(days=366):
         raise ValidationError(MSG_DEAL_DATE)
 
 
@@ -375,7 +376,7 @@ class OutcomeRecord(Strict):
             raise ValidationError(
                 {"matures": ["Maturity must be after the issue date / 到期日须晚于放款日"]}
             )
-        start = issued or data.get("date") or date.today()
+        start = issued or data.get("date") or beijing_today()
         if (
             not EARLIEST_DEAL
             < matures

@@ -29,6 +29,7 @@ from wtforms.validators import (
 )
 
 from techfin import reference
+from techfin.localtime import beijing_today
 from techfin.web.fields import (
     CleanText,
     PositiveAmount,
@@ -47,7 +48,7 @@ def _locale() -> str:
 
 class NotInFuture:
     def __call__(self, form: Any, field: Any) -> None:
-        if field.data and field.data > date.today():
+        if field.data and field.data > beijing_today():
             raise ValidationError(_l("The date cannot be in the future."))
         if field.data and field.data < EARLIEST:
             raise ValidationError(_l("The date is too early."))

@@ -21,6 +21,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from techfin.localtime import beijing_today
 from techfin.web.fields import CleanText, strip_filter
 from techfin.web.forms import options
 from techfin.web.labels import LABELS, label
@@ -47,7 +48,7 @@ def _day(label: Any, required: bool = True) -> DateField:
 
 class Plausible:
     def __call__(self, form: Any, field: Any) -> None:
-        if field.data and not EARLIEST <= field.data <= date.today() + timedelta(days=3660):
+        if field.data and not EARLIEST <= field.data <= beijing_today() + timedelta(days=3660):
             raise ValidationError(_l("Enter a date between 2000 and ten years from now."))
 
 

@@ -3,8 +3,6 @@ reconciliation) and the operator dashboard. Access is decided by the services.""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import (
     Blueprint,
     Response,
@@ -21,6 +19,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from techfin.errors import DomainError, Forbidden
+from techfin.localtime import beijing_today
 from techfin.models import Enterprise
 from techfin.money import wan_with_unit
 from techfin.services import dashboard, dashboard_reports, lookup, reports, upload_jobs, uploads
@@ -138,7 +137,7 @@ def pool_members(pool_id: int):
              if request.method == "POST" else pools.member_candidates(acting_user(), pool, q))  # fmt: skip
     form.enterprise_id.choices = options([("", _("Choose…")), *found])
     if request.method == "GET":
-        form.date.data = date.today()
+        form.date.data = beijing_today()
     if form.validate_on_submit():
         enterprise = lookup.find(Enterprise, form.enterprise_id.data)
         try:

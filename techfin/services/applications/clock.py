@@ -9,21 +9,15 @@ given (possibly a few days early around a holiday) instead of an error.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import chinese_calendar
 
+from techfin.localtime import BEIJING, beijing_today  # noqa: F401 - the clock's day, re-exported
+
 log = logging.getLogger(__name__)
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 _warned: set[int] = set()
-
-
-def beijing_today(now: datetime | None = None) -> date:
-    """Today's date in Beijing; `now` is a naive UTC timestamp (the database's kind)."""
-    moment = (now or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
-    return moment.astimezone(BEIJING).date()
 
 
 def is_working_day(day: date) -> bool:
