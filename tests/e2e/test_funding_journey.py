@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
+from techfin.localtime import beijing_today
 from tests.e2e.conftest import login
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -76,7 +77,7 @@ def test_bank_records_a_funded_loan_on_the_dealflow(page) -> None:  # noqa: ANN0
     assert texts.count("放款时必填") == 5
     assert row.locator("fieldset.funded-fields").is_visible()  # still open on the row
 
-    today = date.today()
+    today = beijing_today()  # what a user in China types for today
     row.locator("select[name=stage]").select_option("funded")
     row.locator("input[name=amount_cny]").fill("120.5")
     row.locator("input[name=rate]").fill("4.35")

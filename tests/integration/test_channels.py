@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from techfin.extensions import db
+from techfin.localtime import beijing_today
 from techfin.services import pipeline
 
-TODAY = date.today()
+TODAY = beijing_today()  # the platform's day (techfin/localtime.py), not the server's
 YESTERDAY = TODAY - timedelta(days=1)
 LOAN_TERMS = {"amount_cny": 2_000_000, "rate": 4.35, "issued": TODAY.isoformat(),
               "matures": (TODAY + timedelta(days=365)).isoformat(), "repayment": "bullet"}  # fmt: skip
