@@ -240,6 +240,32 @@ def sample_data(app) -> Iterator[Path]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "app_config(**kw): extra config for the app fixture")
     config.addinivalue_line("markers", "fresh_app: an app of the test's own, not the shared one")
+    config.addinivalue_line(
+        "markers",
+        "one_pass(dialect): a drill that does not use the suite's database (its own server or "
+        "queue): make test runs it in the pass of that dialect ('sqlite' or 'postgresql') only",
+    )
+
+
+def _suite_dialect() -> str:
+    return (
+        "postgresql"
+        if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+        else "sqlite"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`one_pass` drills are deselected in the other database's pass (reported as
+    "deselected"): make test runs the suite on both, so each still runs once."""
+    dialect = _suite_dialect()
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("one_pass")
+        (drop if marker is not None and marker.args[0] != dialect else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 class RecordingHandler:

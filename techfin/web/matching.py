@@ -225,8 +225,7 @@ def dealflow():
         ([("", _("All my products"))] if not current_user.is_operator else [])
         + [(str(p.id), f"{p.name} · {label('need_kind', p.kind)}") for p in products]
     )
-    view = service.dealflow(acting_user(), **_filters(form), limit=request.args.get("limit"),
-                            products=products)  # fmt: skip
+    view = service.dealflow(acting_user(), **_filters(form), limit=request.args.get("limit"))
     refused = refused_move()
     with_form = {(r.need["id"], r.product["id"]) for r in view.rows if r.next_stages}
     if refused and tuple(refused["pair"]) not in with_form:

@@ -60,11 +60,7 @@ def test_killed_workers_lose_no_acknowledged_write(migrated, tmp_path):
         site.stop()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
-    reason="a private PostgreSQL cluster whatever the suite's database: runs once, in the "
-    "PostgreSQL pass",
-)
+@pytest.mark.one_pass("postgresql")  # a private cluster whatever the suite's database
 def test_postgres_restart_answers_503_then_recovers(tmp_path):
     # A private cluster, so restarting it disturbs no one; PostgreSQL 15's server binaries
     # are on every development and CI machine (the project's production database).

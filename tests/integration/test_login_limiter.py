@@ -233,10 +233,7 @@ def redis_server(prepared: dict[str, str], tmp_path: Path, redis_url: str) -> It
 
 # These servers run on a SQLite database of their own whatever the suite's database: once,
 # in the SQLite pass (make test stays under 10 minutes).
-_OWN_DATABASE = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
-    reason="gunicorn on a SQLite database of its own: runs in the SQLite pass",
-)
+_OWN_DATABASE = pytest.mark.one_pass("sqlite")
 
 
 @_OWN_DATABASE

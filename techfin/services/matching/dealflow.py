@@ -87,22 +87,20 @@ def dealflow(
     min_score: float | None = None,
     limit: Any = None,
     locale: str | None = None,
-    products: list[Product] | None = None,
 ) -> Dealflow:
     """Ranked published needs for one of the user's products (or all of them), with each
     pair's current pipeline stage; filtered by kind, enterprise region and minimum score.
 
     `limit` eligible rows (DEALFLOW_PAGE by default, at most MAX_LIMIT): each row carries
     a step form, and 55 of them were most of a loaded server's time at 100 000 enterprises;
-    the page offers more on request. `products`: dealflow_products(user), when the caller
-    has read them already (the page lists them in its filter)."""
+    the page offers more on request."""
     if not (user.is_operator or access.is_verified_institution(user)):
         raise Forbidden("Your institution is not verified yet / 机构尚未通过认证")
     try:
         limit = min(max(int(limit or DEALFLOW_PAGE), 1), MAX_LIMIT)
     except (TypeError, ValueError):
         limit = DEALFLOW_PAGE
-    products = dealflow_products(user) if products is None else products
+    products = dealflow_products(user)
     selected = next((p for p in products if p.id == product_id), None)
     if selected is None and user.is_operator:
         selected = products[0] if products else None

@@ -266,8 +266,7 @@ def refresh_everything(
     every need is ranked after that, from state that includes their change. A mark
     committed later may name a change the refresh did not see, so it stays for a worker.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        ensure_indexes()  # an earlier recompute may have died before building them
+    ensure_indexes()  # an earlier recompute may have died before building them
     seen = list(db.session.execute(select(DirtyMark.id)).scalars())
     db.session.rollback()  # end the read: the refresh ranks from what is committed later
     with indexes_built_after():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
@@ -310,21 +310,17 @@ DEFERRED_INDEXES = ("ix_matches_product_ranked", "ix_matches_funder_ranked")
 def ensure_indexes() -> list[str]:
     """Create any of DEFERRED_INDEXES that is missing (a full recompute killed between
     dropping and building them); returns the names created."""
+    conn = db.session.connection()
+    present = {ix["name"] for ix in inspect(conn).get_indexes(Match.__tablename__)}
     made = []
     for index in Match.__table__.indexes:
-        if index.name in DEFERRED_INDEXES and not _index_exists(index.name):
-            index.create(db.session.connection())
+        if index.name in DEFERRED_INDEXES and index.name not in present:
+            index.create(conn)
             made.append(index.name)
     db.session.commit()
     if made:
         log.warning("stored matches: rebuilt missing index(es) %s", ", ".join(made))
     return made
-
-
-def _index_exists(name: str) -> bool:
-    return bool(
-        db.session.scalar(text("SELECT 1 FROM pg_indexes WHERE indexname = :n"), {"n": name})
-    )
 
 
 @contextmanager

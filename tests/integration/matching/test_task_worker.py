@@ -24,15 +24,12 @@ SQLITE_QUEUE = f"sqlite:///{tempfile.gettempdir()}/{NAME}-tasks.db"
 # The embedded queue (Huey's SQLite storage) is what runs beside the SQLite database (`make
 # run`); production on PostgreSQL runs Redis. The PostgreSQL pass tests that pair and leaves
 # the SQLite queue to the SQLite pass, which runs both queues (make test stays under 10 min).
-ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 QUEUES = [
     pytest.param({"TASK_QUEUE_URL": REDIS, "TASK_QUEUE_NAME": NAME}, id="redis"),
     pytest.param(
         {"TASK_QUEUE_URL": SQLITE_QUEUE, "TASK_QUEUE_NAME": NAME},
         id="sqlite",
-        marks=pytest.mark.skipif(
-            ON_POSTGRES, reason="the embedded SQLite queue runs in the SQLite pass"
-        ),
+        marks=pytest.mark.one_pass("sqlite"),
     ),
 ]
 
