@@ -12,6 +12,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Application factory: config → extensions → blueprints → CLI → errors."""
     from flask import Flask
 
+    from techfin import after_response
     from techfin.config import load_config
 
     app = Flask(__name__, instance_relative_config=False)
@@ -24,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # cookies) come from X-Forwarded-*; only as many hops as configured are believed.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
+    after_response.init_app(app)
     register_tasks(app)
     register_blueprints(app)
     register_search(app)

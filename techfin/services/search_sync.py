@@ -514,6 +514,8 @@ def sync_quietly(rollback: bool = False) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from techfin.after_response import later
+
     install_hooks()
 
     @app.teardown_request
@@ -527,4 +529,10 @@ def init_app(app: Flask) -> None:
         first = (os.getpid(), app.config["INDEX_DIR"]) not in _STARTED
         if dirty or first:
             _STARTED.add((os.getpid(), app.config["INDEX_DIR"]))
-            sync_quietly(rollback=True)
+            # Uncommitted work of the view is discarded now; the sync itself waits until
+            # the answer is sent (techfin.after_response), in a session of its own.
+            try:
+                db.session.rollback()
+            except Exception:  # noqa: BLE001 - a lost connection: the sync gets a new one
+                db.session.remove()
+            later(sync_quietly)

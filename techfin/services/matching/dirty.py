@@ -133,7 +133,7 @@ def wake_after_change() -> None:
     """When a request or command ends: put a wake-up on the queue if it wrote marks."""
     if not db.session.info.pop(_WOKEN, False) or current_app.config.get("MATCHING_REFRESH_OFF"):
         return
-    from techfin.tasks import jobs, wake
+    from techfin.after_response import later
 
     try:
         # Only committed marks count; what the view did not commit is discarded first.
@@ -142,6 +142,13 @@ def wake_after_change() -> None:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it
         db.session.remove()
+    # The broker round trip waits until a request's answer is sent (a command: now).
+    later(_wake_refresh)
+
+
+def _wake_refresh() -> None:
+    from techfin.tasks import jobs, wake
+
     wake(jobs.refresh_matches)
 
 
