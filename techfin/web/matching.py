@@ -77,7 +77,9 @@ class InterestForm(FlaskForm):
 
 
 class DealflowFilterForm(FilterForm):
-    product_id = SelectField(_l("Product"), choices=[], default="")
+    # Checked by the service against the user's products (the choices are set from them
+    # after it ran).
+    product_id = SelectField(_l("Product"), choices=[], default="", validate_choice=False)
     kind = SelectField(_l("Kind"), choices=choices("need_kind", blank=_l("Any kind")), default="")
     region = RegionField(_l("Enterprise region"), validators=[Optional()])
     min_score = IntegerField(
@@ -220,12 +222,16 @@ def dealflow():
     if not (current_user.is_operator or access.is_verified_institution(acting_user())):
         return render_template("institution/unverified.html"), 403
     form = DealflowFilterForm(formdata=request.args)
-    products = service.dealflow_products(acting_user())
+    view = service.dealflow(acting_user(), **_filters(form), limit=request.args.get("limit"))
+    # The service read the user's products (and ignored one that is not theirs); the
+    # choices come from that list, so a page reads them once.
     form.product_id.choices = options(
         ([("", _("All my products"))] if not current_user.is_operator else [])
-        + [(str(p.id), f"{p.name} · {label('need_kind', p.kind)}") for p in products]
+        + [(str(p.id), f"{p.name} · {label('need_kind', p.kind)}") for p in view.products]
     )
-    view = service.dealflow(acting_user(), **_filters(form), limit=request.args.get("limit"))
+    asked = (form.product_id.data or "").strip()
+    if asked and (view.selected is None or str(view.selected.id) != asked):
+        form.product_id.errors = [*form.product_id.errors, _("Choose one of your products.")]
     refused = refused_move()
     with_form = {(r.need["id"], r.product["id"]) for r in view.rows if r.next_stages}
     if refused and tuple(refused["pair"]) not in with_form:

@@ -44,6 +44,22 @@ def test_dealflow_filters(client, users, login, get, ctx, page):
     assert page("/dealflow/matches?min_score=abc")
 
 
+@pytest.mark.parametrize("asked", ["other", "abc", "999999"])
+def test_a_product_not_the_institutions_is_refused_on_its_field(client, users, login, get, ctx,
+                                                                 page, asked):  # fmt: skip
+    """The service decides which products are the user's; the page says so on the field
+    and ranks all of the user's own instead of another institution's."""
+    login("bank@x.cn")
+    with ctx():
+        mine, other = get("product", "P-001").id, get("product", "P-002").id
+    html = page(f"/dealflow/matches?product_id={other if asked == 'other' else asked}")
+    assert "请选择本机构的产品。" in html and "is-invalid" in html  # zh-CN: the default
+    assert "N-001" in html  # P-001's ranking: every product of the bank's
+    assert f'<option value="{mine}"' in html and f'<option value="{other}"' not in html
+    html = page(f"/dealflow/matches?product_id={mine}")
+    assert "请选择本机构的产品。" not in html and "N-001" in html
+
+
 def test_dealflow_pages_its_rows_and_offers_more(client, users, login, get, ctx, page,
                                                 monkeypatch):  # fmt: skip
     """A page shows DEALFLOW_PAGE eligible rows (each with its step form: 55 of them were
