@@ -189,9 +189,27 @@ def search_reindex() -> None:
     """Rebuild the index from the database and swap it in atomically."""
     from techfin.services import search_sync
 
+    def merging(segments: int) -> None:
+        click.echo(f"\nmerging {segments} segments into one (about a minute per 100 000 "
+                   "documents)")  # fmt: skip
+
     with click.progressbar(length=search_sync.doc_estimate(), label="Indexing") as bar:
-        count = search_sync.reindex(progress=lambda done, _total: bar.update(done - bar.pos))
+        count = search_sync.reindex(progress=lambda done, _total: bar.update(done - bar.pos),
+                                    merging=merging)  # fmt: skip
     click.echo(f"indexed {count} documents")
+
+
+@search_cli.command("compact")
+@click.option("--at-least", type=click.IntRange(2, 10_000), default=2, show_default=True,
+              help="Merge only when the index has at least this many segments.")  # fmt: skip
+def search_compact(at_least: int) -> None:
+    """Merge this host's index into one segment (the scheduled check does it from
+    COMPACT_AT segments); searches go on meanwhile."""
+    from techfin.services import search_sync
+
+    with _search_errors_as_messages():
+        result = search_sync.compact(at_least)
+    click.echo(f"segments: {result['before']} before, {result['after']} after")
 
 
 @search_cli.command("sync")

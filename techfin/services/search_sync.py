@@ -464,17 +464,47 @@ def doc_estimate() -> int:
     )
 
 
-def reindex(progress: Callable[[int, int | None], None] | None = None) -> int:
-    """Rebuild the whole index from the database and swap it in atomically."""
+def reindex(
+    progress: Callable[[int, int | None], None] | None = None,
+    merging: Callable[[int], None] | None = None,
+) -> int:
+    """Rebuild the whole index from the database (as one segment) and swap it in
+    atomically."""
     top = max_seq()
     docs = list(all_docs())
-    engine().rebuild(docs, upto_seq=top, progress=progress)
+    engine().rebuild(docs, upto_seq=top, progress=progress, merging=merging)
     return len(docs)
+
+
+def compact(at_least: int | None = None) -> dict[str, int]:
+    """Merge this node's index into one segment once it has accumulated enough of them
+    (background work: the scheduled check, `flask search compact`)."""
+    from techfin.search.engine import COMPACT_AT
+
+    return engine().compact(at_least=COMPACT_AT if at_least is None else at_least)
 
 
 def check() -> dict[str, list]:
     expected = {(d["type"], d["id"]): d["version"] for d in all_docs()}
     return engine().check(expected)
+
+
+def scheduled_check() -> str:
+    """The worker's hourly job: compare with the database and sync on drift; merge the
+    index of the host it runs on once it has COMPACT_AT segments (the requests' syncs only
+    ever merge tiny ones). Returns the line the system page shows."""
+    drift = check()
+    merged = compact()
+    merge = (f"; merged {merged['before']} segments into {merged['after']}"
+             if merged["after"] < merged["before"] else "")  # fmt: skip
+    if not any(drift.values()):
+        return f"index consistent{merge}"
+    applied = sync(background=True)
+    left = check()
+    counts = {k: len(v) for k, v in drift.items()}
+    if any(left.values()):
+        return f"drift {counts}; sync applied {applied}{merge}; still differs: reindex"
+    return f"drift {counts}; sync applied {applied}{merge}; consistent"
 
 
 def catch_up() -> None:

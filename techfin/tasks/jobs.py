@@ -149,15 +149,7 @@ def retrain() -> str:
 def search_check() -> str:
     from techfin.services import search_sync
 
-    drift = search_sync.check()
-    if not any(drift.values()):
-        return "index consistent"
-    applied = search_sync.sync(background=True)
-    left = search_sync.check()
-    counts = {k: len(v) for k, v in drift.items()}
-    if any(left.values()):
-        return f"drift {counts}; sync applied {applied}; still differs: reindex"
-    return f"drift {counts}; sync applied {applied}; consistent"
+    return search_sync.scheduled_check()
 
 
 @_scheduled("sweep")

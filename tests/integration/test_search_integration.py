@@ -72,6 +72,31 @@ def test_a_committed_change_is_searchable_after_the_request(indexed):
         assert "N-001" in _refs(_user("op@x.cn"), q="石墨烯")
 
 
+@pytest.mark.app_config(SEARCH_SYNC_OFF=False)
+def test_the_scheduled_check_merges_the_segments_writes_left(indexed, runner, monkeypatch):
+    """Each request's sync adds a segment and merges only tiny ones; the hourly check merges
+    the host's index once it has COMPACT_AT segments, and so does `flask search compact`."""
+    from techfin.search import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "COMPACT_AT", 3)
+    with indexed.app_context():
+        e1, eng = _user("e1@x.cn"), search_sync.engine()
+        need = db.session.execute(db.select(Need).filter_by(ref="N-001")).scalar_one()
+        assert eng.segment_count() == 1
+        assert search_sync.scheduled_check() == "index consistent"  # nothing to merge
+        for i in range(3):
+            with indexed.test_request_context():
+                catalog.update_need(e1, need, {"purpose": f"石墨烯散热模组第{i}代"})
+        assert eng.segment_count() >= 3
+        assert search_sync.scheduled_check().startswith("index consistent; merged ")
+        assert eng.segment_count() == 1
+        assert "N-001" in _refs(_user("op@x.cn"), q="石墨烯")
+        with indexed.test_request_context():
+            catalog.update_need(e1, need, {"purpose": "钙钛矿电池中试线"})
+    result = runner.invoke(args=["search", "compact"])
+    assert result.exit_code == 0 and "2 before, 1 after" in result.output, result.output
+
+
 def test_crash_between_commit_and_index_write_is_caught_up(indexed, runner):
     with indexed.app_context():
         need = db.session.execute(db.select(Need).filter_by(ref="N-001")).scalar_one()

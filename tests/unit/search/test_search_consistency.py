@@ -364,7 +364,7 @@ def test_a_touched_but_intact_segment_is_still_trusted(fresh: SearchEngine) -> N
     assert fresh.search("芯片", OPERATOR)["total"] == 3
 
 
-@pytest.mark.parametrize("how", ["apply", "multiprocess rebuild"])
+@pytest.mark.parametrize("how", ["apply", "multiprocess rebuild", "multiprocess rebuild, merged"])
 def test_every_committed_segment_carries_a_digest(fresh: SearchEngine, how: str) -> None:
     from techfin.search import engine as engine_module
 
@@ -373,10 +373,11 @@ def test_every_committed_segment_carries_a_digest(fresh: SearchEngine, how: str)
             fresh.apply([upsert(seq, need(seq))], seq)
     else:
         fresh.build_pass_docs = 1000
+        fresh.merge_after_build = how == "multiprocess rebuild, merged"
         fresh.rebuild(corpus(2500), upto_seq=1)
     ix = engine_module._open_index(fresh.root / (fresh.root / "CURRENT").read_text().strip())
     segments = ix._segments()
-    assert len(segments) >= 2
+    assert len(segments) == 1 if fresh.merge_after_build and how != "apply" else len(segments) >= 2
     for segment in segments:
         assert segment.is_compound()
         path = Path(ix.storage.folder) / segment.make_filename(segment.COMPOUND_EXT)
@@ -407,6 +408,7 @@ def test_a_write_in_a_request_never_merges_the_index_s_big_segments(tmp_path: Pa
     # MERGE_SMALL to merge most of them at the next commit (a region's rebuild left 24 of
     # about 20 000 documents, and the first write merged them all).
     eng.build_pass_docs = 512
+    eng.merge_after_build = False  # an index that accumulated segments since its rebuild
     eng.rebuild(corpus(4096), upto_seq=0)
     big = [n for n in _segments(eng) if n > TINY_SEGMENT_DOCS]
     assert len(big) >= 8
@@ -424,3 +426,29 @@ def test_a_write_in_a_request_never_merges_the_index_s_big_segments(tmp_path: Pa
     eng.apply([upsert(seq, need(1, version="last"))], seq, background=True)
     assert len(_segments(eng)) < len(before)  # Whoosh's own policy ran, in the background
     assert eng.search("融资", OPERATOR)["total"] == 4096
+
+
+def test_a_rebuild_is_born_as_one_segment_and_compact_merges_what_accumulates(
+    tmp_path: Path,
+) -> None:
+    """Every write and every reopened snapshot opens each segment (about 0.5 ms each): a
+    region's rebuild left 23, so the rebuild merges them before the swap, and compact()
+    (the scheduled check) merges what writes add, keeping every document findable."""
+    eng = SearchEngine(tmp_path / "ix", writer_timeout=20)
+    eng.build_pass_docs = 1000
+    told: list[int] = []
+    stats = eng.rebuild(corpus(2500), upto_seq=3, merging=told.append)
+    assert told and told[0] >= 3 and stats["segments"] == told[0]
+    assert _segments(eng) == [2501] and eng.segment_count() == 1  # 2 500 and the position
+    assert eng.search("融资", OPERATOR)["total"] == 2500 and eng.applied_seq() == 3
+    seq = 3
+    for i in range(1, 6):  # five writes, five new segments
+        seq += 1
+        eng.apply([upsert(seq, need(i, version=f"v{seq}"))], seq)
+    assert eng.segment_count() == 6
+    assert eng.compact(at_least=7) == {"before": 6, "after": 6}  # not yet worth it
+    assert eng.compact(at_least=6) == {"before": 6, "after": 1}
+    assert eng.segment_count() == 1 and len(_segments(eng)) == 1
+    assert eng.search("融资", OPERATOR)["total"] == 2500 and eng.applied_seq() == seq
+    assert eng.check({("need", i): ("v" + str(i + 3) if i <= 5 else "r")
+                      for i in range(1, 2501)}) == CLEAN  # fmt: skip
