@@ -202,13 +202,19 @@ def search_reindex() -> None:
 @search_cli.command("compact")
 @click.option("--at-least", type=click.IntRange(2, 10_000), default=2, show_default=True,
               help="Merge only when the index has at least this many segments.")  # fmt: skip
-def search_compact(at_least: int) -> None:
-    """Merge this host's index into one segment (the scheduled check does it from
-    COMPACT_AT segments); searches go on meanwhile."""
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Merge every segment into one, the biggest too (minutes at region scale).",
+)
+def search_compact(at_least: int, everything: bool) -> None:
+    """Merge the small segments of this host's index into one (the scheduled check does it
+    from COMPACT_AT segments); searches go on meanwhile."""
     from techfin.services import search_sync
 
     with _search_errors_as_messages():
-        result = search_sync.compact(at_least)
+        result = search_sync.compact(at_least, everything=everything)
     click.echo(f"segments: {result['before']} before, {result['after']} after")
 
 

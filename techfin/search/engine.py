@@ -1600,14 +1600,16 @@ class SearchEngine:
         snapshot one reader: about 0.5 ms, so a write's cost follows this number)."""
         return self._read(lambda snap: len(snap.leaves))
 
-    def compact(self, *, at_least: int = COMPACT_AT) -> dict[str, int]:
-        """Merge the live generation into one segment once it has `at_least` segments.
+    def compact(self, *, at_least: int = COMPACT_AT, everything: bool = False) -> dict[str, int]:
+        """Once the live generation has `at_least` segments, merge the small ones into one
+        beside the biggest when that holds half the documents or more (merge_small: what
+        writes added since a rebuild, seconds), else, or with `everything`, all of them
+        (about 2 minutes at 100 000 enterprises).
 
-        Background work (the worker's scheduled check, `flask search compact`): a merge
-        rewrites every document in Python, about 2 minutes at 100 000 enterprises, with the
-        writer lock held; a request's sync meanwhile gives up after REQUEST_WRITER_WAIT and
-        the outbox keeps its change for the next sync. Searches keep reading the old
-        segments until the merge commits."""
+        Background work (the worker's scheduled check, `flask search compact`), with the
+        writer lock held: a request's sync meanwhile gives up after REQUEST_WRITER_WAIT and
+        the outbox keeps its change for the next sync. Searches read the old segments until
+        the merge commits."""
         gen = self._current_gen()
         try:
             ix = _open_index(self.root / gen)
@@ -1616,7 +1618,10 @@ class SearchEngine:
             raise _unavailable(f"search index {gen} is unreadable", exc) from None
         if before < max(2, at_least):
             return {"before": before, "after": before}
-        _optimize(ix, self._writer(ix))
+        if everything:
+            _optimize(ix, self._writer(ix))
+        else:
+            _optimize(ix, self._writer(ix), merge_small)
         return {"before": before, "after": len(_open_index(self.root / gen)._segments())}
 
     def _swap(self, name: str) -> list[str]:
@@ -1648,10 +1653,34 @@ class SearchEngine:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def _optimize(ix: Any, writer: Any) -> None:
-    """Commit `writer` merging every segment of `ix` into one (Whoosh's optimize)."""
+def merge_small(writer: Any, segments: list[Any]) -> list[Any]:
+    """A Whoosh merge policy (see merge_tiny) for compact(): keep the biggest segment when
+    it holds at least half of the documents and merge the others; else merge them all."""
+    from whoosh.reading import SegmentReader
+
+    if len(segments) < 2:
+        return segments
+    biggest = max(segments, key=lambda seg: seg.doc_count_all())
+    total = sum(seg.doc_count_all() for seg in segments)
+    keep = [biggest] if 2 * biggest.doc_count_all() >= total else []
+    merged = [seg for seg in segments if seg is not biggest or not keep]
+    if len(merged) < 2:
+        return segments
+    for seg in merged:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return keep
+
+
+def _optimize(ix: Any, writer: Any, policy: Callable[..., list[Any]] | None = None) -> None:
+    """Commit `writer` merging every segment of `ix` into one (Whoosh's optimize), or as
+    the merge policy `policy` chooses."""
     try:
-        writer.commit(optimize=True)
+        if policy is None:
+            writer.commit(optimize=True)
+        else:
+            writer.commit(mergetype=policy)
     except BaseException:
         with contextlib.suppress(Exception):
             writer.cancel()

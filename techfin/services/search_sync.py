@@ -476,12 +476,13 @@ def reindex(
     return len(docs)
 
 
-def compact(at_least: int | None = None) -> dict[str, int]:
-    """Merge this node's index into one segment once it has accumulated enough of them
-    (background work: the scheduled check, `flask search compact`)."""
+def compact(at_least: int | None = None, *, everything: bool = False) -> dict[str, int]:
+    """Merge the segments this node's index accumulated once there are enough of them
+    (background work: the scheduled check, `flask search compact`; SearchEngine.compact)."""
     from techfin.search.engine import COMPACT_AT
 
-    return engine().compact(at_least=COMPACT_AT if at_least is None else at_least)
+    at_least = COMPACT_AT if at_least is None else at_least
+    return engine().compact(at_least=at_least, everything=everything)
 
 
 def check() -> dict[str, list]:
@@ -493,8 +494,13 @@ def scheduled_check() -> str:
     """The worker's hourly job: compare with the database and sync on drift; merge the
     index of the host it runs on once it has COMPACT_AT segments (the requests' syncs only
     ever merge tiny ones). Returns the line the system page shows."""
+    from techfin.search import IndexBusy
+
     drift = check()
-    merged = compact()
+    try:
+        merged = compact()
+    except IndexBusy:  # a rebuild or a long sync holds the writer: next hour
+        merged = {"before": 0, "after": 0}
     merge = (f"; merged {merged['before']} segments into {merged['after']}"
              if merged["after"] < merged["before"] else "")  # fmt: skip
     if not any(drift.values()):

@@ -447,8 +447,26 @@ def test_a_rebuild_is_born_as_one_segment_and_compact_merges_what_accumulates(
         eng.apply([upsert(seq, need(i, version=f"v{seq}"))], seq)
     assert eng.segment_count() == 6
     assert eng.compact(at_least=7) == {"before": 6, "after": 6}  # not yet worth it
-    assert eng.compact(at_least=6) == {"before": 6, "after": 1}
-    assert eng.segment_count() == 1 and len(_segments(eng)) == 1
+    # The writes' five merge into one beside the rebuilt segment, which is not rewritten.
+    assert eng.compact(at_least=6) == {"before": 6, "after": 2}
+    assert _segments(eng) == [
+        6,
+        2501,
+    ]  # five needs and the position; the big one keeps its deletions
+    expected = {("need", i): ("v" + str(i + 3) if i <= 5 else "r") for i in range(1, 2501)}
     assert eng.search("融资", OPERATOR)["total"] == 2500 and eng.applied_seq() == seq
-    assert eng.check({("need", i): ("v" + str(i + 3) if i <= 5 else "r")
-                      for i in range(1, 2501)}) == CLEAN  # fmt: skip
+    assert eng.check(expected) == CLEAN
+    assert eng.compact(at_least=2) == {"before": 2, "after": 2}  # one small one: nothing to do
+    assert eng.compact(at_least=2, everything=True) == {"before": 2, "after": 1}
+    assert eng.search("融资", OPERATOR)["total"] == 2500 and eng.check(expected) == CLEAN
+
+
+def test_compact_merges_everything_when_no_segment_holds_half(tmp_path: Path) -> None:
+    eng = SearchEngine(tmp_path / "ix", writer_timeout=20, merge_after_build=False)
+    eng.build_pass_docs = 1000
+    eng.rebuild(corpus(2500), upto_seq=1)
+    before = _segments(eng)
+    assert len(before) >= 3 and 2 * max(before) < sum(before)
+    assert eng.compact(at_least=3) == {"before": len(before), "after": 1}
+    assert _segments(eng) == [sum(before)]
+    assert eng.search("融资", OPERATOR)["total"] == 2500
