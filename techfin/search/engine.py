@@ -798,6 +798,9 @@ TINY_SEGMENT_DOCS = 100
 TINY_SEGMENTS = 8
 REQUEST_WRITER_WAIT = 2.0  # seconds a request waits for the writer lock (30 s elsewhere)
 COMPACT_AT = 12  # segments from which the scheduled check merges a node's index into one
+# A web node merges its own index after a response (no scheduler needs to run beside it)
+# when the merge rewrites at most this many documents: about 3 s of a worker, rarely.
+NODE_COMPACT_DOCS = 10_000
 
 
 def merge_tiny(writer: Any, segments: list[Any]) -> list[Any]:
@@ -1651,7 +1654,14 @@ class SearchEngine:
         snapshot one reader: about 0.5 ms, so a write's cost follows this number)."""
         return self._read(lambda snap: len(snap.leaves))
 
-    def compact(self, *, at_least: int = COMPACT_AT, everything: bool = False) -> dict[str, int]:
+    def compact(
+        self,
+        *,
+        at_least: int = COMPACT_AT,
+        everything: bool = False,
+        max_docs: int | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, int]:
         """Once the live generation has `at_least` segments, merge the small ones into one
         beside the biggest when that holds half the documents or more (merge_small: what
         writes added since a rebuild, seconds), else, or with `everything`, all of them
@@ -1660,19 +1670,25 @@ class SearchEngine:
         Background work (the worker's scheduled check, `flask search compact`), with the
         writer lock held: a request's sync meanwhile gives up after REQUEST_WRITER_WAIT and
         the outbox keeps its change for the next sync. Searches read the old segments until
-        the merge commits."""
+        the merge commits. `max_docs`: do nothing when the merge would rewrite more documents
+        (a web node's own upkeep after a response stays within a few seconds); `timeout`:
+        the wait for the writer lock (IndexBusy after it)."""
         gen = self._current_gen()
         try:
             ix = _open_index(self.root / gen)
-            before = len(ix._segments())  # Whoosh internal; whoosh-reloaded is pinned
+            segments = ix._segments()  # Whoosh internal; whoosh-reloaded is pinned
         except _STORAGE_ERRORS as exc:
             raise _unavailable(f"search index {gen} is unreadable", exc) from None
+        before = len(segments)
+        unchanged = {"before": before, "after": before}
         if before < max(2, at_least):
-            return {"before": before, "after": before}
-        if everything:
-            _optimize(ix, self._writer(ix))
-        else:
-            _optimize(ix, self._writer(ix), merge_small)
+            return unchanged
+        sizes = [seg.doc_count_all() for seg in segments]
+        rewritten = sum(sizes) - (max(sizes) if 2 * max(sizes) >= sum(sizes) else 0)
+        if max_docs is not None and (everything or rewritten > max_docs):
+            return unchanged
+        writer = self._writer(ix, timeout)
+        _optimize(ix, writer, None if everything else merge_small)
         return {"before": before, "after": len(_open_index(self.root / gen)._segments())}
 
     def _swap(self, name: str) -> list[str]:

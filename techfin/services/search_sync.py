@@ -531,6 +531,17 @@ def catch_up() -> None:
         log.exception("search catch-up failed; the scheduled check will sync")
 
 
+def _node_upkeep() -> None:
+    """After a response: once this node's index has COMPACT_AT segments, merge the ones
+    its writes added if that rewrites at most NODE_COMPACT_DOCS documents (else the
+    scheduled check does it). Each web node keeps its own index, and only the host running
+    the scheduler's check would merge otherwise."""
+    from techfin.search import engine as search_engine
+
+    engine().compact(at_least=search_engine.COMPACT_AT, max_docs=search_engine.NODE_COMPACT_DOCS,
+                     timeout=search_engine.REQUEST_WRITER_WAIT)  # fmt: skip
+
+
 def sync_quietly(rollback: bool = False) -> None:
     """After a request: best effort, the outbox keeps anything this misses."""
     try:
@@ -540,6 +551,7 @@ def sync_quietly(rollback: bool = False) -> None:
             # rollback itself fails, and that must not turn the answer into a 500.)
             db.session.rollback()
         sync()
+        _node_upkeep()
     except Exception as exc:  # the index must never break a write that already committed
         from techfin.search import IndexBusy
 

@@ -79,6 +79,7 @@ def test_the_scheduled_check_merges_the_segments_writes_left(indexed, runner, mo
     from techfin.search import engine as engine_module
 
     monkeypatch.setattr(engine_module, "COMPACT_AT", 3)
+    monkeypatch.setattr(engine_module, "NODE_COMPACT_DOCS", 0)  # too big for a web node
     with indexed.app_context():
         e1, eng = _user("e1@x.cn"), search_sync.engine()
         need = db.session.execute(db.select(Need).filter_by(ref="N-001")).scalar_one()
@@ -98,6 +99,25 @@ def test_the_scheduled_check_merges_the_segments_writes_left(indexed, runner, mo
     with indexed.app_context():
         assert search_sync.engine().segment_count() == 1
         assert "N-001" in _refs(_user("op@x.cn"), q="石墨烯")
+
+
+@pytest.mark.app_config(SEARCH_SYNC_OFF=False)
+def test_a_web_node_merges_what_its_writes_added_after_the_response(indexed, monkeypatch):
+    """No scheduler has to run beside a web node: once its index has COMPACT_AT segments
+    and the merge is small, the work after a response merges them."""
+    from techfin.search import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "COMPACT_AT", 3)
+    with indexed.app_context():
+        e1, eng = _user("e1@x.cn"), search_sync.engine()
+        need = db.session.execute(db.select(Need).filter_by(ref="N-001")).scalar_one()
+        counts = []
+        for i in range(6):
+            with indexed.test_request_context():
+                catalog.update_need(e1, need, {"purpose": f"石墨烯散热模组第{i}代"})
+            counts.append(eng.segment_count())
+        assert max(counts) < 3 and counts[-1] == 2, counts  # the rebuilt one and the rest
+        assert "N-001" in _refs(_user("op@x.cn"), q="石墨烯散热模组第5代")
 
 
 def test_crash_between_commit_and_index_write_is_caught_up(indexed, runner):

@@ -457,6 +457,14 @@ def test_a_rebuild_is_born_as_one_segment_and_compact_merges_what_accumulates(
     assert eng.search("融资", OPERATOR)["total"] == 2500 and eng.applied_seq() == seq
     assert eng.check(expected) == CLEAN
     assert eng.compact(at_least=2) == {"before": 2, "after": 2}  # one small one: nothing to do
+    seq += 1
+    eng.apply([upsert(seq, need(7, version=f"v{seq}"))], seq)
+    # A web node's upkeep stays within max_docs: 6 + 2 documents (the need and the position)
+    # to rewrite, or every document with everything.
+    assert eng.compact(at_least=3, max_docs=7) == {"before": 3, "after": 3}
+    assert eng.compact(at_least=3, max_docs=100, everything=True) == {"before": 3, "after": 3}
+    assert eng.compact(at_least=3, max_docs=8) == {"before": 3, "after": 2}
+    expected[("need", 7)] = f"v{seq}"
     assert eng.compact(at_least=2, everything=True) == {"before": 2, "after": 1}
     assert eng.search("融资", OPERATOR)["total"] == 2500 and eng.check(expected) == CLEAN
 
