@@ -758,7 +758,16 @@ def _storage(path: Path) -> FileStorage:
 def _open_index(path: Path) -> Any:
     if not path.is_dir():
         raise SearchUnavailable(f"search index {path} is missing; run a rebuild")
-    return _storage(path).open_index()
+    for attempt in range(10):
+        try:
+            return _storage(path).open_index()
+        except FileNotFoundError:
+            # Whoosh lists the newest TOC, then opens it: a commit by another process in
+            # between deletes it. A missing file that stays missing is damage (raised).
+            if attempt == 9 or not path.is_dir():
+                raise
+            time.sleep(0.02)
+    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- locking
