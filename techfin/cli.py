@@ -190,7 +190,7 @@ def search_reindex() -> None:
     from techfin.services import search_sync
 
     def merging(segments: int) -> None:
-        click.echo(f"\nmerging {segments} segments into one (about a minute per 100 000 "
+        click.echo(f"\nmerging {segments} segments into one (about 30 s per 100 000 "
                    "documents)")  # fmt: skip
 
     with click.progressbar(length=search_sync.doc_estimate(), label="Indexing") as bar:

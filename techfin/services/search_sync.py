@@ -536,22 +536,22 @@ def _node_upkeep() -> None:
     its writes added if that rewrites at most NODE_COMPACT_DOCS documents (else the
     scheduled check does it). Each web node keeps its own index, and only the host running
     the scheduler's check would merge otherwise."""
+    from techfin.search import IndexBusy
     from techfin.search import engine as search_engine
 
-    engine().compact(at_least=search_engine.COMPACT_AT, max_docs=search_engine.NODE_COMPACT_DOCS,
-                     timeout=search_engine.REQUEST_WRITER_WAIT)  # fmt: skip
-
-
-def sync_quietly(rollback: bool = False) -> None:
-    """After a request: best effort, the outbox keeps anything this misses."""
     try:
-        if rollback:
-            # Whatever the view did not commit is discarded now, so the index only ever
-            # sees committed rows. (Inside the try: on a lost database connection the
-            # rollback itself fails, and that must not turn the answer into a 500.)
-            db.session.rollback()
+        engine().compact(at_least=search_engine.COMPACT_AT,
+                         max_docs=search_engine.NODE_COMPACT_DOCS,
+                         timeout=search_engine.REQUEST_WRITER_WAIT)  # fmt: skip
+    except IndexBusy:  # another process is writing or merging: a later write merges
+        log.info("search index busy; this node's merge waits for a later write")
+
+
+def sync_quietly() -> None:
+    """After a response (techfin.after_response, in a session of its own): best effort,
+    the outbox keeps anything this misses."""
+    try:
         sync()
-        _node_upkeep()
     except Exception as exc:  # the index must never break a write that already committed
         from techfin.search import IndexBusy
 
@@ -559,6 +559,11 @@ def sync_quietly(rollback: bool = False) -> None:
             log.warning("search index busy (%s); the next sync applies this change", exc)
         else:
             log.exception("search sync failed; `flask search sync` will catch up")
+        return
+    try:
+        _node_upkeep()
+    except Exception:  # noqa: BLE001 - upkeep only: the index is current either way
+        log.exception("search index merge failed; the scheduled check merges")
 
 
 def init_app(app: Flask) -> None:
