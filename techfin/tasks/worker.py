@@ -34,6 +34,9 @@ def worker(workers: int | None, scheduler: bool) -> None:
     # The catalogue side and the model are loaded before the first task, not by it: the
     # first wake-up after a start then costs what any other costs (the threads share them).
     started = time.monotonic()
+    # This process's tasks may rank with track records up to MATCHING_HISTORY_TTL old, as
+    # pages do (snapshot._history_ttl).
+    current_app.extensions[matching.WORKER_FLAG] = True
     matching.snapshot(), matching.scorer()
     click.echo(f"techfin worker: catalogue and model loaded in {time.monotonic() - started:.1f} s")
     db.session.remove()

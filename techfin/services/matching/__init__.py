@@ -94,6 +94,7 @@ from techfin.services.matching.new_matches import (  # noqa: F401
 )
 from techfin.services.matching.snapshot import (  # noqa: F401
     _IN_CHUNK,
+    WORKER_FLAG,
     Snapshot,
     _history_ttl,
     _State,

@@ -183,6 +183,8 @@ class _Visibility:
 
     def _load_confidential(self, enterprise_ids: set[int]) -> None:
         todo = enterprise_ids - self._checked
+        if not todo:  # preload read them all: each row's look-up would be a no-op call
+            return
         self._confidential |= confidential_enterprises(todo)
         self._checked |= todo
 

@@ -27,6 +27,36 @@ def test_an_outcome_refreshes_the_history_and_a_need_edit_rebuilds_nothing(ctx, 
         assert rebuilt.product_by_id[product.id]["name"] == "科技贷二号"
 
 
+def test_the_task_worker_rereads_track_records_at_most_every_ttl_and_commands_always(
+    app, ctx, users, get
+):
+    """The `worker` command's tasks rank with track records up to MATCHING_HISTORY_TTL
+    old, as pages do (they re-read them for every task while steps were being recorded:
+    190 ms a recompute at region scale); any other command reads the latest outcomes."""
+    import time
+    from dataclasses import replace
+
+    from techfin.services import catalog, matching, pipeline
+
+    app.config["MATCHING_HISTORY_TTL"] = 3600
+    try:
+        with ctx():
+            need, product = get("need", "N-001"), get("product", "P-001")
+            pipeline.reopen(get("user", "op@x.cn"), need, product, "放款撤销")
+            loaded = matching.snapshot()  # a command: the latest outcomes
+            catalog.record_outcome(get("user", "op@x.cn"), need, product, {"stage": "meeting"})
+            assert matching.snapshot().history is not loaded.history
+            app.extensions[matching.WORKER_FLAG] = True  # what `flask worker` sets
+            loaded = matching.snapshot()
+            catalog.record_outcome(get("user", "op@x.cn"), need, product, {"stage": "approved"})
+            assert matching.snapshot() is loaded  # within the TTL: the same track records
+            matching._state().snapshot = replace(loaded, history_at=time.monotonic() - 7200)
+            assert matching.snapshot().history is not loaded.history  # past it: re-read
+    finally:
+        app.extensions.pop(matching.WORKER_FLAG, None)
+        app.config["MATCHING_HISTORY_TTL"] = 0
+
+
 def test_preloaded_sharing_rules_agree_with_access_sharing(ctx, users, get):
     from sqlalchemy import select
 
