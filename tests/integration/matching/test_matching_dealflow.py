@@ -197,3 +197,44 @@ def test_the_dealflow_reads_each_of_its_queries_from_one_index(app, sample_data)
                     plan = "\n".join(str(row[-1]) for row in found)
                 db.session.rollback()
                 assert index in plan, plan
+
+
+def test_rows_sharing_a_step_form_each_carry_their_own_pair(client, users, login, get, ctx, page):
+    """A row's step form is rendered once per page for each (next stages, need kind) and
+    the pair's ids put in: every row still posts its own need and product, its fieldset and
+    labels have its own ids, and a row whose step was refused keeps what was typed."""
+    import re
+
+    from techfin.services.matching.dirty import process_dirty
+
+    ids = [_need(ctx, get, amount=a)[0] for a in (1_500_000, 2_500_000, 3_000_000)]
+    with ctx():
+        product = get("product", "P-001").id
+        process_dirty(5)
+    login("bank@x.cn")
+    html = page(f"/dealflow/matches?product_id={product}")
+    assert "__NEED__" not in html and "__PRODUCT__" not in html
+    rows = re.findall(r'<tr class="dealflow-row[^"]*" id="pair-(\d+)-(\d+)".*?</tr>', html, re.S)
+    bodies = html.split('<tr class="dealflow-row')[1:]
+    assert {int(n) for n, _p in rows} >= set(ids)
+    forms = 0
+    for (need, prod), body in zip(rows, bodies, strict=True):
+        if "move-form" not in body:
+            continue
+        forms += 1
+        assert (
+            f'name="need_id" value="{need}"' in body and f'name="product_id" value="{prod}"' in body
+        )
+        assert f'data-funded-toggle="f-{need}-{prod}"' in body
+        if "funded-fields" in body:
+            assert f'id="f-{need}-{prod}"' in body and f'for="f-{need}-{prod}-amount_cny"' in body
+    assert forms >= 3
+    # A refused step (the funded one without its terms) keeps its row's own typed note.
+    resp = client.post("/dealflow/matches/move", data={
+        "need_id": ids[1], "product_id": product, "stage": "funded", "note": "待补利率",
+        "back": f"/dealflow/matches?product_id={product}"})  # fmt: skip
+    html = page(resp.headers["Location"].split("#")[0])
+    row = html.split(f'id="pair-{ids[1]}-{product}"')[1].split("</tr>")[0]
+    assert "move-refused" in row and 'value="待补利率"' in row
+    other = html.split(f'id="pair-{ids[0]}-{product}"')[1].split("</tr>")[0]
+    assert "move-refused" not in other and "待补利率" not in other
