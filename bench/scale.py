@@ -723,6 +723,8 @@ def table(small: Size, large: Size, opts: argparse.Namespace, skipped: set[str])
         ok = (value is not None and value <= REFRESH_S) if step == "matching refresh" else None
         measured = fmt(value, "s")
         stopped = large.figures.get("stopped", {}).get(log)
+        if value is None and stopped is None and opts.reuse:
+            measured, ok = "reused", None  # no preparation in this run: no verdict either
         if value is None and stopped is not None:
             # Stopped at the deadline: a lower bound (over the target if it ran longer).
             measured = f"> {stopped:.0f} s"
