@@ -64,8 +64,10 @@ class TaskFailure(db.Model):
 class DashboardReport(db.Model):
     """The operator dashboard of one period as the task worker last computed it (every
     figure of it reads the whole catalogue, so no request computes it). `payload` holds
-    the rendered dashboard per language; `requested_at` the latest page that asked for it,
-    so a computation is queued once however many operators look at the same period."""
+    the rendered dashboard per language; `computed_at` when the computation behind it
+    started reading; `requested_at` the latest page that asked for it (asked after
+    `computed_at`: newer figures are owed); `woken_at` the latest wake-up sent to the
+    worker, so one is queued however many operators look at the same period."""
 
     __tablename__ = "dashboard_reports"
     __table_args__ = (
@@ -81,3 +83,4 @@ class DashboardReport(db.Model):
     computed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     computed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # its "today"
     requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    woken_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -8,7 +8,10 @@ shows the older figures, marked with their time, until it is there. A scheduled 
 the default period (the last twelve months) fresh, so the usual visit finds it ready.
 
 The row is the truth, the queue only the wake-up: a lost message leaves `requested_at`
-newer than `computed_at`, and the next visit after REQUEST_RETRY seconds asks again.
+newer than `computed_at`, and the next visit REQUEST_RETRY after the wake-up sends another.
+Figures are stamped with the time their computation started reading, not when it ended: an
+operator who records a loan and looks while a computation is under way is owed figures
+that count it, so that computation, on finishing, queues another.
 """
 
 from __future__ import annotations
@@ -112,47 +115,62 @@ def refresh_now(user: User, p: Period) -> None:
     something they want to see counted), whatever the age of the stored ones."""
     if not user.is_operator:
         raise Forbidden(_("Only operators see the dashboard."))
-    now = utcnow()
-    row = _row(p)
-    if row is not None and row.computed_at is not None and row.requested_at <= row.computed_at:
-        row.requested_at = now - REQUEST_RETRY  # served: _request treats it as a new ask
-    _request(p, row, now)
+    _request(p, _row(p), utcnow())
 
 
 def _request(p: Period, row: DashboardReport | None, now: datetime) -> None:
+    """Record an ask; wake the worker unless a wake-up for an unserved ask went out less
+    than REQUEST_RETRY ago (the worker may be busy; the computation it runs, or the one it
+    queues on finishing when this ask came after it started, serves this one)."""
     from techfin.tasks import jobs, wake
 
     if row is None:
         row = DashboardReport(start=p.start, end=p.end, days=p.days, requested_at=now)
         db.session.add(row)
-    elif row.computed_at is not None and row.requested_at <= row.computed_at:
-        row.requested_at = now  # the last request was served: this is a new one
-    elif now - row.requested_at < REQUEST_RETRY:
-        return  # already asked for, and not long ago
+        send = True
     else:
-        row.requested_at = now
+        pending = row.computed_at is None or row.requested_at > row.computed_at
+        recent = row.woken_at is not None and now - row.woken_at < REQUEST_RETRY
+        send = not (pending and recent)
+        row.requested_at = max(now, row.requested_at)
+    if send:
+        row.woken_at = now
     try:
         db.session.commit()
     except Exception:  # noqa: BLE001 - another page inserted the same period first
         db.session.rollback()
         return
-    wake(jobs.compute_dashboard, p.start.isoformat(), p.end.isoformat(), p.days)
+    if send:
+        wake(jobs.compute_dashboard, p.start.isoformat(), p.end.isoformat(), p.days)
 
 
 def compute_and_store(start: date, end: date, days: int, label: Labeller = raw_label) -> str:
     """The worker's side: compute the period's dashboard in every page language and store
-    it. Idempotent; the latest computation wins."""
+    it, stamped with when it started reading. Idempotent; a computation that started
+    earlier than the stored one's never replaces it, and one asked for after this one
+    started is queued (its asker may have recorded something this one did not read)."""
+    from techfin.tasks import jobs, wake
+
+    started = utcnow()
     p = period(start, end, days)
     payload = {}
     for locale in current_app.config.get("LANGUAGES", ["zh_CN"]):
         with force_locale(locale):
             payload[locale] = encode(compute(p, label))
+    db.session.commit()  # the reads' transaction ends: the row below is read as it is now
     row = _row(p)
     if row is None:
-        row = DashboardReport(start=p.start, end=p.end, days=p.days, requested_at=utcnow())
+        row = DashboardReport(start=p.start, end=p.end, days=p.days, requested_at=started)
         db.session.add(row)
-    row.payload, row.computed_at, row.computed_on = payload, utcnow(), p.today
+    if row.computed_at is None or row.computed_at <= started:
+        row.payload, row.computed_at, row.computed_on = payload, started, p.today
+    again = row.requested_at > row.computed_at
+    if again:
+        row.woken_at = utcnow()
     db.session.commit()
+    if again:
+        wake(jobs.compute_dashboard, p.start.isoformat(), p.end.isoformat(), p.days)
+        return f"dashboard {p.start}–{p.end} ({p.days} days) computed; asked again meanwhile"
     return f"dashboard {p.start}–{p.end} ({p.days} days) computed"
 
 

@@ -89,11 +89,14 @@ def test_with_the_queue_down_the_page_says_the_figures_are_being_computed(app, c
         assert resp.status_code == 302  # back to the page, with a message
     finally:
         tasks.configure("immediate")
-    # Asked for less than a minute ago: a visit does not ask again (the worker may be busy).
+    # Woken less than a minute ago: a visit records its ask but sends no second wake-up
+    # (the worker may be busy).
     html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
-    assert 'data-kpi="funded"' not in html and _row(app).requested_at == row.requested_at
-    # The wake-up was lost: after REQUEST_RETRY the next visit asks again.
-    _age(app, requested_at=timedelta(minutes=2))
+    again = _row(app)
+    assert 'data-kpi="funded"' not in html and again.woken_at == row.woken_at
+    assert again.requested_at > row.requested_at
+    # The wake-up was lost: REQUEST_RETRY after it the next visit wakes the worker again.
+    _age(app, woken_at=timedelta(minutes=2))
     html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
     assert 'data-kpi="funded"' in html and "data-poll=" not in html
     csv = client.get(f"/operations/dashboard/export/csv/funnel?{QUERY}")
@@ -197,3 +200,68 @@ def test_only_operators_see_the_dashboard_status_or_recount(app, client, users, 
         assert client.post(f"/operations/dashboard/refresh?{QUERY}").status_code in (302, 403)
     with app.app_context():
         assert db.session.execute(db.select(DashboardReport)).first() is None
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _work_queue() -> list[str]:
+    """Run what the (real) queue holds, as a worker thread would: the tasks' names."""
+    from techfin.tasks import huey
+
+    done = []
+    while (message := huey.dequeue()) is not None:
+        huey.execute(message)
+        done.append(message.name)
+    return done
+
+
+def test_an_ask_while_the_worker_counts_gets_figures_read_after_it(app, client, op, monkeypatch):
+    """An operator records a loan and looks at the dashboard while the worker is computing
+    it from reads made before the loan: that computation must not count as the answer to
+    their ask (the e2e journey of 2026-12-05 22:27 UTC was offered the old figures)."""
+    import os
+
+    from techfin.services import dashboard_reports
+    from techfin.tasks import configure, huey
+
+    configure(REDIS, f"techfin-dashboard-{os.getpid()}")  # a real queue, worked below
+    try:
+        html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+        assert "data-poll=" in html and 'data-kpi="funded"' not in html
+        real, during = dashboard_reports.compute, []
+
+        def counting(p, label):  # noqa: ANN001, ANN202
+            figures = real(p, label)
+            if not during:  # the catalogue is read; the operator records a loan and looks
+                during.append(figures)
+                _fund_one(app)
+                client.get(f"/operations/dashboard?{QUERY}")
+            return figures
+
+        monkeypatch.setattr(dashboard_reports, "compute", counting)
+        assert _work_queue() == ["compute_dashboard", "compute_dashboard"]
+        funded_before = dict((k, v) for k, _t, v in during[0].kpis)["funded"]
+        status = client.get(f"/operations/dashboard/status?{QUERY}").get_json()
+        assert status["refreshing"] is False
+        html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
+        assert int(_kpi(html, "funded")) == funded_before + 1
+        assert _work_queue() == []  # served: the visit asked for nothing more
+    finally:
+        huey.flush()
+        configure("immediate")
+
+
+def test_a_computation_that_started_earlier_never_replaces_newer_figures(app, users):
+    from techfin.services import dashboard_reports
+
+    with app.app_context():
+        dashboard_reports.compute_and_store(START, END, 30)
+    newer = _row(app)
+    _age(app, computed_at=-timedelta(hours=1))  # as if one that started later had landed
+    _fund_one(app)
+    with app.app_context():
+        dashboard_reports.compute_and_store(START, END, 30)
+    kept = _row(app)
+    assert kept.computed_at == newer.computed_at + timedelta(hours=1)
+    assert kept.payload == newer.payload
