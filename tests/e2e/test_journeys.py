@@ -193,7 +193,9 @@ def _kpi(page, key: str, recount: bool = False) -> float:  # noqa: ANN001
     for the figures again (after recording something), then the page offers the new ones."""
     page.goto("/operations/dashboard")
     if recount and page.locator("#dashboard-status button").count():
-        page.click("#dashboard-status button")  # (absent while the first count is running)
+        # (absent while the first count is running; offered while a newer count is under
+        # way, which may have read the records before the journey's latest)
+        page.click("#dashboard-status button")
     if page.locator("#dashboard-status[data-poll]").count():
         page.locator("#dashboard-ready").wait_for(state="visible", timeout=60_000)
         page.click("#dashboard-ready")
