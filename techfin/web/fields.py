@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
-from wtforms.widgets import TextInput
+from wtforms.widgets import Select, TextInput, html_params
 
 from techfin import reference
 from techfin.money import to_wan
@@ -264,3 +264,27 @@ class RateField(StringField):
         if self.raw_data:
             return self.raw_data[0]
         return "" if self.data is None else f"{self.data:g}"
+
+
+class LongSelect(Select):
+    """A select of many plain options written in one pass, as wtforms' Select writes them:
+    a dealflow's product filter lists an institution's every product (68 at region scale,
+    an operator's 2 000), and formatting each option's attributes was 1.3 ms of the page.
+    Grouped options or options with attributes of their own go to Select."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Markup:
+        choices = list(field.iter_choices())
+        if self.multiple or field.has_groups() or any(c.render_kw for c in choices):
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        flags = getattr(field, "flags", {})
+        for k in self.validation_attrs:
+            if k not in kwargs and getattr(flags, k, False):
+                kwargs[k] = getattr(flags, k)
+        option = Markup('<option {}value="{}">{}</option>')
+        html = [Markup("<select {}>").format(html_params(name=field.name, **kwargs))]
+        for c in choices:
+            value = str(c.value) if isinstance(c.value, bool) else c.value
+            html.append(option.format("selected " if c.selected else "", value, c.label or c.value))
+        html.append(Markup("</select>"))
+        return Markup("").join(html)

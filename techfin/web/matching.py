@@ -22,7 +22,14 @@ from techfin.models import Funder, Need, Product
 from techfin.services import access, applications, lookup, workspace
 from techfin.services import matching as service
 from techfin.services.matching.common import LOAN_KINDS
-from techfin.web.fields import CleanText, PositiveAmount, RateField, RegionField, WanField
+from techfin.web.fields import (
+    CleanText,
+    LongSelect,
+    PositiveAmount,
+    RateField,
+    RegionField,
+    WanField,
+)
 from techfin.web.form_parts import FilterForm
 from techfin.web.forms import options
 from techfin.web.labels import choices, label, stage_label
@@ -79,7 +86,8 @@ class InterestForm(FlaskForm):
 class DealflowFilterForm(FilterForm):
     # Checked by the service against the user's products (the choices are set from them
     # after it ran).
-    product_id = SelectField(_l("Product"), choices=[], default="", validate_choice=False)
+    product_id = SelectField(_l("Product"), choices=[], default="", validate_choice=False,
+                             widget=LongSelect())  # fmt: skip
     kind = SelectField(_l("Kind"), choices=choices("need_kind", blank=_l("Any kind")), default="")
     region = RegionField(_l("Enterprise region"), validators=[Optional()])
     min_score = IntegerField(
@@ -225,9 +233,10 @@ def dealflow():
     view = service.dealflow(acting_user(), **_filters(form), limit=request.args.get("limit"))
     # The service read the user's products (and ignored one that is not theirs); the
     # choices come from that list, so a page reads them once.
+    kinds = {k: label("need_kind", k) for k in {p.kind for p in view.products}}
     form.product_id.choices = options(
         ([("", _("All my products"))] if not current_user.is_operator else [])
-        + [(str(p.id), f"{p.name} · {label('need_kind', p.kind)}") for p in view.products]
+        + [(str(p.id), f"{p.name} · {kinds[p.kind]}") for p in view.products]
     )
     asked = (form.product_id.data or "").strip()
     if asked and (view.selected is None or str(view.selected.id) != asked):

@@ -138,5 +138,15 @@ def need_summary(n: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def need_summary_of(n: Any, e: Any) -> dict[str, Any]:
+    """need_summary of a need and its enterprise read as rows (the columns it shows)."""
+    return need_summary({
+        "id": n.id, "ref": n.ref, "kind": n.kind, "amount_cny": n.amount_cny,
+        "term_months": n.term_months, "purpose": n.purpose, "created": n.created,
+        "enterprise": {"id": e.id, "ref": e.ref, "name": e.name, "industry": e.industry,
+                       "region": e.region, "stage": e.stage, "high_tech": e.high_tech},
+    })  # fmt: skip
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=float))

@@ -238,3 +238,35 @@ def test_rows_sharing_a_step_form_each_carry_their_own_pair(client, users, login
     assert "move-refused" in row and 'value="待补利率"' in row
     other = html.split(f'id="pair-{ids[0]}-{product}"')[1].split("</tr>")[0]
     assert "move-refused" not in other and "待补利率" not in other
+
+
+def test_the_product_filter_follows_product_changes_at_once(client, users, login, get, ctx, page):
+    """The filter's products come from the in-memory catalogue: a product added, renamed,
+    retired or deleted is in (or out of) the very next page, in name order."""
+    from techfin.services import catalog
+
+    login("bank@x.cn")
+    assert "科技成长贷" not in page("/dealflow/matches")
+    with ctx():
+        bank = get("user", "bank@x.cn")
+        new = catalog.create_product(bank, get("funder", "F-001"), {
+            "name": "科技成长贷", "kind": "ip_pledge", "max_amount_cny": 8_000_000})  # fmt: skip
+        new_id, new_ref, mine = new.id, new.ref, get("product", "P-001")
+        mine_id, mine_name = mine.id, mine.name
+    html = page("/dealflow/matches")
+    assert f'<option value="{new_id}">科技成长贷 · ' in html
+    names = sorted([mine_name, "科技成长贷"])
+    assert html.index(f"{names[0]} · ") < html.index(f"{names[1]} · ")
+    with ctx():
+        catalog.update_product(get("user", "bank@x.cn"), get("product", new_ref),
+                               {"name": "科技成长贷二期"})  # fmt: skip
+    assert "科技成长贷二期 · " in page(f"/dealflow/matches?product_id={new_id}")
+    with ctx():
+        catalog.update_product(get("user", "bank@x.cn"), get("product", new_ref),
+                               {"status": "retired"})  # fmt: skip
+    html = page(f"/dealflow/matches?product_id={new_id}")
+    assert f'<option value="{new_id}"' not in html and "请选择本机构的产品。" in html
+    with ctx():
+        catalog.delete_product(get("user", "bank@x.cn"), get("product", new_ref))
+    html = page("/dealflow/matches")
+    assert f'<option value="{new_id}"' not in html and f'<option value="{mine_id}"' in html
