@@ -128,13 +128,17 @@ def dealflow(
     summaries = {p.id: product_summary(snap.product_by_id[p.id]) for p in chosen}
     funders = {p.funder_id for p in chosen}
     whole = chosen == products and len(funders) == 1  # an institution's every product
+    funder_id = funders.pop() if whole else None
+    retired = tuple(pid for pid, p in snap.product_by_id.items()
+                    if p["funder"]["id"] == funder_id and pid not in summaries)  # fmt: skip
     entries = stored_need_entries(user, list(summaries), limit=limit, locale=locale,
-                                  region=region, min_score=min_score,
-                                  funder_id=funders.pop() if whole else None)  # fmt: skip
+                                  region=region, min_score=min_score, funder_id=funder_id,
+                                  excluded=retired)  # fmt: skip
     rows = [
         DealflowRow(m["need"], summaries[pid], m["score"], m["eligible"], m["reasons"],
                     m["missing"], probability=m["probability"], band=m["band"])
         for pid, m in entries
+        if pid in summaries  # (a product created since this request read the catalogue)
     ]  # fmt: skip
     rows.sort(key=lambda r: (not r.eligible, -r.score))
     more = limit < MAX_LIMIT and sum(1 for r in rows if r.eligible) >= limit

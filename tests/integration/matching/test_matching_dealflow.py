@@ -270,3 +270,59 @@ def test_the_product_filter_follows_product_changes_at_once(client, users, login
         catalog.delete_product(get("user", "bank@x.cn"), get("product", new_ref))
     html = page("/dealflow/matches")
     assert f'<option value="{new_id}"' not in html and f'<option value="{mine_id}"' in html
+
+
+def test_an_institutions_every_product_leaves_out_retired_ones_and_mandates(users, get, ctx):
+    """An institution's dealflow over all its products is read down its funder index
+    without a list of its products (see ranked_statement): rows of a product it retired
+    that are still stored, and its mandates' rows (no product), must stay out of it."""
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from techfin.models import Match, Product
+    from techfin.services import catalog
+    from techfin.services import matching as service
+    from techfin.services.matching.live import ranked_statement
+
+    with ctx():
+        bank = get("user", "bank@x.cn")
+        for name in ("科技成长贷", "科技成长贷二期"):
+            catalog.create_product(bank, get("funder", "F-001"), {
+                "name": name, "kind": "ip_pledge", "max_amount_cny": 8_000_000})  # fmt: skip
+    with ctx():
+        bank = get("user", "bank@x.cn")
+        # more than one product left after one is retired: the funder index's statement
+        assert len(service.dealflow_products(bank)) > 2
+        rows = service.dealflow(bank).rows
+        assert rows and {r.need["ref"] for r in rows} >= {"N-001"}
+        shown = rows[0]
+        funder_id = db.session.get(Product, shown.product["id"]).funder_id
+        # A mandate's row of this institution, ranked above everything.
+        now = datetime(2026, 12, 1)
+        db.session.add(Match(need_id=shown.need["id"], product_id=None, funder_id=funder_id,
+                             kind="equity", score=0.999, rank=1, eligible=True, active=True,
+                             model_kind="prior", model_version="prior", reasons=[], missing=[],
+                             first_seen_at=now, last_seen_at=now))  # fmt: skip
+        db.session.commit()
+        again = service.dealflow(bank).rows
+        assert [(r.need["id"], r.product["id"]) for r in again] == [
+            (r.need["id"], r.product["id"]) for r in rows
+        ]
+        # What the statement itself reads (the page also drops rows it cannot show).
+        kept = [p.id for p in service.dealflow_products(bank)]
+        read = db.session.execute(ranked_statement(kept, True, 50, funder_id=funder_id)).all()
+        assert read and {m.product_id for m, _n, _e in read} <= set(kept)
+        # The product is retired behind the recompute's back: its rows are still active.
+        db.session.execute(
+            update(Product).where(Product.id == shown.product["id"]).values(status="retired")
+        )
+        db.session.commit()
+        left = service.dealflow(bank).rows
+        assert all(r.product["id"] != shown.product["id"] for r in left)
+        kept = [p.id for p in service.dealflow_products(bank)]
+        stmt = ranked_statement(kept, True, 50, funder_id=funder_id,
+                                excluded=(shown.product["id"],))  # fmt: skip
+        read = db.session.execute(stmt).all()
+        assert read and {m.product_id for m, _n, _e in read} <= set(kept)
+        assert "product_id IN" not in str(stmt)
