@@ -54,7 +54,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -793,8 +793,11 @@ def main() -> int:
     deadline = None
     if opts.deadline:
         hh, mm = (int(x) for x in opts.deadline.split(":"))
-        today = datetime.now(UTC).replace(hour=hh, minute=mm, second=0, microsecond=0)
-        deadline = today.timestamp()
+        now = datetime.now(UTC)
+        at = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+        if at < now - timedelta(hours=12):  # 00:10 asked at 23:44 is tomorrow's
+            at += timedelta(days=1)
+        deadline = at.timestamp()
         DEADLINE.append(deadline)
     if not loadtest._redis_reachable(opts.redis_url):
         raise SystemExit(f"Redis is not reachable at {opts.redis_url}")
