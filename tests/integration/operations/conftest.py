@@ -80,6 +80,18 @@ def user_obj(app) -> Callable[[str], Any]:
     return _get
 
 
+def work_queue() -> list[str]:
+    """Run what the (non-immediate) queue holds, as a worker thread would: the tasks' names
+    in the order they ran (a task may queue another, which runs too)."""
+    from techfin.tasks import huey
+
+    done = []
+    while (message := huey.dequeue()) is not None:
+        huey.execute(message)
+        done.append(message.name)
+    return done
+
+
 def valid_uscc(rng: random.Random, region: str = "442000") -> str:
     from techfin.services.demo import _uscc
 

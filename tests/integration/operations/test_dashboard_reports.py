@@ -12,6 +12,7 @@ from sqlalchemy import event
 from techfin.extensions import db
 from techfin.models import DashboardReport, Enterprise, Need, Outcome, Product
 from techfin.services.applications.clock import beijing_today
+from tests.integration.operations.conftest import work_queue
 
 START, END = date(2026, 1, 1), date(2026, 12, 31)
 QUERY = f"date_from={START}&date_to={END}&days=30"
@@ -205,24 +206,13 @@ def test_only_operators_see_the_dashboard_status_or_recount(app, client, users, 
 REDIS = "redis://127.0.0.1:6379/0"
 
 
-def _work_queue() -> list[str]:
-    """Run what the (real) queue holds, as a worker thread would: the tasks' names."""
-    from techfin.tasks import huey
-
-    done = []
-    while (message := huey.dequeue()) is not None:
-        huey.execute(message)
-        done.append(message.name)
-    return done
-
-
 @pytest.fixture
 def real_queue():
     import os
 
     from techfin.tasks import configure, huey
 
-    configure(REDIS, f"techfin-dashboard-{os.getpid()}")  # worked by _work_queue
+    configure(REDIS, f"techfin-dashboard-{os.getpid()}")  # worked by work_queue
     yield
     huey.flush()
     configure("immediate")
@@ -258,20 +248,20 @@ def test_an_ask_while_the_worker_counts_gets_figures_read_after_it(
     during = _ask_while_counting(
         app, monkeypatch, lambda: client.get(f"/operations/dashboard?{QUERY}")
     )
-    assert _work_queue() == ["compute_dashboard", "compute_dashboard"]
+    assert work_queue() == ["compute_dashboard", "compute_dashboard"]
     funded_before = dict((k, v) for k, _t, v in during[0].kpis)["funded"]
     status = client.get(f"/operations/dashboard/status?{QUERY}").get_json()
     assert status["refreshing"] is False
     html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
     assert int(_kpi(html, "funded")) == funded_before + 1
-    assert _work_queue() == []  # served: the visit asked for nothing more
+    assert work_queue() == []  # served: the visit asked for nothing more
 
 
 def test_count_again_while_a_count_is_under_way_is_not_swallowed(
     app, client, op, real_queue, monkeypatch
 ):
     client.get(f"/operations/dashboard?{QUERY}")
-    assert _work_queue() == ["compute_dashboard"]
+    assert work_queue() == ["compute_dashboard"]
     html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
     funded = int(_kpi(html, "funded"))
     client.post(f"/operations/dashboard/refresh?{QUERY}")  # a first "count again now"
@@ -282,7 +272,7 @@ def test_count_again_while_a_count_is_under_way_is_not_swallowed(
     _ask_while_counting(
         app, monkeypatch, lambda: client.post(f"/operations/dashboard/refresh?{QUERY}")
     )
-    assert _work_queue() == ["compute_dashboard", "compute_dashboard"]
+    assert work_queue() == ["compute_dashboard", "compute_dashboard"]
     html = client.get(f"/operations/dashboard?{QUERY}").get_data(as_text=True)
     assert int(_kpi(html, "funded")) == funded + 1 and "data-poll=" not in html
 

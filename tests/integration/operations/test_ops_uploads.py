@@ -28,6 +28,7 @@ from techfin.models import Enterprise, RiskPool, UploadJob
 from techfin.services import pool as pools
 from techfin.services import upload_jobs, uploads
 from tests.integration.documents.conftest import zip_bomb
+from tests.integration.operations.conftest import work_queue
 
 SAMPLE = Path(__file__).parents[2] / "data" / "sample.jsonl"
 SQLITE_QUEUE = f"sqlite:///{tempfile.gettempdir()}/techfin-uploads-{os.getpid()}-tasks.db"
@@ -121,17 +122,6 @@ def _job(app, job_id: int) -> UploadJob:  # noqa: ANN001
         return job
 
 
-def _work_queue() -> list[str]:
-    """Run what the (non-immediate) queue holds, as a worker thread would; the task names."""
-    from techfin.tasks import huey
-
-    done = []
-    while (message := huey.dequeue()) is not None:
-        huey.execute(message)
-        done.append(message.name)
-    return done
-
-
 @pytest.fixture
 def flush_queue():
     yield
@@ -199,7 +189,7 @@ def test_a_50000_row_sheet_is_answered_within_two_seconds_then_refused_with_a_cl
     assert client.get(f"/operations/pools/{pool_id}").status_code == 200  # still serving
 
     started = time.monotonic()
-    assert _work_queue().count("process_upload") == 2
+    assert work_queue().count("process_upload") == 2
     assert time.monotonic() - started < 2 * app.config["UPLOAD_PARSE_SECONDS"]
     html = client.get(page.request.path).get_data(as_text=True)
     assert 'data-status="failed"' in html and "data-poll=" not in html
@@ -365,7 +355,7 @@ def test_a_job_whose_wake_up_was_lost_is_queued_again_by_the_sweep(
         job.created_at -= timedelta(minutes=10)
         db.session.commit()
         assert upload_jobs.requeue_stale() == [job_id]
-    assert _work_queue().count("process_upload") == 1
+    assert work_queue().count("process_upload") == 1
     assert _job(app, job_id).status == "done"
     with app.app_context():
         assert upload_jobs.process(job_id) == "not queued"  # a late duplicate does nothing
