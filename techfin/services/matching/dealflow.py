@@ -78,9 +78,8 @@ def dealflow_products(user: User, snap: Snapshot | None = None) -> list[Dealflow
         chosen = [p for p in snap.product_by_id.values()
                   if p["status"] == "active" and p["funder"]["status"] == "verified"]  # fmt: skip
     else:
-        org = access.org_id(user)
-        chosen = [p for p in snap.product_by_id.values()
-                  if p["funder"]["id"] == org and p["status"] != "retired"]  # fmt: skip
+        own = (snap.product_by_id[i] for i in snap.products_of.get(access.org_id(user), ()))
+        chosen = [p for p in own if p["status"] != "retired"]
     chosen.sort(key=lambda p: (p["funder"]["name"], p["name"], p["id"]))
     return [DealflowProduct(p["id"], p["funder"]["id"], p["name"], p["kind"], p["status"])
             for p in chosen]  # fmt: skip
@@ -129,8 +128,7 @@ def dealflow(
     funders = {p.funder_id for p in chosen}
     whole = chosen == products and len(funders) == 1  # an institution's every product
     funder_id = funders.pop() if whole else None
-    retired = tuple(pid for pid, p in snap.product_by_id.items()
-                    if p["funder"]["id"] == funder_id and pid not in summaries)  # fmt: skip
+    retired = tuple(i for i in snap.products_of.get(funder_id, ()) if i not in summaries)
     entries = stored_need_entries(user, list(summaries), limit=limit, locale=locale,
                                   region=region, min_score=min_score, funder_id=funder_id,
                                   excluded=retired)  # fmt: skip

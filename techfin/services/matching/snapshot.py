@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_request_context
@@ -61,6 +61,9 @@ class Snapshot:
     history: History
     history_key: tuple = ()
     history_at: float = 0.0
+    # Each institution's product ids, in id order: a dealflow lists its own without
+    # looking at the other ~2 000.
+    products_of: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def mandate_count(self) -> int:
@@ -251,9 +254,12 @@ def load_snapshot(key: tuple = ()) -> Snapshot:
     products, funders = load_catalogue()
     candidates = CandidateSet.from_products(products, list(funders.values()))
     product_by_id = {p["id"]: p for p in products}
+    products_of: dict[int, list[int]] = defaultdict(list)
+    for p in products:
+        products_of[p["funder"]["id"]].append(p["id"])
     history = load_history(product_by_id)
     return Snapshot(key[:4], candidates, product_by_id, funders, history, key[4:],
-                    time.monotonic())  # fmt: skip
+                    time.monotonic(), {f: tuple(ids) for f, ids in products_of.items()})  # fmt: skip
 
 
 WORKER_FLAG = "techfin_task_worker"  # app.extensions key the `worker` command sets
