@@ -71,7 +71,13 @@ from techfin.matching.persistence import (
     save_model,
 )
 from techfin.matching.profiles import mandate_from_funder, need_profile, product_profile
-from techfin.matching.ranking import Match, Ranking, rank_needs_for_product, rank_products_for_need
+from techfin.matching.ranking import (
+    Match,
+    Ranking,
+    rank_needs_for_product,
+    rank_products_for_need,
+    rank_products_for_needs,
+)
 from techfin.matching.reasons import Gap, Reason, reference_names, render_gap, render_reason
 from techfin.matching.rules import RULES, check_eligibility
 from techfin.matching.scoring import (
@@ -127,6 +133,7 @@ __all__ = [
     "product_profile",
     "rank_needs_for_product",
     "rank_products_for_need",
+    "rank_products_for_needs",
     "reference_names",
     "render_gap",
     "render_reason",

@@ -219,6 +219,20 @@ def feature_matrix(
     return out
 
 
+def row_dot(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each row of X times w (one weight vector, or one row of weights per row of X),
+    summed feature by feature in FEATURES order: a row's value is then the same whatever
+    other rows share the call. (einsum's and BLAS's summation order follows the array's
+    shape and strides, so a need ranked alone and the same need in a refresh chunk of 200
+    could differ in the last bit of a score.)"""
+    X = np.asarray(X, dtype=np.float64)
+    W = np.asarray(w, dtype=np.float64)
+    out = np.zeros(X.shape[0], dtype=np.float64)
+    for j in range(X.shape[1]):
+        out += X[:, j] * (W[j] if W.ndim == 1 else W[:, j])
+    return out
+
+
 _REGION_BY_LEN = np.array([0.0, 2.0, 2.0, 2.0, 3.0])
 _INDUSTRY_BY_LEN = np.array([0.0, 2.0, 2.0, 3.0])
 

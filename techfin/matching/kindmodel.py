@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from techfin.matching.features import FEATURES
+from techfin.matching.features import FEATURES, row_dot
 
 # Column multipliers (scaling a column by s divides the L2 penalty on its weight by s²),
 # chosen on the time-ordered hold-out of the benchmark world (3 000 needs): at
@@ -330,11 +330,11 @@ class KindWeights:
         fo, po = self.entity_offsets(ctx, n)
         kinds = self.row_kinds(ctx, n)
         if isinstance(kinds, str):
-            # einsum, not @: see scoring.TrainedModel.score (no OpenBLAS threads).
-            return np.einsum("ij,j->i", X, self.weights[kinds]) + self.bias[kinds] + fo + po
+            # row_dot, not @ (OpenBLAS threads) or einsum (order varies with the shape).
+            return row_dot(X, self.weights[kinds]) + self.bias[kinds] + fo + po
         W = np.array([self.weights[k] for k in kinds]).reshape(n, -1)
         b = np.array([self.bias[k] for k in kinds])
-        return np.einsum("ij,ij->i", X, W) + b + fo + po
+        return row_dot(X, W) + b + fo + po
 
     def contributions(self, X: np.ndarray, ctx: PairContext) -> tuple[np.ndarray, np.ndarray]:
         """(n × (FEATURES + institution + product) contributions, base per row)."""

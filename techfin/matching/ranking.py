@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from techfin.matching.candidates import CandidateSet, NeedSet, need_columns, product_columns
 from techfin.matching.features import (
@@ -115,10 +116,16 @@ class Ranking:
 
 
 def _reason(
-    feature: str, x: np.ndarray, need: NeedProfile, product: ProductProfile, stats: tuple
+    feature: str,
+    x: Sequence[float],
+    need: NeedProfile,
+    product: ProductProfile,
+    stats: tuple,
+    w: float = 0.0,
 ) -> Reason | None:
     """The reason a feature (or the institution's / product's own effect) gives for this
-    pair, or None when it has nothing to say."""
+    pair, weighing `w`, or None when it has nothing to say. `x` is the pair's feature row
+    (a list when many are explained: indexing a numpy row is slower)."""
     v = float(x[FEATURE_INDEX[feature]]) if feature in FEATURE_INDEX else 0.0
     if feature in ("amount_fit", "amount_position"):
         has_range = product.min_amount is not None or product.max_amount is not None
@@ -126,6 +133,7 @@ def _reason(
             return Reason(
                 "amount_in_range",
                 {"amount": need.amount, "min": product.min_amount, "max": product.max_amount},
+                w,
             )
     elif feature == "term_fit":
         has_range = product.min_term is not None or product.max_term is not None
@@ -133,21 +141,22 @@ def _reason(
             return Reason(
                 "term_in_range",
                 {"term": need.term, "min": product.min_term, "max": product.max_term},
+                w,
             )
     elif feature == "region_level" and need.region:
         if v == 3.0:
-            return Reason("region_same_city", {"region": need.region[:4].ljust(6, "0")})
+            return Reason("region_same_city", {"region": need.region[:4].ljust(6, "0")}, w)
         if v == 2.0:
-            return Reason("region_same_province", {"region": need.region[:2].ljust(6, "0")})
+            return Reason("region_same_province", {"region": need.region[:2].ljust(6, "0")}, w)
     elif feature == "industry_level" and need.industry:
         if v == 3.0:
-            return Reason("industry_division", {"industry": need.industry[:3]})
+            return Reason("industry_division", {"industry": need.industry[:3]}, w)
         if v == 2.0:
-            return Reason("industry_section", {"industry": need.section})
+            return Reason("industry_section", {"industry": need.section}, w)
     elif feature == "stage_fit" and v == 2.0:
-        return Reason("stage_fit", {"stage": need.stage})
+        return Reason("stage_fit", {"stage": need.stage}, w)
     elif feature == "invention_patents" and need.inventions > 0:
-        return Reason("invention_patents", {"n": need.inventions})
+        return Reason("invention_patents", {"n": need.inventions}, w)
     elif feature == "patent_coverage" and v > 0 and need.amount:
         _, value, valued = need.ip_held(product.accepted_ip)
         if valued > 0:
@@ -156,17 +165,18 @@ def _reason(
             return Reason(
                 "patent_coverage",
                 {"n": valued, "ratio": round(value / need.amount, 1), "kinds": kinds},
+                w,
             )
     elif feature == "sme_size" and need.size:
-        return Reason("sme_size", {"size": need.size})
+        return Reason("sme_size", {"size": need.size}, w)
     elif feature == "high_tech" and need.high_tech:
-        return Reason("high_tech", {})
+        return Reason("high_tech", {}, w)
     elif feature == "revenue_log10" and need.revenue:
-        return Reason("revenue", {"revenue": need.revenue})
+        return Reason("revenue", {"revenue": need.revenue}, w)
     elif feature == "staff_log10" and need.employees:
-        return Reason("staff", {"employees": int(need.employees)})
+        return Reason("staff", {"employees": int(need.employees)}, w)
     elif feature == "text_relevance" and v >= TEXT_REASON_MIN:
-        return Reason("text_relevance", {"similarity": round(v, 2)})
+        return Reason("text_relevance", {"similarity": round(v, 2)}, w)
     elif feature == "funder_approval_rate" and stats[0] + stats[1] > 0:
         approved, total = stats[0], stats[0] + stats[1]
         return Reason(
@@ -177,17 +187,18 @@ def _reason(
                 "decided": total,
                 "funder_kind": product.funder_kind,
             },
+            w,
         )
     elif feature == "funder_recent_approvals" and stats[2] > 0:
         return Reason(
-            "funder_recent_approvals", {"n": stats[2], "funder_kind": product.funder_kind}
+            "funder_recent_approvals", {"n": stats[2], "funder_kind": product.funder_kind}, w
         )
     elif feature == "collateral" and need.collateral:
-        return Reason("collateral", {})
+        return Reason("collateral", {}, w)
     elif feature == "institution":
-        return Reason("institution_appetite", {"funder_kind": product.funder_kind})
+        return Reason("institution_appetite", {"funder_kind": product.funder_kind}, w)
     elif feature == "product":
-        return Reason("product_appetite", {})
+        return Reason("product_appetite", {}, w)
     return None
 
 
@@ -215,9 +226,9 @@ def explain(
         w = float(contrib[j])
         if w <= 0 or len(out) >= top:
             break
-        r = _reason(names[j], x, need, product, stats)
+        r = _reason(names[j], x, need, product, stats, w)
         if r is not None and r.code not in out:
-            out[r.code] = Reason(r.code, r.params, w)
+            out[r.code] = r
     return list(out.values())
 
 
@@ -267,15 +278,19 @@ def explain_rows(
     order = np.argsort(-C, axis=1, kind="stable").tolist()
     names = FEATURES + CONTRIBUTION_EXTRAS
     out = []
-    for i, (need, product, stats) in enumerate(pairs):
-        weights, found = C[i].tolist(), {}
-        for j in order[i]:
+    # Plain lists: a full recompute explains about three million pairs, and numpy's
+    # per-element indexing was a third of the loop.
+    for (need, product, stats), row, weights, x in zip(
+        pairs, order, C.tolist(), np.asarray(X).tolist(), strict=True
+    ):
+        found: dict[str, Reason] = {}
+        for j in row:
             w = weights[j]
             if w <= 0 or len(found) >= top:
                 break
-            r = _reason(names[j], X[i], need, product, stats)
+            r = _reason(names[j], x, need, product, stats, w)
             if r is not None and r.code not in found:
-                found[r.code] = Reason(r.code, r.params, w)
+                found[r.code] = r
         out.append(list(found.values()))
     return out
 
@@ -407,50 +422,187 @@ def rank_products_for_need(
     best `limit` returned, followed by up to `almost_limit` almost-eligible ones (failing
     one or two rules; fewest gaps first), whose `missing` says what is lacking. `scorer`
     defaults to the Prior; `history` to none; `as_of` (for the funders' track records)
-    to today.
+    to today. (rank_products_for_needs with one need: a page and a stored ranking are
+    computed by the same code.)
+    """
+    return rank_products_for_needs(
+        [need], candidates, scorer, history, locale=locale, limit=limit,
+        include_almost=include_almost, almost_limit=almost_limit, names=names, as_of=as_of,
+    )[0]  # fmt: skip
+
+
+def rank_products_for_needs(
+    needs: Sequence[Mapping[str, Any]],
+    candidates: CandidateSet,
+    scorer: Scorer | None = None,
+    history: History | None = None,
+    *,
+    locale: str = "zh_CN",
+    limit: int = 20,
+    include_almost: bool = True,
+    almost_limit: int = 5,
+    names: Names = None,
+    as_of: date | None = None,
+) -> list[Ranking]:
+    """rank_products_for_need for each of `needs`, in their order.
+
+    The needs of one kind are ranked together: the rules, the text relevance, the feature
+    matrix, the model's scores and contributions and the picking of each need's best are
+    one array operation each over all their (need, candidate) pairs, not one per need. A
+    full recompute ranks 130 000 needs; per need, those calls' own overhead was most of
+    the time (1 000 candidates a kind). Each need's ranking is the one it gets alone.
     """
     scorer = scorer or Prior()
     history = history or History.empty()
     as_of = default_as_of(as_of)
-    np_ = need_profile(need)
-    blk = candidates.block(np_.kind)
-    if blk is None:
-        return Ranking([], scorer.info)
+    profiles = [need_profile(n) for n in needs]
+    out = [Ranking([], scorer.info) for _ in profiles]
+    by_kind: dict[str | None, list[int]] = {}
+    for i, np_ in enumerate(profiles):
+        by_kind.setdefault(np_.kind, []).append(i)
+    for kind, members in by_kind.items():
+        blk = candidates.block(kind)
+        if blk is None:
+            continue
+        ranked = _rank_block(
+            [profiles[i] for i in members], blk, candidates, scorer, history, as_of,
+            _Options(locale, limit, include_almost, almost_limit, names),
+        )  # fmt: skip
+        for i, ranking in zip(members, ranked, strict=True):
+            out[i] = ranking
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    locale: str | None
+    limit: int
+    include_almost: bool
+    almost_limit: int
+    names: Names
+
+
+def _match_rows(index: Any, values: list[Any]) -> np.ndarray:
+    """(needs × candidates) matched prefix lengths, one look-up per distinct value."""
+    if len(values) == 1:
+        return index.match_len(values[0]).reshape(1, -1)
+    seen: dict[Any, np.ndarray] = {}
+    rows = []
+    for v in values:
+        row = seen.get(v)
+        if row is None:
+            row = seen[v] = index.match_len(v)
+        rows.append(row)
+    return np.vstack(rows)
+
+
+def _text_rows(space: Any, tfidf: sp.csr_matrix, texts: list[str]) -> np.ndarray:
+    """(texts × candidates) cosines: one sparse product for all the texts. Each cosine is
+    summed over the candidate's terms in the order a matrix-vector product sums them
+    (scipy's csr_matmat and csr_matvec both walk the candidate's row), so it is the same
+    number, to the bit, as for one text alone."""
+    m, n = len(texts), tfidf.shape[0]
+    if space.size == 0 or n == 0:
+        return np.zeros((m, n))
+    if m == 1:  # a page's one need: no sparse matrix to build
+        return np.asarray(tfidf @ space.dense(texts[0])).reshape(1, n)
+    vectors = [space.vector(t) for t in texts]
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(idx) for idx, _ in vectors])
+    N = sp.csr_matrix(
+        (np.concatenate([w for _, w in vectors]), np.concatenate([i for i, _ in vectors]),
+         indptr), shape=(m, space.size),
+    )  # fmt: skip
+    return np.asarray((tfidf @ N.T).toarray().T)
+
+
+def _grouped_top(group: np.ndarray, cand: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """_top per group: of the entries `cand` (ascending, each group's contiguous), each
+    group's k with the largest `key` (aligned with cand), ties to the lower index, best
+    first; groups in ascending order."""
+    if k <= 0 or not len(cand):
+        return cand[:0]
+    if group[cand[0]] == group[cand[-1]]:  # one group (a page's one need): a selection
+        return _top(cand, key, k)
+    g = group[cand]
+    order = np.lexsort((cand, -key, g))
+    ranked, gs = cand[order], g[order]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    place = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
+    return ranked[place < k]
+
+
+def _rank_block(
+    nps: list[NeedProfile],
+    blk: Any,
+    candidates: CandidateSet,
+    scorer: Scorer,
+    history: History,
+    as_of: date,
+    opt: _Options,
+) -> list[Ranking]:
+    """Rankings of needs of one kind against that kind's block of candidates."""
     rows = blk.rows
-    ncols = need_columns([np_])
-    rlen = blk.regions.match_len(np_.region)
-    ilen = blk.industries.match_len(np_.industry)
-    rule_cols, n_fail = rule_columns(ncols, blk.cols, rlen, ilen)
-    keep = np.flatnonzero(n_fail <= (MAX_GAPS if include_almost else 0))
-    text = candidates.text_relevance(np_.text, np_.kind)[keep]
-    rate, recent = history.feature_table(candidates.funder_keys, np_.section, as_of)
-    fidx = blk.groups[keep]
+    n_cand = len(rows)
+    flat = need_columns(nps)
+    ncols = {k: v[:, None] for k, v in flat.items()}  # (needs, 1): broadcasts to pairs
+    rlen = _match_rows(blk.regions, [p.region for p in nps])
+    ilen = _match_rows(blk.industries, [p.industry for p in nps])
+    rule_grid, fail_grid = rule_columns(ncols, blk.cols, rlen, ilen)  # (needs, candidates)
+    # The pairs worth scoring, need by need, each need's in candidate order.
+    ki, kp = np.nonzero(fail_grid <= (MAX_GAPS if opt.include_almost else 0))
+    n_fail = fail_grid[ki, kp]
+    text = _text_rows(candidates.text_space, blk.tfidf, [p.text for p in nps])[ki, kp]
+    tables: dict[str | None, int] = {}
+    section = np.array([tables.setdefault(p.section, len(tables)) for p in nps], dtype=np.int64)
+    rate_t, recent_t = (
+        np.vstack(t)
+        for t in zip(*(history.feature_table(candidates.funder_keys, s, as_of) for s in tables),
+                     strict=True)
+    )  # fmt: skip
+    srow, fcol = section[ki], blk.groups[kp]
     X = feature_matrix(
-        ncols,
-        _take(blk.cols, keep, PRODUCT_FEATURE_COLUMNS),
-        rlen[keep],
-        ilen[keep],
+        _take(flat, ki, NEED_FEATURE_COLUMNS),
+        _take(blk.cols, kp, PRODUCT_FEATURE_COLUMNS),
+        rlen[ki, kp],
+        ilen[ki, kp],
         text,
-        rate[fidx],
-        recent[fidx],
+        rate_t[srow, fcol],
+        recent_t[srow, fcol],
     )
-    ctx = PairContext(np_.kind, blk.funder_keys, blk.product_keys, rows=keep)
-    scores, picked, idx, fixed = _score_and_pick(
-        scorer, X, ctx, keep, n_fail, rule_cols, limit, include_almost, almost_limit
-    )
-    contribs = _contributions(scorer, X[idx], ctx.take(idx)) if picked else X[:0]
+    ctx = PairContext(nps[0].kind, blk.funder_keys, blk.product_keys, rows=kp)
+    scores = _score(scorer, X, ctx)
+    q = np.rint(scores * 1e12)  # ties as in _pick
+    best = _grouped_top(ki, np.flatnonzero(n_fail == 0), q[n_fail == 0], opt.limit)
+    almost = best[:0]
+    fixed = None
+    if opt.include_almost and opt.almost_limit > 0:
+        bad = np.flatnonzero(n_fail > 0)
+        failed = np.column_stack([c[ki[bad], kp[bad]] for c in rule_grid])
+        failed = failed.reshape(-1, len(RULES))
+        fixed, fixable = _if_fixed(scorer, X, scores, ctx, bad, failed)
+        cand = np.flatnonzero((n_fail >= 1) & (n_fail <= MAX_GAPS))
+        key = np.rint(fixed[cand] * 1e12) + 2e12 * fixable[cand]
+        almost = _grouped_top(ki, cand, key, opt.almost_limit)
+    # Each need's eligible best first, then its near misses, each in their order.
+    picked = np.concatenate([best, almost])
+    is_almost = np.r_[np.zeros(len(best), dtype=bool), np.ones(len(almost), dtype=bool)]
+    order = np.lexsort((np.arange(len(picked)), is_almost, ki[picked]))
+    idx, eligible = picked[order], ~is_almost[order]
+    contribs = _contributions(scorer, X[idx], ctx.take(idx)) if len(idx) else X[:0]
     calibrated = bool(getattr(scorer, "calibrated", False))
+    owner = ki[idx].tolist()  # the need of each picked pair
     pairs = []
-    for k, _eligible in picked:
-        product = candidates.profiles[rows[keep[k]]]
-        pairs.append((np_, product, history.stats(product.funder_id, np_.section, as_of)))
+    for i, r in zip(owner, rows[kp[idx]].tolist(), strict=True):
+        need, product = nps[i], candidates.profiles[r]
+        pairs.append((need, product, history.stats(product.funder_id, need.section, as_of)))
     explained = explain_rows(pairs, X[idx], contribs)
-    matches = []
-    for (k, eligible), contrib, (_, product, stats), reasons in zip(
-        picked, contribs, pairs, explained, strict=True
+    matches: list[list[Match]] = [[] for _ in nps]
+    for i, k, ok, contrib, (need, product, stats), reasons in zip(
+        owner, idx.tolist(), eligible.tolist(), contribs, pairs, explained, strict=True
     ):
-        gaps = [] if eligible else check_eligibility(np_, product)
-        matches.append(
+        gaps = [] if ok else check_eligibility(need, product)
+        matches[i].append(
             _match(
                 product.id,
                 product.type,
@@ -459,24 +611,23 @@ def rank_products_for_need(
                 scores[k],
                 X[k],
                 contrib,
-                np_,
+                need,
                 product,
                 stats,
                 gaps,
-                locale,
-                names,
+                opt.locale,
+                opt.names,
                 calibrated,
-                None if eligible or fixed is None else float(fixed[k]),
+                None if ok or fixed is None else float(fixed[k]),
                 reasons,
             )
         )
-    return Ranking(
-        matches,
-        scorer.info,
-        len(rows),
-        int(np.sum(n_fail == 0)),
-        int(np.sum((n_fail >= 1) & (n_fail <= MAX_GAPS))),
-    )
+    n_eligible = (fail_grid == 0).sum(axis=1).tolist()
+    n_almost = ((fail_grid >= 1) & (fail_grid <= MAX_GAPS)).sum(axis=1).tolist()
+    return [
+        Ranking(matches[i], scorer.info, n_cand, n_eligible[i], n_almost[i])
+        for i in range(len(nps))
+    ]
 
 
 def rank_needs_for_product(

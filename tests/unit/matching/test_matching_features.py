@@ -220,3 +220,21 @@ def test_coverage_counts_the_products_accepted_ip_kinds() -> None:
     assert render_reason(r1) == "1 项软件著作权估值覆盖贷款额 1.5 倍"
     (r2,) = [r for r in reasons[2] if r.code == "patent_coverage"]
     assert render_reason(r2, "en") == "2 IP items valued at 2.5× the loan"
+
+
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_a_rows_weighted_sum_does_not_depend_on_the_other_rows(order: str) -> None:
+    """row_dot: a pair's score is the same scored alone (a page's need with one candidate
+    left) or among 3 000 (a refresh chunk), to the bit. numpy's einsum takes another path
+    for a single row and differs in the last bit for about two rows in three."""
+    from techfin.matching.features import row_dot
+
+    rng = np.random.default_rng(7)
+    X = np.asarray(rng.normal(size=(3000, 16)) * rng.uniform(0, 100, size=16), order=order)
+    w = rng.normal(size=16)
+    full = row_dot(X, w)
+    for n in (1, 2, 7, 100):
+        parts = np.concatenate([row_dot(X[s : s + n], w) for s in range(0, len(X), n)])
+        assert (parts == full).all(), n
+    per_row = row_dot(X, np.tile(w, (len(X), 1)))  # one weight row per pair (several kinds)
+    assert (per_row == full).all()

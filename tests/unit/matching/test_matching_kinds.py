@@ -228,3 +228,35 @@ def test_almost_eligible_sorted_by_odds_once_fixed_fixable_first() -> None:
     assert [almost[i].fixable for i in (2, 3, 1)] == [True, True, False]
     assert almost[1].score_if_fixed == pytest.approx(almost[1].score)  # nothing to fix
     assert all(m.score_if_fixed is None for m in ranking if m.eligible)
+
+
+@pytest.mark.parametrize("opts", [{"locale": None, "limit": 50, "almost_limit": 5},
+                                  {"locale": "en", "include_almost": False, "limit": 3}])  # fmt: skip
+def test_needs_ranked_together_get_the_ranking_each_gets_alone(
+    kinds_world: World, kinds_model: TrainedModel, opts: dict
+) -> None:
+    """rank_products_for_needs (a refresh chunk: needs of every kind in one call, a need
+    twice, a need of a kind no product has) gives each need exactly what
+    rank_products_for_need gives it alone: the same candidates in the same order, the same
+    scores to the bit, reasons, gaps and counts. A score must not depend on which other
+    pairs share the model's call (row_dot)."""
+    from techfin.matching import rank_products_for_needs
+
+    w = kinds_world
+    cands = CandidateSet.from_products(w.products)
+    history = History.from_outcomes(w.outcomes, w.needs, w.products)
+    needs = [*w.needs[:150], w.needs[3], {**w.needs[5], "kind": "no_such_kind"}]
+    assert len({n["kind"] for n in needs}) >= 4
+    together = rank_products_for_needs(needs, cands, kinds_model, history, as_of=w.end, **opts)
+    assert len(together) == len(needs)
+
+    def sig(r):
+        return (r.n_candidates, r.n_eligible, r.n_almost, r.model, [
+            (m.id, m.type, m.score, m.eligible, m.reasons, m.missing, m.reason_codes, m.gaps,
+             m.probability, m.score_if_fixed, m.features) for m in r.matches])  # fmt: skip
+
+    for need, ranking in zip(needs, together, strict=True):
+        alone = rank_products_for_need(need, cands, kinds_model, history, as_of=w.end, **opts)
+        assert sig(ranking) == sig(alone), need["id"]
+    assert sum(len(r.matches) for r in together) > 150
+    assert together[-1].matches == [] and together[-1].n_candidates == 0
