@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
+from sqlalchemy.schema import AddConstraint
 
 from techfin.extensions import db
 from techfin.models import Match, Need
@@ -53,21 +54,28 @@ def _key(kind: str, product_id: int | None, funder_id: int) -> tuple[str, int]:
     return ("mandate", funder_id) if kind == "mandate" else ("product", product_id or 0)
 
 
-def _rank_for_storage(snap: Snapshot, current: Scorer, record: dict[str, Any] | None) -> list:
-    from techfin.matching import rank_products_for_need
+def _rank_for_storage(
+    snap: Snapshot, current: Scorer, records: list[dict[str, Any] | None]
+) -> list[list]:
+    """The stored ranking of each record (none for a deleted or closed need), the open
+    needs ranked together (rank_products_for_needs: a chunk's array work done once)."""
+    from techfin.matching import rank_products_for_needs
 
-    if record is None or record["status"] == "closed":
-        return []
-    ranking = rank_products_for_need(
-        record,
-        snap.candidates,
-        current,
-        snap.history,
-        limit=KEEP,
-        almost_limit=ALMOST,
-        locale=None,  # type: ignore[arg-type] - codes only; rendered when read
+    open_ = [r for r in records if r is not None and r["status"] != "closed"]
+    rankings = iter(
+        rank_products_for_needs(
+            open_,
+            snap.candidates,
+            current,
+            snap.history,
+            limit=KEEP,
+            almost_limit=ALMOST,
+            locale=None,  # type: ignore[arg-type] - codes only; rendered when read
+        )
     )
-    return ranking.matches
+    return [
+        next(rankings).matches if r is not None and r["status"] != "closed" else [] for r in records
+    ]
 
 
 _UPDATED = ("score", "rank", "eligible", "active", "model_kind", "model_version", "reasons",
@@ -187,13 +195,12 @@ def _refresh_chunk(
     products: list[dict[str, Any]] = []
     mandates: list[dict[str, Any]] = []
     model_kind, model_version = str(info.get("kind")), str(info.get("version"))[:40]
-    for need_id in ids:
-        record, had = records.get(need_id), existing.get(need_id, {})
-        if record is None and not had:
-            continue
+    todo = [i for i in ids if i in records or i in existing]  # the others: nothing to do
+    ranked_all = _rank_for_storage(snap, current, [records.get(i) for i in todo])
+    for need_id, ranked in zip(todo, ranked_all, strict=True):
+        had = existing.get(need_id, {})
         report.needs += 1
         seen = set()
-        ranked = _rank_for_storage(snap, current, record)
         if copy:  # Reason and Gap are dataclasses: orjson writes them in C (see _dumps)
             codes = [(m.reason_codes, m.gaps) for m in ranked]
         else:  # one JSON round trip per need (numpy numbers → plain), not two per match
@@ -317,34 +324,73 @@ def refresh_all(progress: Callable[[int], None] | None = None, *, jobs: int = 1)
     return report
 
 
-# The dealflow's two ranked indexes: keyed by product / institution and score, so rows
-# written need by need land all over them. Into an empty table they are built afterwards.
-DEFERRED_INDEXES = ("ix_matches_product_ranked", "ix_matches_funder_ranked")
+# The dealflow's two ranked indexes and the "new since" one: keyed by product /
+# institution, so rows written need by need land all over them. Into an empty table they
+# are built afterwards.
+DEFERRED_INDEXES = (
+    "ix_matches_product_ranked",
+    "ix_matches_funder_ranked",
+    "ix_matches_funder_first_seen",
+)
+
+
+def _foreign_keys() -> list[Any]:
+    return sorted(Match.__table__.foreign_key_constraints, key=lambda c: str(c.name))
+
+
+def _restore_foreign_keys(conn: Any, missing: list[Any]) -> None:
+    """Add back foreign keys dropped for a bulk fill. A referenced row deleted while they
+    were off took none of its stored matches with it (no cascade): those rows go first,
+    with the referenced tables locked so that no other row can go before the check."""
+    tables = sorted({c.referred_table.name for c in missing})
+    conn.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE"))
+    orphan = []
+    for c in missing:
+        (el,) = c.elements  # single-column keys
+        ref = el.column
+        orphan.append(
+            f"(m.{el.parent.name} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+            f"{ref.table.name} r WHERE r.{ref.name} = m.{el.parent.name}))"
+        )
+    gone = conn.execute(text(f"DELETE FROM matches m WHERE {' OR '.join(orphan)}")).rowcount
+    for c in missing:
+        conn.execute(AddConstraint(c))
+    if gone:
+        log.warning("stored matches: %d row(s) of deleted records removed", gone)
 
 
 def ensure_indexes() -> list[str]:
-    """Create any of DEFERRED_INDEXES that is missing (a full recompute killed between
-    dropping and building them); returns the names created."""
+    """Create any of DEFERRED_INDEXES and (PostgreSQL) any foreign key of the table that
+    is missing (a full recompute killed between dropping and building them); returns the
+    names created."""
     conn = db.session.connection()
-    present = {ix["name"] for ix in inspect(conn).get_indexes(Match.__tablename__)}
     made = []
+    if conn.dialect.name == "postgresql":
+        have = {fk["name"] for fk in inspect(conn).get_foreign_keys(Match.__tablename__)}
+        missing = [c for c in _foreign_keys() if c.name not in have]
+        if missing:
+            _restore_foreign_keys(conn, missing)
+            made += [str(c.name) for c in missing]
+    present = {ix["name"] for ix in inspect(conn).get_indexes(Match.__tablename__)}
     for index in Match.__table__.indexes:
         if index.name in DEFERRED_INDEXES and index.name not in present:
             index.create(conn)
             made.append(index.name)
     db.session.commit()
     if made:
-        log.warning("stored matches: rebuilt missing index(es) %s", ", ".join(made))
+        log.warning("stored matches: rebuilt missing index(es) / key(s) %s", ", ".join(made))
     return made
 
 
 @contextmanager
 def indexes_built_after() -> Iterator[bool]:
     """Around a full recompute: on PostgreSQL, into an empty matches table (the first one
-    after a region's import), DEFERRED_INDEXES are dropped while the rows go in and built
-    once afterwards (a sort each), as a bulk load does; every row written into them in
-    random order made the recompute write each index page again and again. A table with
-    rows keeps them: its dealflow is being read. Yields whether they were deferred."""
+    after a region's import), DEFERRED_INDEXES and the table's foreign keys are dropped
+    while the rows go in, and built and checked once afterwards, as a bulk load does. Every
+    row written into those indexes in random order made the recompute write each index
+    page again and again, and each row's three key checks (a trigger each) were about
+    half of what its insert cost PostgreSQL. A table with rows keeps them: its dealflow
+    is being read. Yields whether they were deferred."""
     deferred = (
         db.session.get_bind().dialect.name == "postgresql"
         and db.session.scalar(select(Match.id).limit(1)) is None
@@ -352,6 +398,8 @@ def indexes_built_after() -> Iterator[bool]:
     if deferred:
         for name in DEFERRED_INDEXES:
             db.session.execute(text(f"DROP INDEX IF EXISTS {name}"))
+        for c in _foreign_keys():
+            db.session.execute(text(f"ALTER TABLE matches DROP CONSTRAINT IF EXISTS {c.name}"))
         db.session.commit()
     try:
         yield deferred

@@ -159,7 +159,7 @@ def test_a_recompute_into_an_empty_table_builds_the_dealflow_indexes_after(ctx, 
     them); a table with rows keeps them; a recompute that died between the two finds them
     missing and builds them first, on either database. The rows are those of an ordinary
     recompute either way."""
-    from sqlalchemy import delete, inspect, select, text
+    from sqlalchemy import delete, func, inspect, select, text
 
     from techfin.models import Match
     from techfin.services import matching
@@ -184,6 +184,11 @@ def test_a_recompute_into_an_empty_table_builds_the_dealflow_indexes_after(ctx, 
         found = inspect(db.session.connection()).get_indexes("matches")
         return {ix["name"] for ix in found} & set(DEFERRED_INDEXES)
 
+    def keys() -> set[str]:
+        return {fk["name"] for fk in inspect(db.session.connection()).get_foreign_keys("matches")}
+
+    all_keys = {str(c.name) for c in Match.__table__.foreign_key_constraints}
+
     with ctx():
         postgres = db.engine.dialect.name == "postgresql"
         matching.refresh_everything()
@@ -196,14 +201,33 @@ def test_a_recompute_into_an_empty_table_builds_the_dealflow_indexes_after(ctx, 
         with indexes_built_after() as deferred:
             assert deferred is postgres
             assert present() == (set() if postgres else set(DEFERRED_INDEXES))
+            if postgres:
+                assert keys() == set()
         assert present() == set(DEFERRED_INDEXES)
+        if postgres:
+            assert keys() == all_keys and len(all_keys) == 3
         matching.refresh_everything()
         assert rows() == before and present() == set(DEFERRED_INDEXES)
         db.session.execute(text(f"DROP INDEX {DEFERRED_INDEXES[0]}"))  # died in between
+        if postgres:  # … with the need key off, and a need's rows left by its deletion
+            db.session.execute(text("ALTER TABLE matches DROP CONSTRAINT fk_matches_need_id_needs"))
+            gone = db.session.scalar(select(func.max(Match.need_id))) + 1000
+            db.session.execute(
+                text(
+                    "INSERT INTO matches (need_id, product_id, funder_id, kind, score, rank, "
+                    "eligible, active, model_kind, model_version, reasons, missing, "
+                    "first_seen_at, last_seen_at) SELECT :gone, product_id, funder_id, kind, "
+                    "score, rank, eligible, active, model_kind, model_version, reasons, "
+                    "missing, first_seen_at, last_seen_at FROM matches LIMIT 3"
+                ),
+                {"gone": gone},
+            )
         db.session.commit()
-        assert present() == {DEFERRED_INDEXES[1]}
+        assert present() == set(DEFERRED_INDEXES) - {DEFERRED_INDEXES[0]}
         matching.refresh_everything()
         assert present() == set(DEFERRED_INDEXES) and rows() == before
+        if postgres:
+            assert keys() == all_keys
 
 
 def test_a_recompute_reads_and_writes_its_needs_rows_through_an_index(ctx, users):
