@@ -710,6 +710,9 @@ def table(small: Size, large: Size, opts: argparse.Namespace, skipped: set[str])
         d = large.figures.get("drill")
         if d is None or not d.get("drained"):
             add("kill drill", "0 differing rows", "not finished" if d else "not run", "", False)
+        elif "differ" not in d:  # drained, but the from-scratch refresh met the deadline
+            add(f"kill drill: {d['kills']} kills, rows differing", "0",
+                "drained; not compared (the from-scratch refresh was stopped)", "", False)  # fmt: skip
         else:
             add(f"kill drill: {d['kills']} kills, rows differing", "0",
                 f"{d['differ']} of {d['rows']}", "", d["differ"] == 0 and d["kills"] == opts.kills)  # fmt: skip
