@@ -189,6 +189,24 @@ def test_a_recompute_into_an_empty_table_builds_the_dealflow_indexes_after(ctx, 
 
     all_keys = {str(c.name) for c in Match.__table__.foreign_key_constraints}
 
+    def checked() -> set[str]:
+        return set(db.session.scalars(text(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'matches'::regclass "
+            "AND contype = 'f' AND convalidated")))  # fmt: skip
+
+    def orphans() -> None:  # rows of a need deleted while its key was off
+        gone = db.session.scalar(select(func.max(Match.need_id))) + 1000
+        db.session.execute(
+            text(
+                "INSERT INTO matches (need_id, product_id, funder_id, kind, score, rank, "
+                "eligible, active, model_kind, model_version, reasons, missing, "
+                "first_seen_at, last_seen_at) SELECT :gone, product_id, funder_id, kind, "
+                "score, rank, eligible, active, model_kind, model_version, reasons, "
+                "missing, first_seen_at, last_seen_at FROM matches LIMIT 3"
+            ),
+            {"gone": gone},
+        )
+
     with ctx():
         postgres = db.engine.dialect.name == "postgresql"
         matching.refresh_everything()
@@ -211,23 +229,24 @@ def test_a_recompute_into_an_empty_table_builds_the_dealflow_indexes_after(ctx, 
         db.session.execute(text(f"DROP INDEX {DEFERRED_INDEXES[0]}"))  # died in between
         if postgres:  # … with the need key off, and a need's rows left by its deletion
             db.session.execute(text("ALTER TABLE matches DROP CONSTRAINT fk_matches_need_id_needs"))
-            gone = db.session.scalar(select(func.max(Match.need_id))) + 1000
-            db.session.execute(
-                text(
-                    "INSERT INTO matches (need_id, product_id, funder_id, kind, score, rank, "
-                    "eligible, active, model_kind, model_version, reasons, missing, "
-                    "first_seen_at, last_seen_at) SELECT :gone, product_id, funder_id, kind, "
-                    "score, rank, eligible, active, model_kind, model_version, reasons, "
-                    "missing, first_seen_at, last_seen_at FROM matches LIMIT 3"
-                ),
-                {"gone": gone},
-            )
+            orphans()
         db.session.commit()
         assert present() == set(DEFERRED_INDEXES) - {DEFERRED_INDEXES[0]}
         matching.refresh_everything()
         assert present() == set(DEFERRED_INDEXES) and rows() == before
         if postgres:
-            assert keys() == all_keys
+            assert keys() == all_keys and checked() == all_keys
+            # Killed after adding the key back NOT VALID, before the clean-up and check.
+            db.session.execute(text("ALTER TABLE matches DROP CONSTRAINT fk_matches_need_id_needs"))
+            orphans()
+            db.session.execute(
+                text("ALTER TABLE matches ADD CONSTRAINT fk_matches_need_id_needs FOREIGN KEY "
+                     "(need_id) REFERENCES needs (id) ON DELETE CASCADE NOT VALID")
+            )  # fmt: skip
+            db.session.commit()
+            assert checked() == all_keys - {"fk_matches_need_id_needs"}
+            matching.refresh_everything()
+            assert rows() == before and checked() == all_keys
 
 
 def test_a_recompute_reads_and_writes_its_needs_rows_through_an_index(ctx, users):
