@@ -295,3 +295,31 @@ def test_a_recompute_reads_and_writes_its_needs_rows_through_an_index(ctx, users
     assert {"SELECT", "UPDATE"} <= kinds, plans
     scan = "Seq Scan on matches" if postgres else "SCAN matches"
     assert not [p for p in plans if scan in p[1]], plans
+
+
+def test_the_collector_leaves_the_snapshot_alone_while_a_refresh_runs(ctx, users, monkeypatch):
+    """A refresh ranks chunk after chunk with the snapshot, the model and jieba's dictionary
+    alive all along: they are frozen (gc.freeze), so the collections its short-lived
+    objects trigger do not walk them again; afterwards they are collectable again, and two
+    refreshes under way at once (the worker's threads) unfreeze only when both are done."""
+    import gc
+
+    from techfin.services import matching
+    from techfin.services.matching import stored
+
+    frozen, real = [], stored._refresh_chunk
+
+    def chunk(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        frozen.append(gc.get_freeze_count())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stored, "_refresh_chunk", chunk)
+    with ctx():
+        matching.refresh_all()
+        assert frozen and min(frozen) > 0
+        assert gc.get_freeze_count() == 0
+        with stored._long_lived_frozen():
+            with stored._long_lived_frozen():
+                pass
+            assert gc.get_freeze_count() > 0  # the other refresh is still under way
+        assert gc.get_freeze_count() == 0
