@@ -25,7 +25,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from techfin.errors import Forbidden
 from techfin.extensions import db
@@ -59,6 +59,18 @@ class Reading:
     refreshing: bool
 
 
+def _now() -> datetime:
+    """The database's clock (naive UTC), not this host's. Pages ask on the web hosts and
+    the worker computes on another: with host clocks, a web host running δ behind the
+    worker's would record an ask made up to δ after a computation started as made before
+    it, and take that computation as its answer. One clock for every ask and start. On
+    SQLite (one machine) it is the host's, with its microseconds."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return utcnow()
+    # statement_timestamp(): the time of this statement, not of its transaction's start.
+    return db.session.scalar(text("SELECT statement_timestamp() AT TIME ZONE 'UTC'"))
+
+
 def _max_age() -> timedelta:
     return timedelta(seconds=float(current_app.config.get("DASHBOARD_MAX_AGE", 600)))
 
@@ -87,7 +99,7 @@ def read(user: User, p: Period, locale: str) -> Reading:
     when the stored one is missing or stale. One row read (and at most one write)."""
     if not user.is_operator:
         raise Forbidden(_("Only operators see the dashboard."))
-    now = utcnow()
+    now = _now()
     row = _row(p)
     if row is None or not _fresh(row, p, now):
         _request(p, row, now)
@@ -115,7 +127,7 @@ def refresh_now(user: User, p: Period) -> None:
     something they want to see counted), whatever the age of the stored ones."""
     if not user.is_operator:
         raise Forbidden(_("Only operators see the dashboard."))
-    _request(p, _row(p), utcnow())
+    _request(p, _row(p), _now())
 
 
 def _request(p: Period, row: DashboardReport | None, now: datetime) -> None:
@@ -151,7 +163,8 @@ def compute_and_store(start: date, end: date, days: int, label: Labeller = raw_l
     started is queued (its asker may have recorded something this one did not read)."""
     from techfin.tasks import jobs, wake
 
-    started = utcnow()
+    db.session.commit()  # a transaction of its own: the reads below start after `started`
+    started = _now()
     p = period(start, end, days)
     payload = {}
     for locale in current_app.config.get("LANGUAGES", ["zh_CN"]):
@@ -166,7 +179,7 @@ def compute_and_store(start: date, end: date, days: int, label: Labeller = raw_l
         row.payload, row.computed_at, row.computed_on = payload, started, p.today
     again = row.requested_at > row.computed_at
     if again:
-        row.woken_at = utcnow()
+        row.woken_at = _now()
     db.session.commit()
     if again:
         wake(jobs.compute_dashboard, p.start.isoformat(), p.end.isoformat(), p.days)
@@ -179,7 +192,7 @@ def refresh_default(label: Labeller = raw_label) -> str:
     one asked for in KEEP_UNREQUESTED dropped."""
     p = period(None, None)
     db.session.execute(
-        delete(DashboardReport).where(DashboardReport.requested_at < utcnow() - KEEP_UNREQUESTED)
+        delete(DashboardReport).where(DashboardReport.requested_at < _now() - KEEP_UNREQUESTED)
     )
     db.session.commit()
     return compute_and_store(p.start, p.end, p.days, label)
