@@ -7,11 +7,12 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from techfin.localtime import beijing_today
 from techfin.matching.profiles import NEGATIVE_STAGES, POSITIVE_STAGES, as_date, by_id
 
 # Beta(1, 1) (Laplace) smoothing: a funder with no decisions in a section reads 0.5, one
@@ -184,5 +185,8 @@ class History:
         return hit
 
 
-def default_as_of(as_of: date | None) -> date:
-    return as_of if as_of is not None else date.today() + timedelta(days=1)
+def default_as_of(as_of: date | None, now: datetime | None = None) -> date:
+    """The as-of date of a ranking not given one: every decision up to and including
+    Beijing's today (decisions are dated in Beijing; a server on UTC is a day behind from
+    16:00 to 24:00 UTC). `now`: a naive UTC timestamp, the current time when None."""
+    return as_of if as_of is not None else beijing_today(now) + timedelta(days=1)

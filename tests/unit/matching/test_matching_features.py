@@ -163,6 +163,23 @@ def test_funder_history_features_count_only_earlier_decisions() -> None:
     assert need_profile(need).section == "C"
 
 
+def test_a_ranking_counts_decisions_made_today_in_beijing() -> None:
+    """Without an as-of date, a ranking counts every decision up to Beijing's today: at
+    17:00 UTC on 5 December it is already 6 December in Beijing, so a decision dated the
+    6th counts, one dated the 7th does not."""
+    from datetime import datetime
+
+    from techfin.matching.history import default_as_of
+
+    evening = datetime(2026, 12, 5, 17, 0)  # naive UTC
+    assert default_as_of(None, evening) == date(2026, 12, 7)
+    assert default_as_of(None, datetime(2026, 12, 5, 15, 59)) == date(2026, 12, 6)
+    assert default_as_of(date(2020, 1, 1), evening) == date(2020, 1, 1)
+    outcomes = [{"need_id": 1, "product_id": 100, "stage": "approved", "date": "2026-12-06"}]
+    history = History.from_outcomes(outcomes, [make_need(id=1)], [make_product()])
+    assert history.stats(1000, "C", default_as_of(None, evening))[0] == 1
+
+
 def _features(ranking) -> dict:
     return {(m.type, m.id): list(m.features.values()) for m in ranking}
 
