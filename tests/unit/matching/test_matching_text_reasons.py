@@ -222,3 +222,52 @@ def test_stored_reasons_and_gaps_are_written_as_their_to_dict():
     assert [list(r) for r in stored] == [list(r) for r in shown] == [["code", "params", "weight"]]
     assert stored[0]["params"] == {"n": 2, "ratio": 1.2, "kinds": ["invention"]}
     assert round(stored[0]["weight"], 4) == shown[0]["weight"]  # kept unrounded; shown to 4
+
+
+@pytest.mark.parametrize("extras", [False, True])
+def test_reasons_of_many_pairs_are_each_pairs_own_reasons(small_world, extras: bool) -> None:
+    """explain_rows (a full recompute's reasons, pooled and ordered as array operations)
+    gives every pair what explain() gives it alone, weights to the bit: on
+    feature rows drawn to sit on each condition's edges (a range met or not, the region and
+    industry levels, the text cut-off, coverage with and without valued IP), with tied,
+    zero and negative contributions, with and without the learned effects."""
+    from techfin.matching.features import FEATURE_INDEX, FEATURES
+    from techfin.matching.profiles import need_profile, product_profile
+    from techfin.matching.ranking import TEXT_REASON_MIN, explain, explain_rows
+
+    rng = np.random.default_rng(7)
+    from dataclasses import replace
+
+    base = [need_profile(n) for n in small_world.needs[:60]]
+    needs = [
+        *base,  # and each without what the conditions ask for, or with valued IP
+        *(replace(n, amount=None, term=None, region=None, industry=None, size=None,
+                  revenue=None, employees=None, high_tech=False, collateral=False,
+                  inventions=0) for n in base[:20]),
+        *(replace(n, ip_count=(2, 1, 0, 0, 0), ip_value=(4e6, 1e6, 0.0, 0.0, 0.0),
+                  ip_valued=(1, 1, 0, 0, 0)) for n in base[20:40]),
+        *(replace(n, amount=0.0) for n in base[40:]),
+    ]  # fmt: skip
+    products = [product_profile(p) for p in small_world.products[:60]]
+    n = 3_000
+    pairs = [
+        (needs[rng.integers(len(needs))], products[rng.integers(len(products))],
+         tuple(int(v) for v in rng.choice([0, 0, 1, 3], size=3)))
+        for _ in range(n)
+    ]  # fmt: skip
+    X = rng.choice([0.0, 0.5, 1.0, 2.0, 3.0], size=(n, len(FEATURES)))
+    X[:, FEATURE_INDEX["text_relevance"]] = rng.choice(
+        [0.0, TEXT_REASON_MIN, np.nextafter(TEXT_REASON_MIN, 0), 0.4], size=n
+    )
+    width = len(FEATURES) + (2 if extras else 0)
+    # Few distinct weights: many ties, which explain() breaks by feature order.
+    C = rng.choice([-0.2, 0.0, 0.1, 0.1, 0.3, 0.7], size=(n, width))
+    got = explain_rows(pairs, X, C)
+    want = [explain(nd, pd, X[i], C[i], s) for i, (nd, pd, s) in enumerate(pairs)]
+    assert got == want
+    said = {r.code for rs in got for r in rs}
+    assert {"amount_in_range", "region_same_city", "region_same_province",
+            "industry_division", "text_relevance", "funder_approval_rate",
+            "patent_coverage", "term_in_range", "staff", "high_tech"} <= said  # fmt: skip
+    if extras:
+        assert {"institution_appetite", "product_appetite"} & said
