@@ -12,7 +12,7 @@ def test_a_write_through_one_node_is_seen_through_the_other(app, users, tmp_path
     from techfin import create_app
     from techfin.extensions import db
     from techfin.services import catalog, search, search_sync
-    from tests.conftest import make_config
+    from tests.conftest import close_search_engines, make_config
 
     other = create_app(
         make_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "node-b",
@@ -45,3 +45,4 @@ def test_a_write_through_one_node_is_seen_through_the_other(app, users, tmp_path
         db.session.remove()
     with other.app_context():
         db.engine.dispose()  # the second node's pool: no connection left to the collector
+    close_search_engines(other)
