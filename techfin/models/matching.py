@@ -56,6 +56,9 @@ class Match(db.Model):
     score: Mapped[float] = mapped_column(Float, nullable=False)
     rank: Mapped[int] = mapped_column(Integer, nullable=False)
     eligible: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # A near miss's score once its fixable gaps are closed (None for an eligible pair, and
+    # for one whose gaps none can close). A need's matches page shows it (0021).
+    score_if_fixed: Mapped[float | None] = mapped_column(Float, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     model_kind: Mapped[str] = mapped_column(String(10), nullable=False)
     model_version: Mapped[str] = mapped_column(String(40), nullable=False)

@@ -1,5 +1,6 @@
-"""Access-checked rankings: a need's products ranked live against the in-memory catalogue
-(one need read from the database), a product's needs read from the stored matches."""
+"""Access-checked rankings: a need's products read from its stored ranking while that is
+current, else ranked live against the in-memory catalogue (one need read from the
+database); a product's needs read from the stored matches."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from techfin.models import Enterprise, Match, Need, Product, User
 from techfin.services import access
 from techfin.services.matching.common import (
     ALMOST,
+    KEEP,
     _funder_public,
     _limit,
     _locale,
@@ -67,17 +69,33 @@ def matches_for_need(
     (strongest driver first) and "gaps"; near misses also "fixable", "score_if_fixed",
     "probability_if_fixed" and "band_if_fixed" (odds_fields).
     """
-    from techfin.matching import rank_products_for_need
-
     _check_need(user, need)
     snap, current = snapshot(), scorer()
+    n, loc = _limit(limit), _locale(locale)
+    stored = _from_stored(need, snap, current, n, loc, include_mandates, include_almost)
+    if stored is not None:
+        return stored
+    return _ranked_live(need, snap, current, n, loc, include_mandates, include_almost)
+
+
+def _ranked_live(
+    need: Need,
+    snap: Snapshot,
+    current: Any,
+    n: int,
+    locale: str,
+    include_mandates: bool,
+    include_almost: bool,
+) -> dict[str, Any]:
+    """The need ranked now against the in-memory catalogue (matches_for_need's shape)."""
+    from techfin.matching import rank_products_for_need
+
     record = need_records([need.id]).get(need.id)
     if record is None:
         raise NotFound("no such need")
-    n = _limit(limit)
     extra = 0 if include_mandates else snap.mandate_count
     ranking = rank_products_for_need(
-        record, snap.candidates, current, snap.history, locale=_locale(locale),
+        record, snap.candidates, current, snap.history, locale=locale,
         limit=n + extra, include_almost=include_almost, almost_limit=ALMOST + extra,
         names=names(),
     )  # fmt: skip
@@ -98,6 +116,75 @@ def matches_for_need(
     # The library orders near misses fixable-first, then by their odds once fixed; a page
     # splits them on "fixable" without reordering.
     return {"model": dict(current.info), "matches": eligible[:n] + almost[:ALMOST]}
+
+
+def _from_stored(
+    need: Need,
+    snap: Snapshot,
+    current: Any,
+    n: int,
+    locale: str,
+    include_mandates: bool,
+    include_almost: bool,
+) -> dict[str, Any] | None:
+    """The need's ranking read from its stored matches, or None when they cannot stand in
+    for ranking it now.
+
+    Ranking live compares the need with every candidate of its kind (about a thousand at
+    region scale: two thirds of a matches page's time there); the rows the task worker
+    keeps (KEEP best, ALMOST near misses) are the same ranking, computed by the same code,
+    and cost what the page shows. They stand in only while nothing that ranks it has
+    changed since: no dirty mark waits for the need (its own edits, its enterprise's,
+    a product's, a new model's recompute), every row is of the current model and names a
+    product or fund this process knows, and they hold as many as asked. Otherwise the need
+    is ranked live, so a page is never older than the latest committed change. What the
+    rows cannot tell apart from live: institutions' track records as of the need's last
+    recompute, the same ranking their dealflow shows."""
+    from techfin.matching import Gap, Reason, render_gap, render_reason
+    from techfin.services.matching.dirty import is_stale
+
+    info = dict(current.info)
+    rows = db.session.execute(
+        select(Match).where(Match.need_id == need.id, Match.active.is_(True)).order_by(Match.rank)
+    ).scalars().all()  # fmt: skip
+    if not rows or any(r.model_kind != info.get("kind") or
+                       r.model_version != str(info.get("version"))[:40] for r in rows):  # fmt: skip
+        return None
+    eligible = [r for r in rows if r.eligible]
+    almost = [r for r in rows if not r.eligible] if include_almost else []
+    kept, kept_almost = len(eligible), len(almost)
+    if not include_mandates:
+        eligible = [r for r in eligible if r.kind != "mandate"]
+        almost = [r for r in almost if r.kind != "mandate"]
+    # Fewer than asked, of a list the refresh cut short: the next ones were not kept.
+    if (len(eligible) < n and kept >= KEEP) or (len(almost) < ALMOST and kept_almost >= ALMOST):
+        return None
+    eligible = eligible[:n]
+    known = snap.product_by_id
+    if any((r.product_id not in known) if r.kind == "product" else
+           (r.funder_id not in snap.funder_by_id) for r in (*eligible, *almost)):  # fmt: skip
+        return None
+    if is_stale([need.id], need.enterprise_id):
+        return None
+    calibrated = bool(getattr(current, "calibrated", False))
+    the_names = names()
+    entries = []
+    for r in (*eligible, *almost[:ALMOST]):
+        reasons = [Reason(x["code"], x.get("params") or {}) for x in r.reasons or []]
+        gaps = [Gap(g["code"], g.get("rule", ""), g.get("params") or {}) for g in r.missing or []]
+        missing = [render_gap(g, locale, the_names) for g in gaps]
+        entry = {"type": r.kind,
+                 **odds_fields(r.score, r.score if calibrated else None, r.eligible,
+                               r.score_if_fixed, all(g.fixable for g in gaps)),
+                 "reasons": [render_reason(x, locale, the_names) for x in reasons],
+                 "reason_codes": [x.code for x in reasons], "missing": missing,
+                 "gaps": [_gap(g, t) for g, t in zip(gaps, missing, strict=False)]}  # fmt: skip
+        if r.kind == "mandate":
+            entry["funder"] = _funder_public(snap.funder_by_id[r.funder_id])
+        else:
+            entry["product"] = product_summary(known[r.product_id])
+        entries.append(entry)
+    return {"model": info, "matches": entries}
 
 
 def odds_fields(

@@ -80,14 +80,16 @@ def _rank_for_storage(
     ]
 
 
-_UPDATED = ("score", "rank", "eligible", "active", "model_kind", "model_version", "reasons",
-            "missing", "last_seen_at")  # fmt: skip
+_UPDATED = ("score", "rank", "eligible", "score_if_fixed", "active", "model_kind",
+            "model_version", "reasons", "missing", "last_seen_at")  # fmt: skip
 
 
-_COLUMNS = ("need_id", "product_id", "funder_id", "kind", "score", "rank", "eligible", "active",
-            "model_kind", "model_version", "reasons", "missing", "first_seen_at",
-            "last_seen_at")  # fmt: skip
-_STAGE = "match_stage"
+_COLUMNS = ("need_id", "product_id", "funder_id", "kind", "score", "rank", "eligible",
+            "score_if_fixed", "active", "model_kind", "model_version", "reasons", "missing",
+            "first_seen_at", "last_seen_at")  # fmt: skip
+# Versioned: a worker's connection that outlived a migration keeps its temporary table of
+# the old columns for the session (0021 added score_if_fixed).
+_STAGE = "match_stage_0021"
 
 
 def _dumps(value: Any) -> str:
@@ -109,7 +111,8 @@ def _upsert_copy(products: list[dict[str, Any]], mandates: list[dict[str, Any]])
         cur.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (need_id integer, product_id integer, "
             "funder_id integer, kind varchar(10), score double precision, rank integer, "
-            "eligible boolean, active boolean, model_kind varchar(10), "
+            "eligible boolean, score_if_fixed double precision, active boolean, "
+            "model_kind varchar(10), "
             "model_version varchar(40), reasons json, missing json, "
             "first_seen_at timestamp, last_seen_at timestamp) ON COMMIT DELETE ROWS"
         )
@@ -185,13 +188,13 @@ def _refresh_chunk(
     existing: dict[int, dict[tuple[str, int], tuple[int, bool, tuple]]] = {}
     for row in db.session.execute(
         select(Match.id, Match.need_id, Match.kind, Match.product_id, Match.funder_id,
-               Match.active, Match.score, Match.rank, Match.eligible, Match.model_kind,
-               Match.model_version)
+               Match.active, Match.score, Match.rank, Match.eligible, Match.score_if_fixed,
+               Match.model_kind, Match.model_version)
         .where(Match.need_id.in_(ids))
     ):  # fmt: skip
         existing.setdefault(row.need_id, {})[_key(row.kind, row.product_id, row.funder_id)] = (
-            row.id, row.active, (row.score, row.rank, row.eligible, row.model_kind,
-                                 row.model_version),
+            row.id, row.active, (row.score, row.rank, row.eligible, row.score_if_fixed,
+                                 row.model_kind, row.model_version),
         )  # fmt: skip
     touched: list[int] = []
     products: list[dict[str, Any]] = []
@@ -215,19 +218,22 @@ def _refresh_chunk(
                 product_id, funder_id = m.id, snap.product_by_id[m.id]["funder"]["id"]
             key = _key(m.type, product_id, funder_id)
             seen.add(key)
+            if_fixed = None if m.score_if_fixed is None else float(m.score_if_fixed)
             before = had.get(key)
             if before is None:
                 report.inserted += 1
             else:
                 report.updated += 1
-                same = (float(m.score), position, bool(m.eligible), model_kind, model_version)
+                same = (float(m.score), position, bool(m.eligible), if_fixed, model_kind,
+                        model_version)  # fmt: skip
                 if before[1] and before[2] == same:
                     touched.append(before[0])
                     continue
             (mandates if m.type == "mandate" else products).append({
                 "need_id": need_id, "product_id": product_id, "funder_id": funder_id,
                 "kind": m.type, "score": float(m.score), "rank": position,
-                "eligible": bool(m.eligible), "active": True, "model_kind": model_kind,
+                "eligible": bool(m.eligible), "score_if_fixed": if_fixed, "active": True,
+                "model_kind": model_kind,
                 "model_version": model_version,
                 "reasons": reasons, "missing": gaps,
                 "first_seen_at": now, "last_seen_at": now,
