@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select, union_all
@@ -71,78 +72,80 @@ def matches_for_need(
     """
     _check_need(user, need)
     snap, current = snapshot(), scorer()
-    n, loc = _limit(limit), _locale(locale)
-    stored = _from_stored(need, snap, current, n, loc, include_mandates, include_almost)
-    if stored is not None:
-        return stored
-    return _ranked_live(need, snap, current, n, loc, include_mandates, include_almost)
+    ask = _Ask(_limit(limit), _locale(locale), include_mandates, include_almost)
+    stored = _from_stored(need, snap, current, ask)
+    return stored if stored is not None else _ranked_live(need, snap, current, ask)
 
 
-def _ranked_live(
-    need: Need,
-    snap: Snapshot,
-    current: Any,
-    n: int,
-    locale: str,
-    include_mandates: bool,
-    include_almost: bool,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Ask:
+    """What a caller of matches_for_need asked for."""
+
+    n: int
+    locale: str
+    include_mandates: bool
+    include_almost: bool
+
+
+def _entry(snap: Snapshot, kind: str, object_id: int, **fields: Any) -> dict[str, Any]:
+    """A match entry of matches_for_need: its fields and the product or fund it names."""
+    entry = {"type": kind, **fields}
+    if kind == "mandate":
+        entry["funder"] = _funder_public(snap.funder_by_id[object_id])
+    else:
+        entry["product"] = product_summary(snap.product_by_id[object_id])
+    return entry
+
+
+def _ranked_live(need: Need, snap: Snapshot, current: Any, ask: _Ask) -> dict[str, Any]:
     """The need ranked now against the in-memory catalogue (matches_for_need's shape)."""
     from techfin.matching import rank_products_for_need
 
+    n, locale, include_mandates = ask.n, ask.locale, ask.include_mandates
     record = need_records([need.id]).get(need.id)
     if record is None:
         raise NotFound("no such need")
     extra = 0 if include_mandates else snap.mandate_count
     ranking = rank_products_for_need(
         record, snap.candidates, current, snap.history, locale=locale,
-        limit=n + extra, include_almost=include_almost, almost_limit=ALMOST + extra,
+        limit=n + extra, include_almost=ask.include_almost, almost_limit=ALMOST + extra,
         names=names(),
     )  # fmt: skip
     eligible, almost = [], []
     for m in ranking.matches:
         if m.type == "mandate" and not include_mandates:
             continue
-        entry = {"type": m.type, **odds_fields(m.score, m.probability, m.eligible,
-                                                m.score_if_fixed, m.fixable),
-                 "reasons": list(m.reasons), "reason_codes": [r.code for r in m.reason_codes],
-                 "missing": list(m.missing),
-                 "gaps": [_gap(g, t) for g, t in zip(m.gaps, m.missing, strict=False)]}  # fmt: skip
-        if m.type == "mandate":
-            entry["funder"] = _funder_public(snap.funder_by_id[m.id])
-        else:
-            entry["product"] = product_summary(snap.product_by_id[m.id])
+        entry = _entry(snap, m.type, m.id,
+                       **odds_fields(m.score, m.probability, m.eligible, m.score_if_fixed,
+                                     m.fixable),
+                       reasons=list(m.reasons), reason_codes=[r.code for r in m.reason_codes],
+                       missing=list(m.missing),
+                       gaps=[_gap(g, t) for g, t in zip(m.gaps, m.missing, strict=False)],
+                       )  # fmt: skip
         (eligible if m.eligible else almost).append(entry)
     # The library orders near misses fixable-first, then by their odds once fixed; a page
     # splits them on "fixable" without reordering.
     return {"model": dict(current.info), "matches": eligible[:n] + almost[:ALMOST]}
 
 
-def _from_stored(
-    need: Need,
-    snap: Snapshot,
-    current: Any,
-    n: int,
-    locale: str,
-    include_mandates: bool,
-    include_almost: bool,
-) -> dict[str, Any] | None:
+def _from_stored(need: Need, snap: Snapshot, current: Any, ask: _Ask) -> dict[str, Any] | None:
     """The need's ranking read from its stored matches, or None when they cannot stand in
     for ranking it now.
 
     Ranking live compares the need with every candidate of its kind (about a thousand at
-    region scale: two thirds of a matches page's time there); the rows the task worker
-    keeps (KEEP best, ALMOST near misses) are the same ranking, computed by the same code,
-    and cost what the page shows. They stand in only while nothing that ranks it has
-    changed since: no dirty mark waits for the need (its own edits, its enterprise's,
-    a product's, a new model's recompute), every row is of the current model and names a
-    product or fund this process knows, and they hold as many as asked. Otherwise the need
-    is ranked live, so a page is never older than the latest committed change. What the
-    rows cannot tell apart from live: institutions' track records as of the need's last
-    recompute, the same ranking their dealflow shows."""
+    region scale against a handful at demo size: what made a region's page the slower);
+    the rows the task worker keeps (KEEP best, ALMOST near misses) are the same ranking,
+    computed by the same code, and cost what the page shows. They stand in only while
+    nothing that ranks the need has changed since: no dirty mark waits for it (its own
+    edits, its enterprise's, a product's, a new model's recompute), every row is of the
+    current model and names a product or fund this process knows, and they hold as many
+    as asked. Otherwise the need is ranked live, so a page is never older than the latest
+    committed change. What the rows do not follow: institutions' track records move them
+    at the need's next recompute (the same ranking the institutions' dealflow shows)."""
     from techfin.matching import Gap, Reason, render_gap, render_reason
     from techfin.services.matching.dirty import is_stale
 
+    n, locale, include_mandates = ask.n, ask.locale, ask.include_mandates
     info = dict(current.info)
     rows = db.session.execute(
         select(Match).where(Match.need_id == need.id, Match.active.is_(True)).order_by(Match.rank)
@@ -151,7 +154,7 @@ def _from_stored(
                        r.model_version != str(info.get("version"))[:40] for r in rows):  # fmt: skip
         return None
     eligible = [r for r in rows if r.eligible]
-    almost = [r for r in rows if not r.eligible] if include_almost else []
+    almost = [r for r in rows if not r.eligible] if ask.include_almost else []
     kept, kept_almost = len(eligible), len(almost)
     if not include_mandates:
         eligible = [r for r in eligible if r.kind != "mandate"]
@@ -173,17 +176,15 @@ def _from_stored(
         reasons = [Reason(x["code"], x.get("params") or {}) for x in r.reasons or []]
         gaps = [Gap(g["code"], g.get("rule", ""), g.get("params") or {}) for g in r.missing or []]
         missing = [render_gap(g, locale, the_names) for g in gaps]
-        entry = {"type": r.kind,
-                 **odds_fields(r.score, r.score if calibrated else None, r.eligible,
-                               r.score_if_fixed, all(g.fixable for g in gaps)),
-                 "reasons": [render_reason(x, locale, the_names) for x in reasons],
-                 "reason_codes": [x.code for x in reasons], "missing": missing,
-                 "gaps": [_gap(g, t) for g, t in zip(gaps, missing, strict=False)]}  # fmt: skip
-        if r.kind == "mandate":
-            entry["funder"] = _funder_public(snap.funder_by_id[r.funder_id])
-        else:
-            entry["product"] = product_summary(known[r.product_id])
-        entries.append(entry)
+        object_id = r.funder_id if r.kind == "mandate" else r.product_id
+        entries.append(_entry(
+            snap, r.kind, object_id,
+            **odds_fields(r.score, r.score if calibrated else None, r.eligible,
+                          r.score_if_fixed, all(g.fixable for g in gaps)),
+            reasons=[render_reason(x, locale, the_names) for x in reasons],
+            reason_codes=[x.code for x in reasons], missing=missing,
+            gaps=[_gap(g, t) for g, t in zip(gaps, missing, strict=False)],
+        ))  # fmt: skip
     return {"model": info, "matches": entries}
 
 

@@ -23,12 +23,11 @@ def _published(ctx) -> list[int]:
 
 def _both(need_id: int, **kw) -> tuple[dict | None, dict]:
     from techfin.models import Need
-    from techfin.services.matching.live import _from_stored, _ranked_live
+    from techfin.services.matching.live import _Ask, _from_stored, _ranked_live
     from techfin.services.matching.snapshot import scorer, snapshot
 
     need = db.session.get(Need, need_id)
-    snap, current = snapshot(), scorer()
-    args = (need, snap, current, kw["n"], kw["locale"], kw["mandates"], kw["almost"])
+    args = (need, snapshot(), scorer(), _Ask(kw["n"], kw["locale"], kw["mandates"], kw["almost"]))
     return _from_stored(*args), _ranked_live(*args)
 
 
