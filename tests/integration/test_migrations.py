@@ -24,6 +24,36 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(app):
         assert INTERCHANGE_TABLES <= _tables()
 
 
+def test_0021_marks_the_needs_with_a_near_miss_for_a_recompute(app, sample_data):
+    """Their rows get the score once fixed that a need's page shows; the others keep theirs."""
+    near_misses = "SELECT DISTINCT need_id FROM matches WHERE active AND NOT eligible"
+    with app.app_context():
+        with db.engine.begin() as conn:
+            (near,) = conn.execute(text("SELECT DISTINCT need_id FROM matches")).scalars()
+            # Another need's ranking: all eligible (no mark), the same rows as this one's.
+            conn.execute(text(
+                "INSERT INTO matches (need_id, product_id, funder_id, kind, score, rank, "
+                "eligible, active, model_kind, model_version, reasons, missing, first_seen_at, "
+                "last_seen_at) SELECT (SELECT min(id) FROM needs WHERE id != :n), product_id, "
+                "funder_id, kind, score, rank, :t, active, model_kind, model_version, reasons, "
+                "missing, first_seen_at, last_seen_at FROM matches WHERE need_id = :n"
+            ), {"n": near, "t": True})  # fmt: skip
+            conn.execute(text("UPDATE matches SET eligible = :f WHERE need_id = :n"),
+                         {"f": False, "n": near})  # fmt: skip
+            conn.execute(text("DELETE FROM dirty_marks"))
+            expected = set(conn.execute(text(near_misses)).scalars())
+        assert expected == {near}
+        downgrade(revision="0020")
+        db.engine.dispose()
+        upgrade()
+        db.engine.dispose()
+        with db.engine.connect() as conn:
+            marks = conn.execute(text("SELECT kind, object_id FROM dirty_marks")).all()
+            columns = {c["name"] for c in inspect(conn).get_columns("matches")}
+        assert sorted((m.kind, m.object_id) for m in marks) == [("need", near)]
+        assert "score_if_fixed" in columns
+
+
 # Indexes on expressions: SQLite cannot reflect them and PostgreSQL reflects them in its own
 # words, so autogenerate cannot compare them; the tests below check each one instead.
 EXPRESSION_INDEXES = {"ix_applications_queue_order"}  # migration 0016

@@ -146,6 +146,8 @@ def _from_stored(need: Need, snap: Snapshot, current: Any, ask: _Ask) -> dict[st
     from techfin.services.matching.dirty import is_stale
 
     n, locale, include_mandates = ask.n, ask.locale, ask.include_mandates
+    if is_stale([need.id], need.enterprise_id):
+        return None
     info = dict(current.info)
     rows = db.session.execute(
         select(Match).where(Match.need_id == need.id, Match.active.is_(True)).order_by(Match.rank)
@@ -166,8 +168,6 @@ def _from_stored(need: Need, snap: Snapshot, current: Any, ask: _Ask) -> dict[st
     known = snap.product_by_id
     if any((r.product_id not in known) if r.kind == "product" else
            (r.funder_id not in snap.funder_by_id) for r in (*eligible, *almost)):  # fmt: skip
-        return None
-    if is_stale([need.id], need.enterprise_id):
         return None
     calibrated = bool(getattr(current, "calibrated", False))
     the_names = names()

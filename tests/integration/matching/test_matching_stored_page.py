@@ -151,3 +151,34 @@ def test_a_near_miss_keeps_its_score_once_fixed(ctx, users, get):
         assert row.score_if_fixed is not None and row.score_if_fixed > row.score
         (entry,) = matching.matches_for_need(get("user", "e1@x.cn"), n1, 20)["matches"]
         assert entry["score_if_fixed"] == round(row.score_if_fixed, 4) and entry["fixable"]
+
+
+def test_more_than_were_kept_are_ranked_live(app, demo, ctx, monkeypatch):
+    """A need's rows hold its KEEP best: asking for fewer is read from them, asking for
+    more ranks it (the next ones were never stored)."""
+    from techfin.models import Match
+    from techfin.services import matching
+    from techfin.services.matching import live, stored
+
+    monkeypatch.setattr(stored, "KEEP", 3)
+    monkeypatch.setattr(live, "KEEP", 3)
+    with ctx():
+        matching.refresh_everything()
+        assert matching.pending_marks() == 0
+        full = db.session.execute(
+            db.select(Match.need_id).where(Match.active.is_(True), Match.eligible.is_(True),
+                                           Match.kind == "product")
+            .group_by(Match.need_id).having(db.func.count() == 3)
+        ).scalars().all()  # fmt: skip
+        assert full, "the demo data has needs with more than three eligible products"
+        checked = 0
+        for need_id in full[:10]:
+            ask = {"locale": "zh_CN", "mandates": True, "almost": True}
+            stored_two, live_two = _both(need_id, n=2, **ask)
+            assert stored_two is not None and stored_two == live_two
+            stored_five, live_five = _both(need_id, n=5, **ask)
+            assert stored_five is None
+            eligible = [m for m in live_five["matches"] if m["eligible"]]
+            if len(eligible) > 3:  # it had more than were kept: the page shows them all
+                checked += 1
+        assert checked, "some need had more eligible products than were kept"
