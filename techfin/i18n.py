@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
 from techfin.extensions import babel
+from techfin.localtime import BEIJING  # the platform's one display time zone
 from techfin.money import Wan, wan_text
 
 SUPPORTED = ("zh_CN", "en")
-BEIJING = ZoneInfo("Asia/Shanghai")  # the platform's one display time zone
 
 
 def select_locale() -> str | None:

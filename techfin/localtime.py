@@ -17,3 +17,13 @@ def beijing_today(now: datetime | None = None) -> date:
     """Today's date in Beijing; `now` is a naive UTC timestamp (the database's kind)."""
     moment = (now or datetime.now(UTC).replace(tzinfo=None)).replace(tzinfo=UTC)
     return moment.astimezone(BEIJING).date()
+
+
+def to_beijing(utc_naive: datetime) -> datetime:
+    """A naive UTC timestamp (the database's kind) as naive Beijing wall time."""
+    return utc_naive.replace(tzinfo=UTC).astimezone(BEIJING).replace(tzinfo=None)
+
+
+def from_beijing(local_naive: datetime) -> datetime:
+    """Naive Beijing wall time (what a form holds) as a naive UTC timestamp."""
+    return local_naive.replace(tzinfo=BEIJING).astimezone(UTC).replace(tzinfo=None)

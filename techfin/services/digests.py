@@ -24,10 +24,9 @@ import secrets
 import smtplib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale, get_translations, ngettext
@@ -42,6 +41,7 @@ from techfin import mail
 from techfin.errors import DomainError
 from techfin.extensions import db
 from techfin.i18n import window_text
+from techfin.localtime import BEIJING
 from techfin.models import Membership, Organization, User
 from techfin.models.base import utcnow
 from techfin.models.digests import PERIODS, DigestDelivery, DigestSubscription
@@ -51,7 +51,6 @@ from techfin.urls import site_path
 
 log = logging.getLogger(__name__)
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = 15 * 60
 # Users per claim transaction. Bigger batches mean fewer commits but, after a hard crash,
@@ -167,7 +166,7 @@ def unsubscribe(token: str) -> User:
 
 def window_for(period: str, now: datetime) -> tuple[datetime, datetime]:
     """The latest complete day or ISO week (Beijing time) before `now`, as naive UTC."""
-    local_now = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(LOCAL)
+    local_now = now.replace(tzinfo=UTC).astimezone(BEIJING)
     midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "daily":
         end = midnight
@@ -177,7 +176,7 @@ def window_for(period: str, now: datetime) -> tuple[datetime, datetime]:
         start = end - timedelta(days=7)
 
     def utc(dt: datetime) -> datetime:
-        return dt.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        return dt.astimezone(UTC).replace(tzinfo=None)
 
     return utc(start), utc(end)
 

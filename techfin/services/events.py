@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from techfin.errors import Conflict, DomainError, Forbidden, NotFound
 from techfin.extensions import db
-from techfin.localtime import beijing_today
+from techfin.localtime import beijing_today, from_beijing, to_beijing
 from techfin.models import (
     EVENT_KINDS,
     MEETING_RESULTS,
@@ -42,7 +42,6 @@ from techfin.money import Wan
 from techfin.services import access, audit, pipeline
 from techfin.services.reports import Table
 
-BEIJING = timedelta(hours=8)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 ATTRIBUTION_WINDOWS = (30, 90, 180)
 PROGRESS_RESULTS = ("follow_up", "term_sheet", "approved", "funded")
@@ -59,12 +58,9 @@ CHECKIN_OPENS_BEFORE = timedelta(hours=3)
 MAX_SLOTS = 240
 
 
-def to_utc(local: datetime) -> datetime:
-    return local - BEIJING
-
-
-def to_local(utc: datetime) -> datetime:
-    return utc + BEIJING
+# An event's times are typed and shown in Beijing time and stored as UTC.
+to_utc = from_beijing
+to_local = to_beijing
 
 
 # ------------------------------------------------------------------ the scheduler (pure)

@@ -12,26 +12,20 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from techfin.errors import Forbidden, NotFound
 from techfin.extensions import db
+from techfin.localtime import to_beijing
 from techfin.models import DirtyMark, JobRun, TaskFailure, User
 from techfin.models.base import utcnow
 from techfin.services import audit
 
 log = logging.getLogger(__name__)
-
-BEIJING = ZoneInfo("Asia/Shanghai")
-
-
-def to_beijing(utc_naive: datetime) -> datetime:
-    return utc_naive.replace(tzinfo=UTC).astimezone(BEIJING).replace(tzinfo=None)
 
 
 def run_once(job: str, fn: Callable[[], str | None], slot: datetime | None = None) -> JobRun | None:

@@ -89,7 +89,7 @@ def beijing_cron(job: str) -> Any:
     parsed: dict[str, Any] = {}
 
     def validate(timestamp: datetime) -> bool:
-        from techfin.services.jobs import to_beijing
+        from techfin.localtime import to_beijing
 
         line = app().config["SCHEDULE"].get(job, "")
         if not line:

@@ -38,3 +38,15 @@ def test_today_in_beijing_is_not_a_future_date(evening_utc):
     with pytest.raises(ValidationError):
         records._past_date(date(2026, 12, 7), records.EARLIEST_FOUNDED)
     assert dashboard.period(None, None).end == date(2026, 12, 6)
+
+
+def test_wall_time_and_utc_convert_both_ways_across_midnight():
+    """Events, schedules and digests share these: 23:30 Beijing is 15:30 UTC the same day,
+    02:00 Beijing is 18:00 UTC the day before."""
+    from techfin.services import events, jobs
+
+    assert localtime.from_beijing(datetime(2026, 12, 6, 23, 30)) == datetime(2026, 12, 6, 15, 30)
+    assert localtime.from_beijing(datetime(2026, 12, 6, 2, 0)) == datetime(2026, 12, 5, 18, 0)
+    assert localtime.to_beijing(datetime(2026, 12, 5, 18, 0)) == datetime(2026, 12, 6, 2, 0)
+    assert events.to_utc is localtime.from_beijing and events.to_local is localtime.to_beijing
+    assert jobs.to_beijing is localtime.to_beijing
