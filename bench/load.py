@@ -364,6 +364,77 @@ def pss_mib(pid: int) -> float | None:
     return int(m.group(1)) / 1024 if m else None
 
 
+def _role(cmdline: str) -> str:
+    """Which part of the run a process is, by its command line."""
+    if "gunicorn" in cmdline:
+        return "web (gunicorn)"
+    if "flask" in cmdline and " worker" in cmdline:
+        return "task worker"
+    if cmdline.startswith("postgres"):
+        return "postgresql"
+    if "redis-server" in cmdline:
+        return "redis"
+    if "locust" in cmdline:
+        return "load generator (locust)"
+    return "other"
+
+
+def cpu_snapshot() -> dict[int, tuple[str, float]]:
+    """Every process's role and CPU seconds so far (user + system, /proc/PID/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[str, float]] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            out[int(proc.name)] = (_role(cmdline), (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+class CpuSampler:
+    """Samples every process's CPU time each second in a thread, so the CPU used during
+    the measured window (which starts once every user has logged in) can be told apart by
+    role: a ratio between two sizes is only as fair as the share of the two cores the
+    server gets, and the load generator and the task worker run on the same cores."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: list[tuple[float, dict[int, tuple[str, float]]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), cpu_snapshot()))
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.monotonic(), cpu_snapshot()))
+
+    def shares(self, end: float, seconds: float) -> dict[str, float]:
+        """Per role, the CPU used in the `seconds` before `end` (monotonic), as a percentage
+        of one core (two busy cores: 200)."""
+        if not self.samples or seconds <= 0:
+            return {}
+        last = min(self.samples, key=lambda s: abs(s[0] - end))
+        first = min(self.samples, key=lambda s: abs(s[0] - (end - seconds)))
+        span = last[0] - first[0]
+        if span <= 0:
+            return {}
+        used: dict[str, float] = {}
+        for pid, (role, secs) in last[1].items():
+            before = first[1].get(pid)
+            used[role] = used.get(role, 0.0) + secs - (before[1] if before else 0.0)
+        return {role: round(100 * secs / span, 1) for role, secs in sorted(used.items())}
+
+
 def queue_settings(args: argparse.Namespace, work: Path) -> dict[str, str]:
     """The task queue of this run: Redis under a name of its own (so it never collides with
     another user of that Redis), or the embedded SQLite queue in the work directory."""
@@ -523,6 +594,9 @@ def report(
                   + (f"drained {drain:.1f} s later" if drain is not None else
                      f"NOT drained within {args.drain_timeout:.0f} s "
                      f"({worker.get('marks_after')} left)"))  # fmt: skip
+    if worker is not None and worker.get("cpu_percent"):
+        print("CPU in the measured window, % of one core (2 cores: 200): " + ", ".join(
+            f"{role} {pct:.0f}" for role, pct in worker["cpu_percent"].items()))  # fmt: skip
     lost_total = sum(max(0, c - r) for c, r in lost.values())
     checks = [
         ("errors", errors, "0", errors == 0),
@@ -681,13 +755,16 @@ def run(args: argparse.Namespace, during: During | None = None) -> tuple[bool, d
             try:
                 warm_up(port, fixture)
                 ctx = LoadContext(args, work, env, database_url, port, fixture, server)
-                with (during or _nothing)(ctx):
+                with CpuSampler() as cpu, (during or _nothing)(ctx):
                     data = run_locust(
                         args, {**env, "LOAD_FIXTURE": str(fixture),
                                "LOAD_DURATION": str(args.duration),
                                "LOAD_RESULTS": str(work / "results.json")}, port, work,
                     )  # fmt: skip
                 stopped = time.monotonic()
+                # The window ends when locust quits and writes its results (before it exits).
+                ended = stopped - max(0.0, time.time() - (work / "results.json").stat().st_mtime)
+                worker_info["cpu_percent"] = cpu.shares(ended, data.get("window") or 0)
                 worker_info["marks_at_stop"] = dirty_marks(database_url)
                 # Measured while the workers are still warm from the load, before they stop.
                 procs = [("master", server.pid)] + [("worker", p) for p in children(server.pid)]
