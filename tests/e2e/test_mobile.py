@@ -190,3 +190,44 @@ def test_dashboard_charts_load_when_scrolled_to(browser, live_server) -> None:  
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_a_needs_matches_read_as_cards_on_a_phone(browser, live_server) -> None:  # noqa: ANN001
+    """At 375 px the ranked and the almost-eligible tables stack: one card per match, each
+    value under its column's name, nothing scrolled sideways; at 1366 px they are tables."""
+    stacked = """() => [...document.querySelectorAll('main table.table-stack')].map(t => ({
+        id: t.id, rows: t.tBodies[0].rows.length,
+        display: getComputedStyle(t.tBodies[0].rows[0]).display,
+        head: t.tHead.getBoundingClientRect().height,
+        fits: t.scrollWidth <= t.parentElement.clientWidth,
+        labels: [...t.querySelectorAll('td[data-label]')].map(td =>
+            getComputedStyle(td, '::before').content === JSON.stringify(td.dataset.label)),
+    }))"""
+    for width, lang in ((375, "zh-CN"), (375, "en"), (1366, "zh-CN")):
+        context = _context(browser, live_server, width, lang)
+        page = context.new_page()
+        try:
+            login(page, EMAIL["enterprise"])
+            page.goto("/matches?lang=" + lang[:2])  # the session's language from here on
+            links = [
+                a.get_attribute("href") for a in page.locator("main a[href$='/matches']").all()
+            ]
+            seen: dict[str, dict] = {}
+            for href in links:
+                page.goto(href)
+                seen |= {t["id"]: t for t in page.evaluate(stacked)}
+                if {"eligible-matches", "almost-matches"} <= set(seen):
+                    break
+            assert {"eligible-matches", "almost-matches"} <= set(seen), (links, list(seen))
+            for table in seen.values():
+                assert table["rows"] >= 1 and table["labels"], table
+                if width == 375:
+                    assert table["display"] == "block" and table["fits"], table
+                    assert all(table["labels"]), table  # each value under its column's name
+                    assert table["head"] <= 1, table  # the header row is for screen readers
+                else:
+                    assert table["display"] == "table-row" and table["head"] > 10, table
+                    assert not any(table["labels"]), table
+            assert _overflow(page) == 0
+        finally:
+            context.close()
