@@ -67,3 +67,49 @@ def test_a_failure_after_the_answer_loses_nothing(app, api, lookup, monkeypatch)
         assert search_sync.max_seq() > search_sync.engine().applied_seq()  # the outbox kept it
         search_sync.sync()
     assert "N-001" in _found(app, "钙钛矿")
+
+
+@pytest.mark.app_config(SEARCH_SYNC_OFF=False, AFTER_RESPONSE="thread")
+def test_under_a_server_the_work_runs_in_one_thread_after_close(app, api, lookup, monkeypatch):
+    """close() hands the work over and returns (gunicorn's worker takes its next request
+    at once); the process's after-response thread runs it, one job at a time, and a sync
+    already waiting is not queued again (it applies everything committed before it)."""
+    import threading
+
+    from techfin import after_response
+
+    with app.app_context():
+        assert search_sync.reindex() > 0
+    need_id = lookup("need", "N-001")
+    api.get("/api/v1/ping", "enterprise")  # the process's first request syncs too
+    after_response.background.drain()
+    assert _index_lag(app) == 0
+
+    real, started, release, threads = (
+        search_sync.sync_quietly,
+        threading.Event(),
+        threading.Event(),
+        [],
+    )
+
+    def held() -> None:
+        threads.append(threading.current_thread().name)
+        started.set()
+        assert release.wait(30)
+        real()
+
+    monkeypatch.setattr(search_sync, "sync_quietly", held)
+    for n, purpose in enumerate(("石墨烯散热模组量产", "氮化镓快充芯片", "固态电池隔膜")):
+        resp = api("PATCH", f"/api/v1/needs/{need_id}", "enterprise", buffered=False,
+                   json={"purpose": purpose})  # fmt: skip
+        assert resp.status_code == 200
+        resp.close()  # returns while the first sync is held in the thread
+        if n == 0:
+            assert started.wait(30)  # the first sync is running (no longer waiting)
+    assert _index_lag(app) > 0
+    release.set()
+    after_response.background.drain()
+    # The first sync, then one more for the two writes that arrived while it was held.
+    assert len(threads) == 2 and all(n.startswith("after-response") for n in threads), threads
+    assert _index_lag(app) == 0
+    assert "N-001" in _found(app, "固态电池")
