@@ -156,10 +156,6 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         or f"sqlite:///{instance / 'tasks.db'}",
         "TASK_QUEUE_NAME": os.environ.get("TASK_QUEUE_NAME", "techfin"),
         "TASK_WORKERS": max(1, _int_env("TASK_WORKERS", 2)),
-        # Where a write's index sync and queue wake-up run once its answer is sent: one
-        # thread of the process ("thread"), or in the server's close() ("inline": the test
-        # client, whose tests read the index on their next line). techfin.after_response.
-        "AFTER_RESPONSE": os.environ.get("AFTER_RESPONSE", "thread"),
         # Needs whose stored matches one task recomputes per transaction.
         "MATCHES_CHUNK": max(1, _int_env("MATCHES_CHUNK", 200)),
         # One task works this long, then re-enqueues itself, so a full recompute never

@@ -73,9 +73,6 @@ def make_config(database_url: str, tmp: Path, **extra: object) -> dict[str, obje
         "SMTP_PORT": 1,  # nothing listens: a test that mails starts its own server
         # Index upkeep after each request costs ~0.1 s; search tests switch it back on.
         "SEARCH_SYNC_OFF": True,
-        # The work after a response runs in close(), before the test's next line (the
-        # servers' background thread: tests/integration/api/test_api_after_response.py).
-        "AFTER_RESPONSE": "inline",
         # Tasks run inline when enqueued, so derived data is there when the request ends;
         # tests/integration/tasks run a real worker against Redis and the SQLite store.
         "TASK_QUEUE_URL": "immediate",
