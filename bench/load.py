@@ -423,13 +423,19 @@ class CpuSampler:
         of one core (two busy cores: 200)."""
         if not self.samples or seconds <= 0:
             return {}
-        last = min(self.samples, key=lambda s: abs(s[0] - end))
-        first = min(self.samples, key=lambda s: abs(s[0] - (end - seconds)))
-        span = last[0] - first[0]
-        if span <= 0:
+        start = end - seconds
+        first = min(self.samples, key=lambda s: abs(s[0] - start))
+        inside = [s for s in self.samples if first[0] <= s[0] <= end + 0.5]
+        if len(inside) < 2:
             return {}
+        # A process's CPU as last seen in the window: locust itself exits right after the
+        # window ends, often before the sample nearest to that moment.
+        seen: dict[int, tuple[str, float]] = {}
+        for _t, snap in inside:
+            seen.update(snap)
+        span = inside[-1][0] - first[0]
         used: dict[str, float] = {}
-        for pid, (role, secs) in last[1].items():
+        for pid, (role, secs) in seen.items():
             before = first[1].get(pid)
             used[role] = used.get(role, 0.0) + secs - (before[1] if before else 0.0)
         return {role: round(100 * secs / span, 1) for role, secs in sorted(used.items())}
